@@ -1,0 +1,99 @@
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from validator.cli import main
+
+REPO = Path(__file__).resolve().parents[1]
+REPO_FILES = ("policy.yaml", "resources.yaml", "flags", "schema", "evidence")
+
+
+def copy_repo(dest: Path) -> Path:
+    """A copy of this repository's flag files (not its git history)."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in REPO_FILES:
+        source = REPO / name
+        if source.is_dir():
+            shutil.copytree(source, dest / name)
+        elif source.exists():
+            shutil.copy2(source, dest / name)
+    return dest
+
+
+@pytest.fixture
+def flag_repo(tmp_path: Path) -> Path:
+    return copy_repo(tmp_path / "repo")
+
+
+def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    code = main(argv)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def run_json(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, dict[str, Any]]:
+    code, out, err = run([*argv, "--format", "json"], capsys)
+    assert "Traceback" not in err
+    return code, json.loads(out)
+
+
+GIT_ENV = {
+    "GIT_AUTHOR_NAME": "Test Author",
+    "GIT_AUTHOR_EMAIL": "author@example.com",
+    "GIT_COMMITTER_NAME": "Test Committer",
+    "GIT_COMMITTER_EMAIL": "committer@example.com",
+    "GIT_CONFIG_NOSYSTEM": "1",
+    "GIT_CONFIG_GLOBAL": os.devnull,
+}
+
+
+def git(repo: Path, *args: str, date: str | None = None, env: dict[str, str] | None = None) -> str:
+    """Run real git in ``repo``; ``date`` sets both author and committer dates."""
+    full_env = {**os.environ, **GIT_ENV, **(env or {})}
+    if date is not None:
+        full_env["GIT_AUTHOR_DATE"] = date
+        full_env["GIT_COMMITTER_DATE"] = date
+    result = subprocess.run(["git", *args], cwd=repo, env=full_env, capture_output=True, text=True, check=True)
+    return result.stdout
+
+
+def init_git(repo: Path, date: str = "2026-11-01T00:00:00Z", message: str = "initial") -> str:
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", message, date=date)
+    return git(repo, "rev-parse", "HEAD").strip()
+
+
+def commit_all(repo: Path, message: str, date: str, env: dict[str, str] | None = None) -> str:
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "--allow-empty", "-m", message, date=date, env=env)
+    return git(repo, "rev-parse", "HEAD").strip()
+
+
+def set_top(path: Path, key: str, value: str | None) -> None:
+    """Set (or with None remove) a top-level ``key: value`` line of a flag file, keeping the rest."""
+    import re
+
+    text = path.read_text()
+    pattern = re.compile(rf"^{re.escape(key)}:.*\n", re.M)
+    if value is None:
+        text = pattern.sub("", text, count=1)
+    elif pattern.search(text):
+        text = pattern.sub(f"{key}: {value}\n", text, count=1)
+    else:
+        text = re.sub(r"^state:.*\n", lambda m: m.group(0) + f"{key}: {value}\n", text, count=1, flags=re.M)
+    path.write_text(text)
+
+
+def set_transition(path: Path, block: str) -> None:
+    """Replace the transition block (the file's last top-level key) with ``block``."""
+    text = path.read_text()
+    head = text[: text.index("\ntransition:") + 1]
+    path.write_text(head + block)

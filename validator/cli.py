@@ -1,0 +1,129 @@
+"""``flaggate``: the command line.  ``main(argv) -> int``; exit 0 clean, 1 findings, 2 cannot decide.
+
+Each command's module is imported only when that command runs, so that
+``flaggate check`` (the pre-commit hook) never pays for PyGithub.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Sequence
+
+from validator import __version__
+from validator.errors import FatalError
+from validator.report import FORMATS
+
+
+def _now(text: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {text!r} (example: 2026-11-20T01:00:00Z)") from None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc)
+
+
+def _root(args: argparse.Namespace) -> Path:
+    from validator.repo import find_root
+
+    if args.root is not None:
+        root = Path(args.root)
+        if not (root / "policy.yaml").is_file():
+            raise FatalError(f"{root} holds no policy.yaml: not a flaggate repository")
+        return root.resolve()
+    return find_root(Path.cwd())
+
+
+def _add_common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--root", help="the flag repository (default: the nearest directory holding policy.yaml)")
+
+
+def _add_now(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--now", type=_now, default=None, help="fix 'now' (ISO 8601, UTC if no zone) for reproducible runs")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="flaggate", description="Validate, gate and publish feature flags kept as YAML in git.")
+    parser.add_argument("--version", action="version", version=f"flaggate {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    check = sub.add_parser("check", help="check the flag files (and, with --base, the change against REF)")
+    check.add_argument("paths", nargs="*", type=Path, metavar="PATH", help="flag files or directories (default: flags/)")
+    check.add_argument("--base", metavar="REF", help="judge every state change against git revision REF")
+    check.add_argument("--format", choices=FORMATS, default="auto", help="output format (default: auto)")
+    _add_now(check)
+    _add_common(check)
+
+    schema = sub.add_parser("schema", help="write or check schema/*.json, generated from the models")
+    mode = schema.add_mutually_exclusive_group()
+    mode.add_argument("--check", action="store_true", help="exit 1 if the committed schemas are out of date (default)")
+    mode.add_argument("--write", action="store_true", help="regenerate the committed schemas")
+    _add_common(schema)
+
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return _dispatch(args)
+    except FatalError as exc:
+        print(f"flaggate: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 2
+    except Exception as exc:  # a bug must still not look like a verdict
+        if os.environ.get("FLAGGATE_DEBUG"):
+            raise
+        print(f"flaggate: internal error: {type(exc).__name__}: {exc} (set FLAGGATE_DEBUG=1 for a traceback)", file=sys.stderr)
+        return 2
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "check":
+        return _check(args)
+    if args.command == "schema":
+        return _schema(args)
+    raise FatalError(f"unknown command {args.command}")  # pragma: no cover - argparse refuses first
+
+
+def _check(args: argparse.Namespace) -> int:
+    from validator.check import check_snapshot
+    from validator.report import Result, reporter
+    from validator.repo import WorkTree
+
+    root = _root(args)
+    tree = WorkTree(root)
+    entries = tree.entries_for(args.paths) if args.paths else None
+    snapshot, findings = check_snapshot(tree, entries)
+    result = Result(findings, checked=len(snapshot.files))
+    if args.base is not None:
+        from validator.gate import judge
+
+        now = args.now or datetime.now(timezone.utc)
+        result = judge(root, args.base, snapshot, findings, now)
+    print(reporter(args.format)(result))
+    return 0 if result.ok else 1
+
+
+def _schema(args: argparse.Namespace) -> int:
+    from validator import schema_files
+
+    root = _root(args)
+    if args.write:
+        for name in schema_files.write(root):
+            print(f"wrote {name}")
+        return 0
+    stale = schema_files.drift(root)
+    for name in stale:
+        print(f"{name}: schema: out of date with validator/model.py; run `flaggate schema --write`")
+    return 1 if stale else 0

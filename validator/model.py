@@ -1,0 +1,177 @@
+"""The typed form of the flag repository: one source of truth.
+
+These pydantic models are what the rest of the code works with, and the JSON
+Schemas in ``schema/`` are generated from them (``flaggate schema --write``);
+a test fails when the committed schemas and these models disagree.  The models
+are strict: no coercion of ``"off"`` into a bool, no unknown keys.  Rules that
+relate one field to another (a state among the declared states, a percentage
+exactly when the state needs one) are in ``validator/rules``, so that what the
+schema says and what the models accept stay the same.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
+
+from validator.metrics import METRIC_NAMES
+
+SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
+SCHEMA_VERSION = 1
+
+Identifier = Annotated[
+    str,
+    Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=64, description="a lowercase name: letters, digits and _"),
+]
+StateName = Identifier
+FlagName = Identifier
+ResourceName = Identifier
+ReasonCode = Annotated[
+    str, Field(pattern=r"^[A-Z][A-Z0-9_]*$", max_length=64, description="an upper-case code such as DRIFT_BREACH")
+]
+RunId = Annotated[str, Field(min_length=1, max_length=128)]
+Owner = Annotated[
+    str,
+    Field(
+        pattern=r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})(?:/[A-Za-z0-9][A-Za-z0-9_.-]{0,99})?$",
+        description="a GitHub login (alice) or a team (org/team-slug)",
+    ),
+]
+Text = Annotated[str, Field(min_length=1, max_length=4000)]
+Percentage = Annotated[int, Field(ge=0, le=100)]
+# Numbers stay exact: the loader reads 0.01 as Decimal("0.01"), never a float.
+Number = Annotated[Union[int, Decimal], WithJsonSchema({"type": "number"})]
+MetricName = Literal[METRIC_NAMES]  # type: ignore[valid-type]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True, populate_by_name=True)
+
+
+class Guard(_Strict):
+    """A bound a reconciliation run must meet to count as green (inclusive)."""
+
+    metric: MetricName
+    min: Number | None = None
+    max: Number | None = None
+    why: Text | None = None
+
+
+class Step(_Strict):
+    """One step of a rollout plan."""
+
+    state: StateName
+    percentage: Percentage | None = Field(default=None, description="only for percentage states such as canary")
+    soak_days: Annotated[int, Field(ge=0, le=365)] | None = Field(
+        default=None, description="days the flag must stay in this step before it is promoted out of it"
+    )
+    guards: list[Guard] = Field(
+        default_factory=list,
+        description="extra guards for promoting out of this step, on top of the flag's guards",
+    )
+
+
+class FlagRequirement(_Strict):
+    """While this flag is in one of ``when``, flag ``flag`` must be in one of ``in``."""
+
+    flag: FlagName
+    in_: list[StateName] = Field(alias="in", min_length=1)
+    when: list[StateName] = Field(min_length=1)
+
+
+class Requires(_Strict):
+    flags: list[FlagRequirement] = Field(default_factory=list)
+    resources: list[ResourceName] = Field(
+        default_factory=list, description="infrastructure that must be provisioned before the flag leaves off"
+    )
+
+
+class Trigger(_Strict):
+    """A rollback trigger: when it fires, the flag is demoted one step.
+
+    ``consecutive``: fires on that many breaching samples in a row (1 = any).
+    ``sustained_minutes``: fires when every sample over that long breaches.
+    ``timeout_hours``: fires when the condition is still breached that long
+    after the flag entered its state.
+    """
+
+    metric: MetricName
+    op: Literal[">", ">=", "<", "<="]
+    threshold: Number
+    consecutive: Annotated[int, Field(ge=1, le=100)] = 1
+    sustained_minutes: Annotated[int, Field(ge=1)] | None = None
+    timeout_hours: Annotated[int, Field(ge=1)] | None = None
+    states: list[StateName] | None = Field(default=None, description="states the trigger watches; all but off if absent")
+    reason_code: ReasonCode
+    why: Text | None = None
+
+
+class Transition(_Strict):
+    """The last state change, written by ``flaggate promote`` / ``demote``."""
+
+    from_: StateName | None = Field(alias="from")
+    to: StateName
+    from_percentage: Percentage | None = None
+    to_percentage: Percentage | None = None
+    justification: Text
+    evidence: list[RunId] = Field(default_factory=list, description="reconciliation run ids, files in evidence/<flag>/")
+    reason_code: ReasonCode | None = Field(default=None, description="required for demotes and disables")
+    metrics: dict[MetricName, Number] | None = Field(default=None, description="metrics snapshot for a demote")
+
+
+class Flag(_Strict):
+    """One feature flag: its definition and its current state."""
+
+    name: FlagName
+    description: Text
+    owners: list[Owner] = Field(min_length=1)
+    states: list[StateName] = Field(min_length=2)
+    state: StateName
+    percentage: Percentage | None = None
+    rollout: list[Step] = Field(min_length=2)
+    requires: Requires = Field(default_factory=Requires)
+    guards: list[Guard] = Field(default_factory=list)
+    rollback: list[Trigger] = Field(default_factory=list)
+    transition: Transition | None = None
+
+
+class Resource(_Strict):
+    kind: Literal["table", "cache", "queue", "service"]
+    description: Text
+    provisioned: bool
+
+
+class Resources(_Strict):
+    """``resources.yaml``: the infrastructure flags depend on."""
+
+    resources: dict[ResourceName, Resource]
+
+
+class Policy(_Strict):
+    """``policy.yaml``: the rules that hold for every flag."""
+
+    green_runs: Annotated[int, Field(ge=1, le=100)] = 3
+    max_evidence_age_days: Annotated[int, Field(ge=1, le=365)] = 7
+    max_promotions_per_change: Annotated[int, Field(ge=1)] = 1
+    reason_codes: list[ReasonCode] = Field(min_length=1)
+    platform_owners: list[Owner] = Field(min_length=1)
+    on_call: list[Owner] = Field(default_factory=list)
+    approvals: Annotated[int, Field(ge=1, le=10)] = 1
+    final_step_approvals: Annotated[int, Field(ge=1, le=10)] = 1
+    teams: dict[Owner, list[Owner]] = Field(
+        default_factory=dict, description="team members, used when the token cannot read team membership"
+    )
+
+
+SCHEMAS: dict[str, type[BaseModel]] = {
+    "flag.schema.json": Flag,
+    "policy.schema.json": Policy,
+    "resources.schema.json": Resources,
+}
+
+
+def json_schema(model: type[BaseModel], filename: str) -> dict[str, Any]:
+    schema = model.model_json_schema(by_alias=True, mode="validation")
+    return {"$schema": SCHEMA_DIALECT, "$id": f"https://flaggate.invalid/schema/{filename}", **schema}

@@ -1,0 +1,232 @@
+"""The flag repository as files: where things are and how a snapshot is read.
+
+A snapshot is the policy, the resources and every flag file of one tree, the
+working tree or a git revision (``validator.history.GitTree``), each loaded
+strictly and validated against its model.  Findings are collected, never
+raised; a file that cannot be trusted is kept with ``flag=None`` so that its
+name is never mistaken for "no such flag".
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Protocol
+
+from validator import loading
+from validator.errors import FatalError
+from validator.finding import Finding
+from validator.model import Flag, Policy, Resources
+from validator.rules import schema
+
+FLAGS_DIR = "flags"
+POLICY_FILE = "policy.yaml"
+RESOURCES_FILE = "resources.yaml"
+EVIDENCE_DIR = "evidence"
+FLAG_SUFFIX = ".yaml"
+
+FILE, SYMLINK, DIRECTORY, OTHER = "file", "symlink", "directory", "other"
+
+
+@dataclass(frozen=True)
+class Entry:
+    path: str  # as shown to people: relative to the repository root, with "/"
+    kind: str
+
+
+class Tree(Protocol):
+    label: str
+
+    def flag_entries(self) -> list[Entry]: ...
+
+    def read(self, path: str) -> bytes | None: ...
+
+
+def find_root(start: Path) -> Path:
+    """The nearest directory at or above ``start`` that holds ``policy.yaml``."""
+    start = start.resolve()
+    for candidate in (start, *start.parents):
+        if (candidate / POLICY_FILE).is_file():
+            return candidate
+    raise FatalError(
+        f"no {POLICY_FILE} in {start} or any parent: run inside a flaggate repository or pass --root"
+    )
+
+
+class WorkTree:
+    """The files on disk under ``root``."""
+
+    label = "working tree"
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def display(self, path: Path) -> str:
+        try:
+            return path.absolute().relative_to(self.root.absolute()).as_posix()
+        except ValueError:
+            return path.as_posix()
+
+    def _entry(self, path: Path) -> Entry:
+        try:
+            mode = os.lstat(path).st_mode
+        except OSError:
+            return Entry(self.display(path), OTHER)
+        if stat.S_ISLNK(mode):
+            kind = SYMLINK
+        elif stat.S_ISDIR(mode):
+            kind = DIRECTORY
+        elif stat.S_ISREG(mode):
+            kind = FILE
+        else:
+            kind = OTHER
+        return Entry(self.display(path), kind)
+
+    def flag_entries(self) -> list[Entry]:
+        directory = self.root / FLAGS_DIR
+        try:
+            names = sorted(os.listdir(directory))
+        except FileNotFoundError:
+            return []
+        except OSError as exc:
+            raise FatalError(f"cannot list {directory}: {exc.strerror}") from None
+        return [self._entry(directory / name) for name in names]
+
+    def entries_for(self, paths: Iterable[Path]) -> list[Entry]:
+        """Entries for paths named on the command line; a directory stands for its files."""
+        entries = []
+        for path in paths:
+            if path.is_dir() and not path.is_symlink():
+                entries.extend(self._entry(path / name) for name in sorted(os.listdir(path)))
+            elif not os.path.lexists(path):
+                raise FatalError(f"{path}: no such file or directory")
+            else:
+                entries.append(self._entry(path))
+        return entries
+
+    def read(self, path: str) -> bytes | None:
+        full = self.root / path if not os.path.isabs(path) else Path(path)
+        try:
+            with open(full, "rb") as handle:
+                return handle.read(loading.MAX_BYTES + 1)
+        except FileNotFoundError:
+            return None
+        except IsADirectoryError:
+            return None
+        except OSError as exc:
+            raise FatalError(f"cannot read {path}: {exc.strerror}") from None
+
+
+@dataclass
+class FlagFile:
+    path: str
+    doc: loading.Document | None = None
+    flag: Flag | None = None
+
+    @property
+    def stem(self) -> str:
+        name = self.path.rsplit("/", 1)[-1]
+        return name[: -len(FLAG_SUFFIX)] if name.endswith(FLAG_SUFFIX) else name
+
+
+@dataclass
+class Snapshot:
+    """One tree's policy, resources and flags, with what was wrong reading them."""
+
+    label: str
+    policy: Policy | None = None
+    resources: Resources | None = None
+    resources_doc: loading.Document | None = None
+    files: list[FlagFile] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def flags(self) -> dict[str, FlagFile]:
+        """Flag files by name; the first file wins when two share a name."""
+        by_name: dict[str, FlagFile] = {}
+        for file in self.files:
+            if file.flag is not None:
+                by_name.setdefault(file.flag.name, file)
+        return by_name
+
+    def unreadable_names(self) -> set[str]:
+        """Names that files which failed to validate probably carry (their stems)."""
+        return {file.stem for file in self.files if file.flag is None}
+
+
+def _load_model(tree: Tree, path: str, model: type, findings: list[Finding]):  # type: ignore[no-untyped-def]
+    raw = tree.read(path)
+    if raw is None:
+        findings.append(Finding(path, 1, 1, schema.RULE, f"{path} is missing from the {tree.label}"))
+        return None, None
+    doc, problems = loading.load(path, raw)
+    findings.extend(problems)
+    if doc is None:
+        return None, None
+    obj, problems = schema.validate(doc, model)
+    findings.extend(problems)
+    return obj, doc
+
+
+def load_flag(path: str, raw: bytes) -> tuple[FlagFile, list[Finding]]:
+    file = FlagFile(path)
+    doc, findings = loading.load(path, raw)
+    if doc is None:
+        return file, findings
+    file.doc = doc
+    file.flag, findings = schema.validate(doc, Flag, flag=doc.data.get("name") if isinstance(doc.data.get("name"), str) else None)
+    if file.flag is None:
+        findings = [_state_hint(doc, f) for f in findings]
+    return file, findings
+
+
+def _state_hint(doc: loading.Document, finding: Finding) -> Finding:
+    """``state: true`` was meant to be a state: say which states are legal."""
+    state = doc.data.get("state")
+    states = doc.data.get("states")
+    if isinstance(state, str) or not isinstance(states, list) or finding.line != doc.where(("state",))[0]:
+        return finding
+    legal = ", ".join(str(s) for s in states)
+    return Finding(
+        finding.file, finding.line, finding.column, finding.rule,
+        f"{finding.message}; the state must be one of: {legal}", finding.flag,
+    )
+
+
+def load_snapshot(tree: Tree, entries: list[Entry] | None = None) -> Snapshot:
+    """Read a whole tree.  ``entries`` adds or replaces flag files (paths given by the user)."""
+    snapshot = Snapshot(tree.label)
+    findings = snapshot.findings
+    snapshot.policy, _ = _load_model(tree, POLICY_FILE, Policy, findings)
+    snapshot.resources, snapshot.resources_doc = _load_model(tree, RESOURCES_FILE, Resources, findings)
+
+    chosen: dict[str, Entry] = {entry.path: entry for entry in tree.flag_entries()}
+    for entry in entries or ():
+        chosen[entry.path] = entry
+    for entry in sorted(chosen.values(), key=lambda e: e.path):
+        problem = _entry_problem(entry)
+        if problem:
+            findings.append(Finding(entry.path, 1, 1, "consistency", problem))
+            continue
+        raw = tree.read(entry.path)
+        if raw is None:
+            findings.append(Finding(entry.path, 1, 1, "consistency", f"{entry.path} cannot be read"))
+            continue
+        file, problems = load_flag(entry.path, raw)
+        snapshot.files.append(file)
+        findings.extend(problems)
+    return snapshot
+
+
+def _entry_problem(entry: Entry) -> str | None:
+    if entry.kind == SYMLINK:
+        return "symlinks are not allowed in flags/: put the flag file itself here"
+    if entry.kind == DIRECTORY:
+        return "directories are not allowed in flags/: flag files live directly in flags/"
+    if entry.kind != FILE:
+        return "only regular <name>.yaml files are allowed in flags/ (found a submodule or special file)"
+    if not entry.path.endswith(FLAG_SUFFIX):
+        return f"only <name>{FLAG_SUFFIX} files are allowed in flags/; rename or remove this file"
+    return None

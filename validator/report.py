@@ -1,0 +1,105 @@
+"""Reporters, chosen by ``--format``: text, json, github (workflow annotations).
+
+A reporter gets the whole result (findings already collected and sorted) and
+returns the text to print; reporters never decide the exit code.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from validator.finding import ERROR, WARNING, Finding, sort_key
+
+
+@dataclass
+class Result:
+    findings: list[Finding]
+    checked: int = 0
+    transitions: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[Finding]:
+        return sorted((f for f in self.findings if f.severity == ERROR), key=sort_key)
+
+    @property
+    def warnings(self) -> list[Finding]:
+        return sorted((f for f in self.findings if f.severity == WARNING), key=sort_key)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def text(result: Result) -> str:
+    lines = []
+    for finding in sorted(result.findings, key=sort_key):
+        prefix = "warning: " if finding.severity == WARNING else ""
+        lines.append(f"{finding.file}:{finding.line}:{finding.column}: {finding.rule}: {prefix}{finding.message}")
+    for move in result.transitions:
+        lines.append(f"transition: {move['flag']}: {_position(move, 'from')} -> {_position(move, 'to')} ({move['kind']})")
+    lines.append(summary(result))
+    return "\n".join(lines)
+
+
+def summary(result: Result) -> str:
+    errors, warnings = len(result.errors), len(result.warnings)
+    if errors:
+        return f"flaggate: {_plural(errors, 'error')}, {_plural(warnings, 'warning')} in {_plural(result.checked, 'flag file')}"
+    tail = f", {_plural(warnings, 'warning')}" if warnings else ""
+    return f"flaggate: ok, {_plural(result.checked, 'flag file')} checked{tail}"
+
+
+def _position(move: dict[str, Any], side: str) -> str:
+    state = move[side]
+    if state is None:
+        return "(none)"
+    pct = move.get(f"{side}_percentage")
+    return f"{state} {pct}%" if pct is not None else state
+
+
+def as_json(result: Result) -> str:
+    body = {
+        "ok": result.ok,
+        "errors": [f.as_json() for f in result.errors],
+        "warnings": [f.as_json() for f in result.warnings],
+        "transitions": result.transitions,
+    }
+    return json.dumps(body, indent=2, sort_keys=False, ensure_ascii=False)
+
+
+def _escape_data(value: str) -> str:
+    return value.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(value: str) -> str:
+    return _escape_data(value).replace(":", "%3A").replace(",", "%2C")
+
+
+def github(result: Result) -> str:
+    lines = []
+    for finding in sorted(result.findings, key=sort_key):
+        level = "warning" if finding.severity == WARNING else "error"
+        props = (
+            f"file={_escape_property(finding.file)},line={finding.line},col={finding.column},"
+            f"title={_escape_property(finding.rule)}"
+        )
+        lines.append(f"::{level} {props}::{_escape_data(finding.message)}")
+    lines.append(summary(result))
+    return "\n".join(lines)
+
+
+REPORTERS: dict[str, Callable[[Result], str]] = {"text": text, "json": as_json, "github": github}
+FORMATS = (*REPORTERS, "auto")
+
+
+def reporter(name: str) -> Callable[[Result], str]:
+    if name == "auto":
+        name = "github" if os.environ.get("GITHUB_ACTIONS") else "text"
+    return REPORTERS[name]

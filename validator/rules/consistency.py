@@ -1,0 +1,174 @@
+"""consistency: a flag file agrees with itself and with the repository layout.
+
+* ``name`` equals the file stem, and no two files carry the same name;
+* ``state`` is one of ``states``; every declared state is a step of the plan,
+  every step's state is declared, and no step appears twice (except a plan
+  that returns to its first step, which completes it);
+* ``percentage`` is present exactly when the state is a percentage state
+  (one whose steps carry percentages, such as ``canary``), and it is one of the
+  plan's percentages for that state;
+* owners are listed once each; guards have a ``min`` or a ``max`` and
+  ``min <= max``; rollback triggers use one window kind, watch declared
+  states and name a reason code of the policy;
+* the ``transition`` block describes the current state, and its evidence ids
+  are plain file names;
+* ``flags/`` holds only regular ``<name>.yaml`` files (no symlinks,
+  directories, ``.yml`` files or submodules).
+
+Passing::
+
+    state: canary
+    percentage: 5        # the plan has canary 5% and canary 25%
+
+Failing::
+
+    state: shadow
+    percentage: 5        # consistency: shadow takes no percentage
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from validator import plan
+from validator.finding import Finding
+from validator.model import Flag, Guard, Policy
+from validator.repo import FlagFile, Snapshot
+
+RULE = "consistency"
+
+
+def check(snapshot: Snapshot) -> list[Finding]:
+    findings: list[Finding] = []
+    for file in snapshot.files:
+        if file.flag is not None and file.doc is not None:
+            findings.extend(check_flag(file, snapshot.policy))
+    findings.extend(_unique_names(snapshot))
+    return findings
+
+
+def _unique_names(snapshot: Snapshot) -> list[Finding]:
+    by_name: dict[str, list[FlagFile]] = {}
+    for file in snapshot.files:
+        if file.flag is not None:
+            by_name.setdefault(file.flag.name, []).append(file)
+    findings = []
+    for name, files in by_name.items():
+        if len(files) < 2:
+            continue
+        for file in files:
+            others = ", ".join(f.path for f in files if f is not file)
+            line, column = file.doc.where(("name",)) if file.doc else (1, 1)
+            findings.append(Finding(file.path, line, column, RULE, f"flag name {name!r} is also used by {others}", name))
+    return findings
+
+
+def check_flag(file: FlagFile, policy: Policy | None) -> list[Finding]:
+    flag, doc = file.flag, file.doc
+    assert flag is not None and doc is not None
+    findings: list[Finding] = []
+
+    def add(path: tuple[Any, ...], message: str, *, key: bool = False) -> None:
+        line, column = doc.where(path, key=key)
+        findings.append(Finding(file.path, line, column, RULE, message, flag.name))
+
+    if flag.name != file.stem:
+        add(("name",), f"name {flag.name!r} does not match the file name {file.stem}.yaml; rename one of them")
+
+    states = flag.states
+    legal = ", ".join(states)
+    for state, count in Counter(states).items():
+        if count > 1:
+            add(("states",), f"state {state!r} is declared {count} times")
+    if flag.state not in states:
+        add(("state",), f"state {flag.state!r} is not one of this flag's states: {legal}")
+
+    planned = {step.state for step in flag.rollout}
+    for i, step in enumerate(flag.rollout):
+        if step.state not in states:
+            add(("rollout", i, "state"), f"rollout step {i + 1} uses state {step.state!r}, which is not one of: {legal}")
+    for state in states:
+        if state not in planned:
+            add(("states",), f"state {state!r} is declared but no rollout step reaches it")
+    seen: dict[plan.Position, int] = {}
+    last = len(flag.rollout) - 1
+    for i, step in enumerate(flag.rollout):
+        here = plan.step_position(step)
+        if here in seen and not (i == last and seen[here] == 0):
+            add(("rollout", i), f"rollout step {i + 1} ({here}) repeats step {seen[here] + 1}")
+        seen.setdefault(here, i)
+        for j, guard in enumerate(step.guards):
+            findings.extend(_guard(file, ("rollout", i, "guards", j), guard))
+
+    pct_states = plan.percentage_states(flag)
+    for i, step in enumerate(flag.rollout):
+        if step.state in pct_states and step.percentage is None:
+            add(("rollout", i), f"rollout step {i + 1}: {step.state} is a percentage state here, so every {step.state} step needs a percentage")
+    if flag.state in pct_states:
+        allowed = sorted(s.percentage for s in flag.rollout if s.state == flag.state and s.percentage is not None)
+        if flag.percentage is None:
+            add(("state",), f"state {flag.state} needs a percentage: one of {', '.join(map(str, allowed))}")
+        elif flag.percentage not in allowed:
+            add(("percentage",), f"percentage {flag.percentage} is not a step of the plan for {flag.state}: use one of {', '.join(map(str, allowed))}")
+    elif flag.percentage is not None:
+        takes = f"only {', '.join(sorted(pct_states))} takes one" if pct_states else "this flag has no percentage states"
+        add(("percentage",), f"state {flag.state} takes no percentage; remove it ({takes})", key=True)
+
+    for owner, count in Counter(o.lower() for o in flag.owners).items():
+        if count > 1:
+            add(("owners",), f"owner {owner!r} is listed {count} times")
+
+    for i, guard in enumerate(flag.guards):
+        findings.extend(_guard(file, ("guards", i), guard))
+
+    reason_codes = set(policy.reason_codes) if policy else None
+    for i, trigger in enumerate(flag.rollback):
+        windows = [w for w in ("sustained_minutes", "timeout_hours") if getattr(trigger, w) is not None]
+        if trigger.consecutive > 1:
+            windows.append("consecutive")
+        if len(windows) > 1:
+            add(("rollback", i), f"rollback trigger {i + 1} mixes {' and '.join(windows)}; use one")
+        for state in trigger.states or ():
+            if state not in states:
+                add(("rollback", i, "states"), f"rollback trigger {i + 1} watches state {state!r}, which is not one of: {legal}")
+        if reason_codes is not None and trigger.reason_code not in reason_codes:
+            add(("rollback", i, "reason_code"), f"reason code {trigger.reason_code} is not in policy.yaml's reason_codes")
+
+    for i, requirement in enumerate(flag.requires.flags):
+        for state in requirement.when:
+            if state not in states:
+                add(("requires", "flags", i, "when"), f"requirement on {requirement.flag} applies when {flag.name} is {state!r}, which is not one of: {legal}")
+
+    transition = flag.transition
+    if transition is not None:
+        if transition.to != flag.state and flag.state in states:
+            add(("transition", "to"), f"transition.to is {transition.to!r} but the state is {flag.state!r}: the transition block must describe the last change")
+        if transition.to_percentage is not None and transition.to_percentage != flag.percentage:
+            add(("transition", "to_percentage"), f"transition.to_percentage is {transition.to_percentage} but the percentage is {flag.percentage}")
+        if transition.reason_code is not None and reason_codes is not None and transition.reason_code not in reason_codes:
+            add(("transition", "reason_code"), f"reason code {transition.reason_code} is not one of policy.yaml's: {', '.join(sorted(reason_codes))}")
+        for i, run_id in enumerate(transition.evidence):
+            if not is_plain_name(run_id):
+                add(("transition", "evidence", i), f"evidence id {run_id!r} is not a plain file name (no '/', '\\\\', '..' or leading '.')")
+    return findings
+
+
+def is_plain_name(run_id: str) -> bool:
+    return (
+        "/" not in run_id
+        and "\\" not in run_id
+        and not run_id.startswith(".")
+        and run_id.strip() == run_id
+        and all(ch.isprintable() for ch in run_id)
+    )
+
+
+def _guard(file: FlagFile, path: tuple[Any, ...], guard: Guard) -> list[Finding]:
+    assert file.doc is not None and file.flag is not None
+    line, column = file.doc.where(path)
+    if guard.min is None and guard.max is None:
+        return [Finding(file.path, line, column, RULE, f"guard on {guard.metric} needs a min or a max", file.flag.name)]
+    if guard.min is not None and guard.max is not None and guard.min > guard.max:
+        return [Finding(file.path, line, column, RULE, f"guard on {guard.metric} has min {guard.min} above max {guard.max}", file.flag.name)]
+    return []

@@ -1,0 +1,132 @@
+"""schema: the file's structure matches ``schema/<kind>.schema.json``.
+
+Keys, types and value formats: an unknown key (reported at the key itself,
+with the nearest known key suggested), a missing key (reported at the mapping
+it is missing from), a wrong type (``state: true`` where a state name is
+expected), a percentage outside 0..100, an owner that is not a GitHub login
+or ``org/team``.  Every structural error of a file is reported in one run.
+
+Passing::
+
+    state: off          # unquoted off stays the string "off"
+
+Failing::
+
+    stat: off           # schema: unknown key 'stat' (did you mean 'state'?)
+"""
+
+from __future__ import annotations
+
+import difflib
+from functools import lru_cache
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from validator.finding import Finding
+from validator.loading import Document
+
+RULE = "schema"
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def validate(doc: Document, model: type[M], *, flag: str | None = None) -> tuple[M | None, list[Finding]]:
+    """The typed object, or None and every structural finding of the document.
+
+    pydantic is the fast path (microseconds); only a document it rejects pays
+    for jsonschema's exhaustive, well-positioned error collection.
+    """
+    try:
+        return model.model_validate(doc.data), []
+    except ValidationError as exc:
+        findings = _jsonschema_findings(doc, model, flag)
+        if not findings:  # the schema cannot say it; pydantic can
+            findings = _pydantic_findings(doc, exc, flag)
+        return None, sorted(set(findings))
+
+
+@lru_cache(maxsize=None)
+def _validator(model: type[BaseModel]) -> Any:
+    import jsonschema  # slow to import: only files that fail pay for it
+
+    from validator.model import json_schema
+
+    schema = json_schema(model, "")
+    return jsonschema.Draft202012Validator(schema)
+
+
+def _jsonschema_findings(doc: Document, model: type[BaseModel], flag: str | None) -> list[Finding]:
+    findings: list[Finding] = []
+    for error in _validator(model).iter_errors(doc.data):
+        path = tuple(error.absolute_path)
+        if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+            known = list(error.schema.get("properties", {}))
+            for key in error.instance:
+                if key not in known:
+                    line, column = doc.where(path + (key,), key=True)
+                    findings.append(Finding(doc.path, line, column, RULE, _unknown_key(key, known, path), flag))
+            continue
+        line, column = doc.where(path)
+        findings.append(Finding(doc.path, line, column, RULE, f"{_where(path)}{_message(error)}", flag))
+    return findings
+
+
+def _pydantic_findings(doc: Document, exc: ValidationError, flag: str | None) -> list[Finding]:
+    findings = []
+    for error in exc.errors(include_url=False):
+        path = tuple(error["loc"])
+        line, column = doc.where(path, key=error["type"] == "extra_forbidden")
+        findings.append(Finding(doc.path, line, column, RULE, f"{_where(path)}{error['msg']}", flag))
+    return findings
+
+
+def _where(path: tuple[Any, ...]) -> str:
+    if not path:
+        return ""
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return f"{text}: "
+
+
+def _unknown_key(key: str, known: list[str], path: tuple[Any, ...]) -> str:
+    where = f" in {_where(path)[:-2]}" if path else ""
+    guess = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+    hint = f" (did you mean {guess[0]!r}?)" if guess else f"; known keys: {', '.join(known)}"
+    return f"unknown key {key!r}{where}{hint}"
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, bool):
+        return f"the boolean {str(value).lower()}"
+    if value is None:
+        return "null"
+    if isinstance(value, (dict, list)):
+        return "a mapping" if isinstance(value, dict) else "a list"
+    return repr(value) if isinstance(value, str) else f"the number {value}"
+
+
+def _message(error: Any) -> str:
+    if error.validator in ("anyOf", "oneOf") and error.context:
+        # Optional fields are "X or null": the X branch says what was meant.
+        branches = [e for e in error.context if e.schema.get("type") != "null"]
+        if branches:
+            return _message(min(branches, key=lambda e: len(e.absolute_path)))
+    if error.validator == "type":
+        expected = error.validator_value
+        expected = " or ".join(expected) if isinstance(expected, list) else expected
+        return f"expected {_article(expected)}, got {_describe(error.instance)}"
+    if error.validator == "required":
+        return error.message.replace("is a required property", "is missing (required)")
+    if error.validator == "pattern":
+        wanted = error.schema.get("description") or f"a match for {error.validator_value}"
+        return f"{_describe(error.instance)} is not {wanted}"
+    if error.validator == "enum":
+        choices = ", ".join(str(c) for c in error.validator_value)
+        return f"{_describe(error.instance)} is not one of: {choices}"
+    return error.message
+
+
+def _article(kind: str) -> str:
+    return {"integer": "a whole number", "array": "a list", "object": "a mapping"}.get(kind, f"a {kind}")
