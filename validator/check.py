@@ -1,8 +1,12 @@
-"""Load, check, collect: the whole of ``flaggate check`` for one tree."""
+"""Load, check, collect: the whole of ``flaggate check`` for one tree, with or without a base."""
 
 from __future__ import annotations
 
+from datetime import datetime
+from pathlib import Path
+
 from validator.finding import Finding
+from validator.report import Result
 from validator.repo import Entry, Snapshot, Tree, load_snapshot
 from validator.rules import consistency, dependency
 
@@ -12,3 +16,19 @@ def check_snapshot(tree: Tree, entries: list[Entry] | None = None) -> tuple[Snap
     snapshot = load_snapshot(tree, entries)
     findings = [*snapshot.findings, *consistency.check(snapshot), *dependency.check(snapshot)]
     return snapshot, findings
+
+
+def run(root: Path, tree: Tree, *, entries: list[Entry] | None = None, base: str | None = None, now: datetime | None = None) -> Result:
+    """``flaggate check``: the tree's own findings and, with ``base``, the change judged."""
+    snapshot = load_snapshot(tree, entries)
+    findings = [*snapshot.findings, *consistency.check(snapshot)]
+    if base is None:
+        findings.extend(dependency.check(snapshot))
+        return Result(findings, checked=len(snapshot.files))
+    from validator.gate import judge
+
+    assert now is not None
+    judgement = judge(root, base, snapshot, tree, now)
+    findings.extend(judgement.findings)
+    findings.extend(dependency.check(snapshot, moved={m.flag: m.kind for m in judgement.moves}))
+    return Result(findings, checked=len(snapshot.files), transitions=[m.as_json() for m in judgement.moves], judgement=judgement)

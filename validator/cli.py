@@ -66,6 +66,27 @@ def build_parser() -> argparse.ArgumentParser:
     mode.add_argument("--write", action="store_true", help="regenerate the committed schemas")
     _add_common(schema)
 
+    promote = sub.add_parser("promote", help="move a flag one step forward, writing the transition block")
+    promote.add_argument("flag")
+    promote.add_argument("--justification", required=True, help="why: shown to reviewers and in the audit log")
+    promote.add_argument("--evidence", nargs="*", default=[], metavar="RUN_ID", help="reconciliation run ids (evidence/<flag>/<id>.json)")
+    promote.add_argument("--dry-run", action="store_true", help="print the edit, write nothing")
+    _add_now(promote)
+    _add_common(promote)
+
+    demote = sub.add_parser("demote", help="move a flag one step back (emergency demote; from the first step: disable)")
+    demote.add_argument("flag")
+    demote.add_argument("--reason", required=True, metavar="CODE", help="a reason code of policy.yaml")
+    demote.add_argument("--justification", required=True)
+    demote.add_argument("--dry-run", action="store_true", help="print the edit, write nothing")
+    _add_now(demote)
+    _add_common(demote)
+
+    plan = sub.add_parser("plan", help="what the next step of a flag needs, and what is still missing")
+    plan.add_argument("flag")
+    _add_now(plan)
+    _add_common(plan)
+
     return parser
 
 
@@ -93,24 +114,32 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _check(args)
     if args.command == "schema":
         return _schema(args)
+    if args.command in ("promote", "demote"):
+        return _move(args)
+    if args.command == "plan":
+        return _plan(args)
     raise FatalError(f"unknown command {args.command}")  # pragma: no cover - argparse refuses first
 
 
 def _check(args: argparse.Namespace) -> int:
-    from validator.check import check_snapshot
-    from validator.report import Result, reporter
+    from validator import check
+    from validator.finding import Finding
+    from validator.report import Result, reporter, resolve
     from validator.repo import WorkTree
 
     root = _root(args)
     tree = WorkTree(root)
     entries = tree.entries_for(args.paths) if args.paths else None
-    snapshot, findings = check_snapshot(tree, entries)
-    result = Result(findings, checked=len(snapshot.files))
-    if args.base is not None:
-        from validator.gate import judge
-
-        now = args.now or datetime.now(timezone.utc)
-        result = judge(root, args.base, snapshot, findings, now)
+    now = args.now or datetime.now(timezone.utc)
+    try:
+        result = check.run(root, tree, entries=entries, base=args.base, now=now)
+    except FatalError as exc:
+        # Cannot decide: still speak the requested format, so CI shows why.
+        rule = getattr(exc, "rule", "history")
+        if resolve(args.format) != "text":
+            print(reporter(args.format)(Result([Finding(".", 1, 1, rule, str(exc))])))
+        print(f"flaggate: error: {rule}: {exc}", file=sys.stderr)
+        return 2
     print(reporter(args.format)(result))
     return 0 if result.ok else 1
 
@@ -127,3 +156,37 @@ def _schema(args: argparse.Namespace) -> int:
     for name in stale:
         print(f"{name}: schema: out of date with validator/model.py; run `flaggate schema --write`")
     return 1 if stale else 0
+
+
+def _move(args: argparse.Namespace) -> int:
+    from validator import edit
+    from validator.report import text
+
+    root = _root(args)
+    now = args.now or datetime.now(timezone.utc)
+    change = edit.prepare(
+        root, args.flag, args.command,
+        justification=args.justification,
+        evidence=getattr(args, "evidence", []),
+        reason=getattr(args, "reason", None),
+    )
+    result = edit.judge(root, change, now)
+    if args.dry_run:
+        print(edit.diff(change), end="")
+    if not result.ok:
+        print(text(result))
+        print(f"flaggate: {args.command} refused: nothing written", file=sys.stderr)
+        return 1
+    if not args.dry_run:
+        edit.write_atomically(root / change.path, change.new_text.encode("utf-8"))
+        print(f"{change.kind}: {change.flag}: {change.before} -> {change.after} (wrote {change.path}; commit it and open a pull request)")
+    return 0
+
+
+def _plan(args: argparse.Namespace) -> int:
+    from validator import edit
+
+    root = _root(args)
+    report, ready = edit.plan_report(root, args.flag, args.now or datetime.now(timezone.utc))
+    print(report)
+    return 0 if ready else 1

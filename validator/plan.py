@@ -15,58 +15,68 @@ moves out of it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Sequence
 
-from validator.model import Flag, Step
+from validator.model import Flag
 
 CREATE, PROMOTE, DEMOTE, DISABLE, DELETE = "create", "promote", "demote", "disable", "delete"
+KINDS = (CREATE, PROMOTE, DEMOTE, DISABLE, DELETE)
 
 
 @dataclass(frozen=True)
 class Position:
     state: str
-    percentage: int | None
+    percentage: int | None = None
 
     def __str__(self) -> str:
         return f"{self.state} {self.percentage}%" if self.percentage is not None else self.state
+
+
+Steps = Sequence[Position]
+
+
+def steps(flag: Flag) -> tuple[Position, ...]:
+    return tuple(Position(step.state, step.percentage) for step in flag.rollout)
 
 
 def position(flag: Flag) -> Position:
     return Position(flag.state, flag.percentage)
 
 
-def step_position(step: Step) -> Position:
-    return Position(step.state, step.percentage)
-
-
 def percentage_states(flag: Flag) -> set[str]:
     return {step.state for step in flag.rollout if step.percentage is not None}
 
 
-def index(flag: Flag) -> int | None:
-    """The current step of the plan, or None when the state is not a step of it.
+def locate(plan: Steps, here: Position, arrived_from: str | None = None) -> int | None:
+    """The step of ``plan`` at ``here``, or None when it is not a step.
 
-    When a state appears twice (the backfill's first and last ``off``), the
-    transition block says which one: arriving from the step before the last.
+    When a position appears twice (the backfill's first and last ``off``),
+    the state it was reached from decides: the last ``off`` is reached from
+    ``active``.
     """
-    here = position(flag)
-    candidates = [i for i, step in enumerate(flag.rollout) if step_position(step) == here]
-    if len(candidates) > 1 and flag.transition is not None:
+    candidates = [i for i, step in enumerate(plan) if step == here]
+    if len(candidates) > 1 and arrived_from is not None:
         for i in reversed(candidates):
-            if i > 0 and flag.rollout[i - 1].state == flag.transition.from_ and flag.transition.to == flag.state:
+            if i > 0 and plan[i - 1].state == arrived_from:
                 return i
     return candidates[0] if candidates else None
 
 
-def is_complete(flag: Flag, at: int) -> bool:
-    return at == len(flag.rollout) - 1 and at > 0 and step_position(flag.rollout[at]) == step_position(flag.rollout[0])
+def index(flag: Flag) -> int | None:
+    arrived_from = flag.transition.from_ if flag.transition is not None and flag.transition.to == flag.state else None
+    return locate(steps(flag), position(flag), arrived_from)
 
 
-def moves(flag: Flag, at: int) -> dict[str, int]:
+def is_complete(plan: Steps, at: int) -> bool:
+    return at == len(plan) - 1 and at > 0 and plan[at] == plan[0]
+
+
+def moves(plan: Steps, at: int) -> dict[str, int]:
     """Legal moves from step ``at``: kind -> target step."""
-    if is_complete(flag, at):
+    if is_complete(plan, at):
         return {}
     legal: dict[str, int] = {}
-    if at + 1 < len(flag.rollout):
+    if at + 1 < len(plan):
         legal[PROMOTE] = at + 1
     if at == 1:
         legal[DISABLE] = 0
@@ -75,18 +85,28 @@ def moves(flag: Flag, at: int) -> dict[str, int]:
     return legal
 
 
-def describe_moves(flag: Flag, at: int | None) -> str:
+def classify(plan: Steps, at: int | None, target: Position) -> tuple[str, int] | None:
+    """The legal move from step ``at`` that lands on ``target``: (kind, step), or None."""
+    if at is None:
+        return None
+    for kind, step in moves(plan, at).items():
+        if plan[step] == target:
+            return kind, step
+    return None
+
+
+def describe_moves(plan: Steps, at: int | None) -> str:
     if at is None:
         return "none (the current state is not a step of the plan)"
-    legal = moves(flag, at)
+    legal = moves(plan, at)
     if not legal:
         return "none (the rollout plan is complete)"
-    return ", ".join(f"{step_position(flag.rollout[target])} ({kind})" for kind, target in legal.items())
+    return ", ".join(f"{plan[target]} ({kind})" for kind, target in legal.items())
 
 
-def is_final(flag: Flag, at: int) -> bool:
-    """The last step that turns something on fully (enforce, full, on)."""
-    last = len(flag.rollout) - 1
-    if is_complete(flag, last):
+def is_final(plan: Steps, at: int) -> bool:
+    """The last step that turns something fully on (enforce, full, on)."""
+    last = len(plan) - 1
+    if is_complete(plan, last):
         last -= 1
     return at == last

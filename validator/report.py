@@ -19,6 +19,7 @@ class Result:
     findings: list[Finding]
     checked: int = 0
     transitions: list[dict[str, Any]] = field(default_factory=list)
+    judgement: Any = None  # the gate's Judgement when checked against a base
 
     @property
     def errors(self) -> list[Finding]:
@@ -99,7 +100,11 @@ REPORTERS: dict[str, Callable[[Result], str]] = {"text": text, "json": as_json, 
 FORMATS = (*REPORTERS, "auto")
 
 
-def reporter(name: str) -> Callable[[Result], str]:
+def resolve(name: str) -> str:
     if name == "auto":
-        name = "github" if os.environ.get("GITHUB_ACTIONS") else "text"
-    return REPORTERS[name]
+        return "github" if os.environ.get("GITHUB_ACTIONS") else "text"
+    return name
+
+
+def reporter(name: str) -> Callable[[Result], str]:
+    return REPORTERS[resolve(name)]

@@ -94,7 +94,7 @@ def check_flag(file: FlagFile, policy: Policy | None) -> list[Finding]:
     seen: dict[plan.Position, int] = {}
     last = len(flag.rollout) - 1
     for i, step in enumerate(flag.rollout):
-        here = plan.step_position(step)
+        here = plan.Position(step.state, step.percentage)
         if here in seen and not (i == last and seen[here] == 0):
             add(("rollout", i), f"rollout step {i + 1} ({here}) repeats step {seen[here] + 1}")
         seen.setdefault(here, i)

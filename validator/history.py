@@ -1,0 +1,218 @@
+"""Git: the only module that runs git.
+
+Everything is streamed through a fixed number of processes: one ``git log``
+for the whole first-parent history and one ``git cat-file --batch`` for all
+the blobs it needs, never a process per commit.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable
+
+from validator.errors import FatalError
+from validator.repo import DIRECTORY, FILE, FLAGS_DIR, OTHER, SYMLINK, Entry
+
+RULE = "history"
+_ZERO = "0" * 40
+
+
+class HistoryError(FatalError):
+    """Git history cannot be read as needed (exit 2, rule ``history``)."""
+
+    rule = RULE
+
+
+def _env() -> dict[str, str]:
+    # Never let a user's pager, locale or replace refs change what we parse.
+    env = dict(os.environ)
+    env.update({"GIT_PAGER": "cat", "LC_ALL": "C", "GIT_NO_REPLACE_OBJECTS": "1", "GIT_TERMINAL_PROMPT": "0"})
+    return env
+
+
+def git(root: Path, *args: str, check: bool = True) -> str:
+    try:
+        result = subprocess.run(
+            ["git", "-c", "core.quotePath=false", *args],
+            cwd=root, env=_env(), capture_output=True, text=True, errors="surrogateescape",
+        )
+    except FileNotFoundError:
+        raise HistoryError("git is not installed or not on PATH") from None
+    if check and result.returncode != 0:
+        message = result.stderr.strip().splitlines()[-1] if result.stderr.strip() else f"exit {result.returncode}"
+        raise HistoryError(f"git {args[0]} failed: {message}")
+    return result.stdout
+
+
+def ensure_repository(root: Path) -> None:
+    if git(root, "rev-parse", "--is-inside-work-tree", check=False).strip() != "true":
+        raise HistoryError(f"{root} is not inside a git repository")
+    if git(root, "rev-parse", "--is-shallow-repository").strip() == "true":
+        raise HistoryError(
+            "this is a shallow clone: the history needed is missing; fetch the full history "
+            "(git fetch --unshallow, or actions/checkout with fetch-depth: 0)"
+        )
+
+
+def resolve(root: Path, ref: str) -> str:
+    if ref.startswith("-"):
+        raise HistoryError(f"{ref!r} is not a git revision")
+    out = git(root, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}", check=False).strip()
+    if not out:
+        raise HistoryError(f"unknown git revision {ref!r} (fetch it, or check the name)")
+    return out
+
+
+@dataclass
+class Change:
+    """One path changed by a commit against its first parent (from ``git log --raw``)."""
+
+    path: str
+    old_mode: str
+    new_mode: str
+    old_blob: str | None
+    new_blob: str | None
+
+
+@dataclass
+class Commit:
+    sha: str
+    parents: list[str]
+    author: str
+    author_email: str
+    time: int  # committer time, seconds since the epoch
+    trailers: list[str]
+    changes: list[Change] = field(default_factory=list)
+
+
+def first_parent_log(root: Path, rev: str, paths: Iterable[str]) -> list[Commit]:
+    """The first-parent history of ``rev`` touching ``paths``, oldest first.
+
+    Merge commits are diffed against their first parent, so a change merged
+    from a branch is attributed to the merge on the first-parent line.  Fields
+    are separated by a per-run random marker, so nothing a committer writes in
+    a name or a trailer can forge a record.
+    """
+    nonce = secrets.token_hex(8)
+    rs, fs = f"\x1e{nonce}\x1e", f"\x1f{nonce}\x1f"
+    trailers = "%(trailers:key=Reviewed-by,key=Approved-by,valueonly,separator=%x1d)"
+    fmt = fs.join(["%H", "%P", "%an", "%ae", "%ct", trailers])
+    out = git(
+        root, "log", "--first-parent", "--diff-merges=first-parent", "--raw", "--no-abbrev", "-z",
+        "--no-renames", "--reverse", f"--format={rs}{fmt}{fs}", rev, "--", *paths,
+    )
+    commits = []
+    for record in out.split(rs)[1:]:
+        fields = record.split(fs)
+        sha, parents, author, email, ctime, trailer_text, raw = fields
+        commit = Commit(
+            sha=sha,
+            parents=parents.split(),
+            author=author,
+            author_email=email,
+            time=int(ctime),
+            trailers=[t.strip() for t in trailer_text.split("\x1d") if t.strip()],
+        )
+        tokens = raw.lstrip("\0\n").split("\0")
+        for i in range(0, len(tokens) - 1, 2):
+            meta, path = tokens[i].lstrip("\n"), tokens[i + 1]
+            if not meta.startswith(":"):
+                continue
+            old_mode, new_mode, old_blob, new_blob, _status = meta[1:].split(" ")
+            commit.changes.append(Change(
+                path, old_mode, new_mode,
+                None if old_blob == _ZERO else old_blob,
+                None if new_blob == _ZERO else new_blob,
+            ))
+        commits.append(commit)
+    return commits
+
+
+class Blobs:
+    """``git cat-file --batch``: any number of objects through one process."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def read(self, names: list[str]) -> list[bytes | None]:
+        """Contents of ``names`` (``<sha>`` or ``<rev>:<path>``), None where missing or not a blob."""
+        if not names:
+            return []
+        for name in names:
+            if "\n" in name or "\r" in name:
+                raise HistoryError(f"cannot read {name!r} from git: the name has a line break")
+        proc = subprocess.Popen(
+            ["git", "cat-file", "--batch"], cwd=self.root, env=_env(),
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        )
+        assert proc.stdin is not None and proc.stdout is not None
+
+        def feed() -> None:
+            try:
+                proc.stdin.write("".join(f"{n}\n" for n in names).encode("utf-8", "surrogateescape"))  # type: ignore[union-attr]
+                proc.stdin.close()  # type: ignore[union-attr]
+            except BrokenPipeError:
+                pass
+
+        writer = threading.Thread(target=feed, daemon=True)
+        writer.start()
+        results: list[bytes | None] = []
+        stdout = proc.stdout
+        for _ in names:
+            header = stdout.readline()
+            if not header:
+                break
+            parts = header.split()
+            if len(parts) != 3:  # "<name> missing" or "ambiguous"
+                results.append(None)
+                continue
+            size = int(parts[2])
+            body = stdout.read(size)
+            stdout.read(1)
+            results.append(body if parts[1] == b"blob" else None)
+        writer.join()
+        proc.stdout.close()
+        stderr = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+        if proc.wait() != 0 or len(results) != len(names):
+            raise HistoryError(f"git cat-file failed: {stderr.strip() or 'output ended early'}")
+        return results
+
+
+_KINDS = {"100644": FILE, "100755": FILE, "120000": SYMLINK, "040000": DIRECTORY, "160000": OTHER}
+
+
+class GitTree:
+    """The flag repository as it is at one git revision."""
+
+    def __init__(self, root: Path, rev: str) -> None:
+        self.root = root
+        self.rev = rev
+        self.label = f"revision {rev[:12]}"
+        self._cache: dict[str, bytes | None] = {}
+
+    def flag_entries(self) -> list[Entry]:
+        out = git(self.root, "ls-tree", "-z", self.rev, "--", f"{FLAGS_DIR}/")
+        entries = []
+        for item in out.split("\0"):
+            if not item:
+                continue
+            meta, path = item.split("\t", 1)
+            mode = meta.split(" ")[0]
+            entries.append(Entry(path, _KINDS.get(mode, OTHER)))
+        self.prefetch([e.path for e in entries if e.kind == FILE])
+        return entries
+
+    def prefetch(self, paths: list[str]) -> None:
+        wanted = [p for p in paths if p not in self._cache]
+        for path, body in zip(wanted, Blobs(self.root).read([f"{self.rev}:{p}" for p in wanted])):
+            self._cache[path] = body
+
+    def read(self, path: str) -> bytes | None:
+        if path not in self._cache:
+            self.prefetch([path])
+        return self._cache[path]
