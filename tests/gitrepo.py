@@ -15,9 +15,18 @@ def flag_path(repo: Path, name: str) -> Path:
     return repo / "flags" / f"{name}.yaml"
 
 
-def set_state(repo: Path, name: str, state: str, *, percentage: int | None = None, frm: str | None = "off",
-              justification: str = "test change", evidence: list[str] | None = None,
-              reason: str | None = None, from_pct: int | None = None) -> None:
+def set_state(
+    repo: Path,
+    name: str,
+    state: str,
+    *,
+    percentage: int | None = None,
+    frm: str | None = "off",
+    justification: str = "test change",
+    evidence: list[str] | None = None,
+    reason: str | None = None,
+    from_pct: int | None = None,
+) -> None:
     """Put flag ``name`` in ``state`` with a transition block describing a move from ``frm``."""
     path = flag_path(repo, name)
     set_top(path, "state", state)
@@ -44,10 +53,22 @@ GOOD_INPUTS = {
 }
 
 
-def write_run(repo: Path, flag: str, run_id: str, seq: int, *, state: str = "shadow", finished: str = "2026-11-20T01:12:00Z",
-              started: str | None = None, status: str = "green", inputs: dict[str, Any] | None = None,
-              metrics: dict[str, Any] | None = None, raw: str | None = None, override: dict[str, Any] | None = None,
-              **extra: Any) -> Path:
+def write_run(
+    repo: Path,
+    flag: str,
+    run_id: str,
+    seq: int,
+    *,
+    state: str = "shadow",
+    finished: str = "2026-11-20T01:12:00Z",
+    started: str | None = None,
+    status: str = "green",
+    inputs: dict[str, Any] | None = None,
+    metrics: dict[str, Any] | None = None,
+    raw: str | None = None,
+    override: dict[str, Any] | None = None,
+    **extra: Any,
+) -> Path:
     directory = repo / "evidence" / flag
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"{run_id}.json"
@@ -55,8 +76,13 @@ def write_run(repo: Path, flag: str, run_id: str, seq: int, *, state: str = "sha
         path.write_text(raw)
         return path
     body: dict[str, Any] = {
-        "run_id": run_id, "flag": flag, "seq": seq, "flag_state": state, "status": status,
-        "started_at": started or finished.replace("T01:12", "T01:00"), "finished_at": finished,
+        "run_id": run_id,
+        "flag": flag,
+        "seq": seq,
+        "flag_state": state,
+        "status": status,
+        "started_at": started or finished.replace("T01:12", "T01:00"),
+        "finished_at": finished,
         "inputs": GOOD_INPUTS if inputs is None else inputs,
     }
     if metrics is not None:

@@ -40,11 +40,28 @@ def test_unquoted_off_and_on_stay_strings() -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("off", "off"), ("On", "On"), ("yes", "yes"), ("NO", "NO"), ("y", "y"),
-        ("017", "017"), ("0x1F", "0x1F"), ("1_000", "1_000"), ("1:20", "1:20"),
-        ("2024-01-02", "2024-01-02"), (".inf", ".inf"), ("1e3", "1e3"),
-        ("true", True), ("False", False), ("null", None), ("~", None), ("", None),
-        ("42", 42), ("-7", -7), ("0", 0), ("0.01", loading.Decimal("0.01")), ("1.10", loading.Decimal("1.10")),
+        ("off", "off"),
+        ("On", "On"),
+        ("yes", "yes"),
+        ("NO", "NO"),
+        ("y", "y"),
+        ("017", "017"),
+        ("0x1F", "0x1F"),
+        ("1_000", "1_000"),
+        ("1:20", "1:20"),
+        ("2024-01-02", "2024-01-02"),
+        (".inf", ".inf"),
+        ("1e3", "1e3"),
+        ("true", True),
+        ("False", False),
+        ("null", None),
+        ("~", None),
+        ("", None),
+        ("42", 42),
+        ("-7", -7),
+        ("0", 0),
+        ("0.01", loading.Decimal("0.01")),
+        ("1.10", loading.Decimal("1.10")),
     ],
 )
 def test_plain_scalars_resolve_to_the_small_core_set(text: str, expected: object) -> None:
@@ -102,11 +119,12 @@ def test_two_files_with_the_same_name(flag_repo: Path, capsys: pytest.CaptureFix
 
 def test_dependency_cycle_across_files(flag_repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     dual = flag_repo / DUAL
-    dual.write_text(dual.read_text().replace(
-        "requires:\n  resources: [payment_allocations]\n",
-        "requires:\n  resources: [payment_allocations]\n  flags:\n"
-        "    - {flag: ledger_backfill_mode, in: [off], when: [enforce]}\n",
-    ))
+    dual.write_text(
+        dual.read_text().replace(
+            "requires:\n  resources: [payment_allocations]\n",
+            "requires:\n  resources: [payment_allocations]\n  flags:\n    - {flag: ledger_backfill_mode, in: [off], when: [enforce]}\n",
+        )
+    )
     code, report = run_json(["check", "--root", str(flag_repo)], capsys)
     assert code == 1
     cycles = [e for e in report["errors"] if "cycle" in e["message"]]
@@ -156,8 +174,12 @@ def test_snapshot_invariant_flag_requirement(flag_repo: Path, capsys: pytest.Cap
 def test_snapshot_invariant_resource_provisioned(flag_repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     resources = flag_repo / "resources.yaml"
     text = resources.read_text()
-    resources.write_text(text.replace("ledger's payment_allocations table, written by allocation_dual_write.\n    provisioned: true",
-                                      "ledger's payment_allocations table, written by allocation_dual_write.\n    provisioned: false"))
+    resources.write_text(
+        text.replace(
+            "ledger's payment_allocations table, written by allocation_dual_write.\n    provisioned: true",
+            "ledger's payment_allocations table, written by allocation_dual_write.\n    provisioned: false",
+        )
+    )
     code, report = run_json(["check", "--root", str(flag_repo)], capsys)
     assert code == 1
     assert [(e["file"], e["rule"], e["line"]) for e in report["errors"]] == [(DUAL, "dependency", 10)]
@@ -256,7 +278,9 @@ def test_broken_policy_is_reported(flag_repo: Path, capsys: pytest.CaptureFixtur
 
 def test_console_script_and_module_agree() -> None:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    module = subprocess.run([sys.executable, "-m", "validator", "check", "--format", "json"], cwd=REPO, capture_output=True, text=True, env=env)
+    module = subprocess.run(
+        [sys.executable, "-m", "validator", "check", "--format", "json"], cwd=REPO, capture_output=True, text=True, env=env
+    )
     assert module.returncode == 0, module.stderr
     assert json.loads(module.stdout)["ok"] is True
     script = Path(sys.executable).with_name("flaggate")
@@ -267,10 +291,10 @@ def test_console_script_and_module_agree() -> None:
 
 def test_check_does_not_import_heavy_modules() -> None:
     code = (
-        "import sys; from validator.cli import main; rc = main(['check', '--root', %r]);"
+        f"import sys; from validator.cli import main; rc = main(['check', '--root', {str(REPO)!r}]);"
         "heavy = [m for m in ('github', 'jsonschema', 'requests') if m in sys.modules];"
         "print(heavy); raise SystemExit(rc)"
-    ) % str(REPO)
+    )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == "[]"

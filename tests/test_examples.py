@@ -26,7 +26,7 @@ def _expected(case: Path) -> set[str]:
     else:
         first = case.read_bytes().split(b"\n", 1)[0].decode()
         assert first.startswith("# expect:"), f"{case.name} has no '# expect:' line"
-        text = first[len("# expect:"):]
+        text = first[len("# expect:") :]
     return set(text.split())
 
 

@@ -34,19 +34,40 @@ def promote_dual(repo: Path, evidence: list[str]) -> None:
 # --- every (from, to) pair of every flag, table-driven --------------------------------------
 # The legal moves, written out by hand from the spec (not computed by the code under test).
 LEGAL: dict[str, dict[tuple[str, str], str]] = {
-    "allocation_dual_write": {("off", "shadow"): "promote", ("shadow", "enforce"): "promote",
-                              ("enforce", "shadow"): "demote", ("shadow", "off"): "disable"},
-    "ledger_backfill_mode": {("off", "read_only"): "promote", ("read_only", "active"): "promote",
-                             ("active", "off#done"): "promote", ("active", "read_only"): "demote",
-                             ("read_only", "off"): "disable"},
-    "allocation_read_switch": {("off", "canary5"): "promote", ("canary5", "canary25"): "promote",
-                               ("canary25", "full"): "promote", ("full", "canary25"): "demote",
-                               ("canary25", "canary5"): "demote", ("canary5", "off"): "disable"},
-    "active_reconciliation": {("off", "dry"): "promote", ("dry", "enforce"): "promote",
-                              ("enforce", "dry"): "demote", ("dry", "off"): "disable"},
+    "allocation_dual_write": {
+        ("off", "shadow"): "promote",
+        ("shadow", "enforce"): "promote",
+        ("enforce", "shadow"): "demote",
+        ("shadow", "off"): "disable",
+    },
+    "ledger_backfill_mode": {
+        ("off", "read_only"): "promote",
+        ("read_only", "active"): "promote",
+        ("active", "off#done"): "promote",
+        ("active", "read_only"): "demote",
+        ("read_only", "off"): "disable",
+    },
+    "allocation_read_switch": {
+        ("off", "canary5"): "promote",
+        ("canary5", "canary25"): "promote",
+        ("canary25", "full"): "promote",
+        ("full", "canary25"): "demote",
+        ("canary25", "canary5"): "demote",
+        ("canary5", "off"): "disable",
+    },
+    "active_reconciliation": {
+        ("off", "dry"): "promote",
+        ("dry", "enforce"): "promote",
+        ("enforce", "dry"): "demote",
+        ("dry", "off"): "disable",
+    },
     "outbox_enabled": {("off", "on"): "promote", ("on", "off"): "disable"},
-    "event_stream_enabled": {("off", "shadow"): "promote", ("shadow", "full"): "promote",
-                             ("full", "shadow"): "demote", ("shadow", "off"): "disable"},
+    "event_stream_enabled": {
+        ("off", "shadow"): "promote",
+        ("shadow", "full"): "promote",
+        ("full", "shadow"): "demote",
+        ("shadow", "off"): "disable",
+    },
 }
 POSITIONS = {
     "allocation_dual_write": ["off", "shadow", "enforce"],
@@ -64,7 +85,7 @@ PREVIOUS = {  # the state each position is reached from, for a consistent transi
 def _put(repo: Path, name: str, position: str, frm: str | None, frm_pct: int | None = None) -> None:
     state, pct = position, None
     if position.startswith("canary"):
-        state, pct = "canary", int(position[len("canary"):])
+        state, pct = "canary", int(position[len("canary") :])
     if position == "off#done":
         state = "off"
     set_state(repo, name, state, percentage=pct, frm=frm, reason="OPERATOR_DECISION", evidence=[], from_pct=frm_pct)
@@ -72,7 +93,7 @@ def _put(repo: Path, name: str, position: str, frm: str | None, frm_pct: int | N
 
 def _state_of(position: str) -> tuple[str, int | None]:
     if position.startswith("canary"):
-        return "canary", int(position[len("canary"):])
+        return "canary", int(position[len("canary") :])
     return ("off" if position == "off#done" else position), None
 
 
@@ -120,8 +141,16 @@ def test_good_promotion_passes(repo: Path, capsys: pytest.CaptureFixture[str]) -
     promote_dual(repo, three_runs(repo))
     code, report = gate(repo, capsys)
     assert (code, report["errors"]) == (0, [])
-    assert report["transitions"] == [{"flag": "allocation_dual_write", "from": "shadow", "to": "enforce",
-                                      "from_percentage": None, "to_percentage": None, "kind": "promote"}]
+    assert report["transitions"] == [
+        {
+            "flag": "allocation_dual_write",
+            "from": "shadow",
+            "to": "enforce",
+            "from_percentage": None,
+            "to_percentage": None,
+            "kind": "promote",
+        }
+    ]
 
 
 def test_promotion_out_of_off_needs_no_runs(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -171,7 +200,9 @@ def test_bad_evidence(case: str, expect: str, repo: Path, capsys: pytest.Capture
     elif case == "running":
         write_run(repo, "allocation_dual_write", last, 103, status="running")
     elif case == "drift-600":
-        write_run(repo, "allocation_dual_write", last, 103, inputs={**_inputs(), "ledger_total": "1000600.00", "legacy_total": "1000000.00"})
+        write_run(
+            repo, "allocation_dual_write", last, 103, inputs={**_inputs(), "ledger_total": "1000600.00", "legacy_total": "1000000.00"}
+        )
     elif case == "claim-mismatch":
         write_run(repo, "allocation_dual_write", last, 103, inputs={**_inputs(), "ledger_total": "1250100.00"}, metrics={"drift_ppm": 0})
     elif case == "zero-denominator":
@@ -202,7 +233,9 @@ def test_bad_evidence(case: str, expect: str, repo: Path, capsys: pytest.Capture
     elif case == "missing-file":
         ids = [*ids[:2], "rr-9999"]
     elif case == "duplicate-key":
-        write_run(repo, "allocation_dual_write", last, 103, raw=_raw(last, 103).replace('"status": "green"', '"status": "red", "status": "green"'))
+        write_run(
+            repo, "allocation_dual_write", last, 103, raw=_raw(last, 103).replace('"status": "green"', '"status": "red", "status": "green"')
+        )
     elif case == "bad-json":
         write_run(repo, "allocation_dual_write", last, 103, raw=_raw(last, 103)[:-5])
     elif case == "unknown-key":
@@ -230,10 +263,19 @@ def _inputs() -> dict[str, Any]:
 
 
 def _raw(run_id: str, seq: int) -> str:
-    return json.dumps({
-        "run_id": run_id, "flag": "allocation_dual_write", "seq": seq, "flag_state": "shadow", "status": "green",
-        "started_at": "2026-11-20T01:00:00Z", "finished_at": "2026-11-20T01:12:00Z", "inputs": _inputs(),
-    }, indent=2)
+    return json.dumps(
+        {
+            "run_id": run_id,
+            "flag": "allocation_dual_write",
+            "seq": seq,
+            "flag_state": "shadow",
+            "status": "green",
+            "started_at": "2026-11-20T01:00:00Z",
+            "finished_at": "2026-11-20T01:12:00Z",
+            "inputs": _inputs(),
+        },
+        indent=2,
+    )
 
 
 def test_evidence_problem_points_at_the_run_file_line(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -258,8 +300,14 @@ def test_drift_boundary_500_ppm_is_exact(ledger: str, ok: bool, repo: Path, caps
 
 def test_claimed_metric_rounded_to_its_places_agrees(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     ids = three_runs(repo)
-    write_run(repo, "allocation_dual_write", ids[2], 103, inputs={**_inputs(), "ledger_total": "3000002.00", "legacy_total": "3000000.00"},
-              metrics={"drift_ppm": 0.667, "write_error_rate": 0})
+    write_run(
+        repo,
+        "allocation_dual_write",
+        ids[2],
+        103,
+        inputs={**_inputs(), "ledger_total": "3000002.00", "legacy_total": "3000000.00"},
+        metrics={"drift_ppm": 0.667, "write_error_rate": 0},
+    )
     promote_dual(repo, ids)
     code, report = gate(repo, capsys)
     assert (code, report["errors"]) == (0, [])
@@ -271,8 +319,9 @@ def test_runs_cited_by_an_earlier_promotion_are_refused(tmp_path: Path, capsys: 
     set_state(repo, "allocation_read_switch", "canary", percentage=5, frm="off", evidence=[])
     commit_all(repo, "canary 5", "2026-11-02T00:00:00Z")
     for i in range(3):
-        write_run(repo, "allocation_read_switch", f"rs-{i + 1}", i + 1, state="canary", finished=f"2026-11-0{6 + i}T01:12:00Z",
-                  inputs=_inputs())
+        write_run(
+            repo, "allocation_read_switch", f"rs-{i + 1}", i + 1, state="canary", finished=f"2026-11-0{6 + i}T01:12:00Z", inputs=_inputs()
+        )
     set_state(repo, "allocation_read_switch", "canary", percentage=25, frm="canary", from_pct=5, evidence=["rs-1", "rs-2", "rs-3"])
     code, report = gate(repo, capsys, now="2026-11-08T12:00:00Z")
     assert (code, report["errors"]) == (0, []), report
@@ -434,14 +483,32 @@ def test_history_error_in_json_format(repo: Path, capsys: pytest.CaptureFixture[
 def test_promote_then_check_passes_with_evidence(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     ids = three_runs(repo)
     before = flag_path(repo, "allocation_dual_write").read_text()
-    code, out, _ = run(["promote", "allocation_dual_write", "--root", str(repo), "--now", NOW,
-                        "--justification", "3 green cycles: drift 0", "--evidence", *ids], capsys)
+    code, out, _ = run(
+        [
+            "promote",
+            "allocation_dual_write",
+            "--root",
+            str(repo),
+            "--now",
+            NOW,
+            "--justification",
+            "3 green cycles: drift 0",
+            "--evidence",
+            *ids,
+        ],
+        capsys,
+    )
     assert code == 0, out
     after = flag_path(repo, "allocation_dual_write").read_text()
-    assert "state: enforce\n" in after and "# Spec: \"shadow (N days)\"" in after
+    assert "state: enforce\n" in after and '# Spec: "shadow (N days)"' in after
     changed = [line for line in after.splitlines() if line not in before.splitlines()]
-    assert changed == ["state: enforce", "  from: shadow", "  to: enforce", '  justification: "3 green cycles: drift 0"',
-                       "  evidence: [rr-0101, rr-0102, rr-0103]"]
+    assert changed == [
+        "state: enforce",
+        "  from: shadow",
+        "  to: enforce",
+        '  justification: "3 green cycles: drift 0"',
+        "  evidence: [rr-0101, rr-0102, rr-0103]",
+    ]
     code, report = gate(repo, capsys)
     assert (code, report["errors"]) == (0, [])
 
@@ -455,12 +522,26 @@ def test_promote_without_evidence_writes_nothing(repo: Path, capsys: pytest.Capt
 
 def test_demote_helper_and_dry_run(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     before = flag_path(repo, "allocation_dual_write").read_bytes()
-    code, out, _ = run(["demote", "allocation_dual_write", "--root", str(repo), "--reason", "DRIFT_BREACH",
-                        "--justification", "drift 812 ppm at 02:10", "--dry-run"], capsys)
+    code, out, _ = run(
+        [
+            "demote",
+            "allocation_dual_write",
+            "--root",
+            str(repo),
+            "--reason",
+            "DRIFT_BREACH",
+            "--justification",
+            "drift 812 ppm at 02:10",
+            "--dry-run",
+        ],
+        capsys,
+    )
     assert code == 0 and "+state: off" in out
     assert flag_path(repo, "allocation_dual_write").read_bytes() == before
-    code, out, _ = run(["demote", "allocation_dual_write", "--root", str(repo), "--reason", "DRIFT_BREACH",
-                        "--justification", "drift 812 ppm at 02:10"], capsys)
+    code, out, _ = run(
+        ["demote", "allocation_dual_write", "--root", str(repo), "--reason", "DRIFT_BREACH", "--justification", "drift 812 ppm at 02:10"],
+        capsys,
+    )
     assert code == 0
     code, report = gate(repo, capsys)
     assert (code, report["errors"]) == (0, [])

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -234,7 +234,7 @@ def move_kind(steps: tuple[Position, ...], at: int | None, target: Position) -> 
 
 
 def iso(seconds: int) -> str:
-    return datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def entries(root: Path, rev: str) -> list[dict[str, Any]]:
@@ -252,13 +252,15 @@ def entries(root: Path, rev: str) -> list[dict[str, Any]]:
         if isinstance(item, Event):
             out.append(_entry(item, blobs))
         else:
-            out.append({
-                "commit": item.commit.sha,
-                "timestamp": iso(item.commit.time),
-                "actor": item.commit.author,
-                "path": item.path,
-                "warning": f"unreadable flag file at this commit, no entry: {item.message}",
-            })
+            out.append(
+                {
+                    "commit": item.commit.sha,
+                    "timestamp": iso(item.commit.time),
+                    "actor": item.commit.author,
+                    "path": item.path,
+                    "warning": f"unreadable flag file at this commit, no entry: {item.message}",
+                }
+            )
     return out
 
 

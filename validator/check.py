@@ -6,8 +6,8 @@ from datetime import datetime
 from pathlib import Path
 
 from validator.finding import Finding
-from validator.report import Result
 from validator.repo import Entry, Snapshot, Tree, load_snapshot
+from validator.report import Result
 from validator.rules import consistency, dependency
 
 

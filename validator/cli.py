@@ -9,9 +9,9 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from datetime import datetime, timezone
+from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Sequence
 
 from validator import __version__
 from validator.errors import FatalError
@@ -24,8 +24,8 @@ def _now(text: str) -> datetime:
     except ValueError:
         raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {text!r} (example: 2026-11-20T01:00:00Z)") from None
     if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc)
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
 
 
 def _root(args: argparse.Namespace) -> Path:
@@ -124,13 +124,13 @@ def _dispatch(args: argparse.Namespace) -> int:
 def _check(args: argparse.Namespace) -> int:
     from validator import check
     from validator.finding import Finding
-    from validator.report import Result, reporter, resolve
     from validator.repo import WorkTree
+    from validator.report import Result, reporter, resolve
 
     root = _root(args)
     tree = WorkTree(root)
     entries = tree.entries_for(args.paths) if args.paths else None
-    now = args.now or datetime.now(timezone.utc)
+    now = args.now or datetime.now(UTC)
     try:
         result = check.run(root, tree, entries=entries, base=args.base, now=now)
     except FatalError as exc:
@@ -163,9 +163,11 @@ def _move(args: argparse.Namespace) -> int:
     from validator.report import text
 
     root = _root(args)
-    now = args.now or datetime.now(timezone.utc)
+    now = args.now or datetime.now(UTC)
     change = edit.prepare(
-        root, args.flag, args.command,
+        root,
+        args.flag,
+        args.command,
         justification=args.justification,
         evidence=getattr(args, "evidence", []),
         reason=getattr(args, "reason", None),
@@ -187,6 +189,6 @@ def _plan(args: argparse.Namespace) -> int:
     from validator import edit
 
     root = _root(args)
-    report, ready = edit.plan_report(root, args.flag, args.now or datetime.now(timezone.utc))
+    report, ready = edit.plan_report(root, args.flag, args.now or datetime.now(UTC))
     print(report)
     return 0 if ready else 1

@@ -22,8 +22,8 @@ from typing import Any
 from validator import check, loading, plan
 from validator.errors import FatalError
 from validator.plan import Position
-from validator.report import Result
 from validator.repo import FLAGS_DIR, WorkTree, load_flag
+from validator.report import Result
 
 _SAFE_PLAIN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*\Z")
 
@@ -136,8 +136,16 @@ def _section_end(doc: loading.Document, start: int) -> int:
     return end
 
 
-def prepare(root: Path, name: str, direction: str, *, justification: str, evidence: list[str],
-            reason: str | None, metrics: dict[str, Decimal] | None = None) -> Change:
+def prepare(
+    root: Path,
+    name: str,
+    direction: str,
+    *,
+    justification: str,
+    evidence: list[str],
+    reason: str | None,
+    metrics: dict[str, Decimal] | None = None,
+) -> Change:
     path = f"{FLAGS_DIR}/{name}.yaml"
     raw = WorkTree(root).read(path)
     if raw is None:
@@ -204,10 +212,14 @@ def write_atomically(path: Path, data: bytes) -> None:
 def diff(change: Change) -> str:
     import difflib
 
-    return "".join(difflib.unified_diff(
-        change.old_text.splitlines(keepends=True), change.new_text.splitlines(keepends=True),
-        fromfile=f"a/{change.path}", tofile=f"b/{change.path}",
-    ))
+    return "".join(
+        difflib.unified_diff(
+            change.old_text.splitlines(keepends=True),
+            change.new_text.splitlines(keepends=True),
+            fromfile=f"a/{change.path}",
+            tofile=f"b/{change.path}",
+        )
+    )
 
 
 def plan_report(root: Path, name: str, now: datetime) -> tuple[str, bool]:
@@ -277,14 +289,16 @@ def _suggest_runs(root: Path, flag: Any, at: int, now: datetime, evidence_rule: 
     best: list[Any] = []
     for i in range(len(green)):
         block = [green[i]]
-        for nxt in green[i + 1:]:
+        for nxt in green[i + 1 :]:
             if nxt.data["seq"] != block[-1].data["seq"] + 1:
                 break
             block.append(nxt)
         if len(block) >= needed:
             best = block[-needed:]
-    notes = [f"evidence: needs {needed} consecutive green runs in {left}; on disk: "
-             + (", ".join(f"{r.run_id} ({'green' if r.green else 'not green'})" for r in runs) or "none")]
+    notes = [
+        f"evidence: needs {needed} consecutive green runs in {left}; on disk: "
+        + (", ".join(f"{r.run_id} ({'green' if r.green else 'not green'})" for r in runs) or "none")
+    ]
     return [r.run_id for r in best], notes
 
 

@@ -11,7 +11,7 @@ loosen the rule it is judged by.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -80,7 +80,7 @@ def _history_facts(root: Path, sha: str) -> tuple[dict[tuple[str, Position], tup
         if not isinstance(event, audit.Event):
             continue
         if event.after is not None:
-            entered[(event.flag, event.after)] = (datetime.fromtimestamp(event.commit.time, timezone.utc), event.commit.sha)
+            entered[(event.flag, event.after)] = (datetime.fromtimestamp(event.commit.time, UTC), event.commit.sha)
         if event.kind == plan.PROMOTE:
             for run_id in event.evidence:
                 cited.setdefault(event.flag, {}).setdefault(run_id, event.commit.sha)
@@ -128,8 +128,13 @@ def judge(root: Path, ref: str, head: Snapshot, tree: Tree, now: datetime) -> Ju
     if len(promotions) > policy.max_promotions_per_change:
         names = ", ".join(m.flag for m in promotions)
         for move in promotions:
-            _add(findings, move.head, ("state",), transition.RULE,
-                 f"this change promotes {len(promotions)} flags ({names}); policy allows {policy.max_promotions_per_change} per change, so each gets its own evidence, approval and audit entry")
+            _add(
+                findings,
+                move.head,
+                ("state",),
+                transition.RULE,
+                f"this change promotes {len(promotions)} flags ({names}); policy allows {policy.max_promotions_per_change} per change, so each gets its own evidence, approval and audit entry",
+            )
     return Judgement(sha, base, moves, findings)
 
 
@@ -150,9 +155,14 @@ def _move(was: FlagFile, now_file: FlagFile, findings: list[Finding]) -> Move:
     if legal is None:
         kind, _ = audit.move_kind(steps, at, after)
         move = Move(head_flag.name, kind, before, after, was, now_file, legal=False)
-        _add(findings, now_file, ("state",), transition.RULE,
-             f"{head_flag.name}: {before} -> {after} is not a legal step of its rollout plan; "
-             f"from {before} the legal next steps are: {plan.describe_moves(steps, at)}")
+        _add(
+            findings,
+            now_file,
+            ("state",),
+            transition.RULE,
+            f"{head_flag.name}: {before} -> {after} is not a legal step of its rollout plan; "
+            f"from {before} the legal next steps are: {plan.describe_moves(steps, at)}",
+        )
         return move
     kind, target = legal
     move = Move(head_flag.name, kind, before, after, was, now_file)
@@ -167,11 +177,21 @@ def _creation(file: FlagFile, findings: list[Finding]) -> Move:
     move = Move(flag.name, plan.CREATE, None, plan.position(flag), None, file)
     if plan.position(flag) != first:
         move.legal = False
-        _add(findings, file, ("state",), transition.RULE,
-             f"new flag {flag.name} must start in its plan's first step ({first}), not {plan.position(flag)}")
+        _add(
+            findings,
+            file,
+            ("state",),
+            transition.RULE,
+            f"new flag {flag.name} must start in its plan's first step ({first}), not {plan.position(flag)}",
+        )
     if flag.transition is not None and flag.transition.from_ is not None:
-        _add(findings, file, ("transition", "from"), transition.RULE,
-             f"new flag {flag.name}: transition.from must be null (there is no earlier state), not {flag.transition.from_!r}")
+        _add(
+            findings,
+            file,
+            ("transition", "from"),
+            transition.RULE,
+            f"new flag {flag.name}: transition.from must be null (there is no earlier state), not {flag.transition.from_!r}",
+        )
     return move
 
 
@@ -196,15 +216,25 @@ def _check_transition_block(move: Move, findings: list[Finding]) -> None:
     assert head is not None and head.flag is not None and move.before is not None and move.after is not None
     block = head.flag.transition
     if block is None:
-        _add(findings, head, ("state",), transition.RULE,
-             f"{move.kind} {move.before} -> {move.after} needs a transition block (from, to, justification); `flaggate {'promote' if move.kind == plan.PROMOTE else 'demote'}` writes it")
+        _add(
+            findings,
+            head,
+            ("state",),
+            transition.RULE,
+            f"{move.kind} {move.before} -> {move.after} needs a transition block (from, to, justification); `flaggate {'promote' if move.kind == plan.PROMOTE else 'demote'}` writes it",
+        )
         return
     stale = []
     if block.from_ != move.before.state:
         stale.append(("from", f"transition.from is {block.from_!r} but the flag was {move.before.state!r} at the base"))
     # transition.to against the new state is the consistency rule's, reported without a base too.
     if block.from_percentage is not None and block.from_percentage != move.before.percentage:
-        stale.append(("from_percentage", f"transition.from_percentage is {block.from_percentage} but the base percentage is {move.before.percentage}"))
+        stale.append(
+            (
+                "from_percentage",
+                f"transition.from_percentage is {block.from_percentage} but the base percentage is {move.before.percentage}",
+            )
+        )
     if block.to_percentage is not None and block.to_percentage != move.after.percentage:
         stale.append(("to_percentage", f"transition.to_percentage is {block.to_percentage} but the percentage is {move.after.percentage}"))
     base_block = move.base.flag.transition if move.base and move.base.flag else None
@@ -225,9 +255,14 @@ def _check_promotion(move: Move, policy: Policy, tree: Tree, now: datetime, cite
             left = soak.remaining(move.entered_at, step.soak_days, now)
             if left.total_seconds() > 0:
                 ready = move.entered_at + timedelta(days=step.soak_days)
-                _add(findings, head, ("state",), soak.RULE,
-                     f"{move.flag} entered {move.before} at {_iso(move.entered_at)} (commit {move.entered_commit[:12] if move.entered_commit else '?'}); "
-                     f"the plan soaks {step.soak_days} day{'s' if step.soak_days != 1 else ''} there: {soak.human(left)} remain (promote after {_iso(ready)})")
+                _add(
+                    findings,
+                    head,
+                    ("state",),
+                    soak.RULE,
+                    f"{move.flag} entered {move.before} at {_iso(move.entered_at)} (commit {move.entered_commit[:12] if move.entered_commit else '?'}); "
+                    f"the plan soaks {step.soak_days} day{'s' if step.soak_days != 1 else ''} there: {soak.human(left)} remain (promote after {_iso(ready)})",
+                )
     if at == 0:
         return  # out of the first step (off): nothing ran yet to reconcile
     block = head.flag.transition
@@ -257,11 +292,21 @@ def _check_reason(move: Move, policy: Policy, findings: list[Finding]) -> None:
         return  # reported by the transition block check
     codes = ", ".join(policy.reason_codes)
     if block.reason_code is None:
-        _add(findings, head, ("transition",), reason_code.RULE,
-             f"{move.kind} {move.before} -> {move.after} needs transition.reason_code, one of: {codes}")
+        _add(
+            findings,
+            head,
+            ("transition",),
+            reason_code.RULE,
+            f"{move.kind} {move.before} -> {move.after} needs transition.reason_code, one of: {codes}",
+        )
     elif block.reason_code not in policy.reason_codes:
-        _add(findings, head, ("transition", "reason_code"), reason_code.RULE,
-             f"reason code {block.reason_code} is not one of the base policy's: {codes}")
+        _add(
+            findings,
+            head,
+            ("transition", "reason_code"),
+            reason_code.RULE,
+            f"reason code {block.reason_code} is not one of the base policy's: {codes}",
+        )
 
 
 def _iso(moment: datetime) -> str:

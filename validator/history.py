@@ -11,9 +11,9 @@ import os
 import secrets
 import subprocess
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
 
 from validator.errors import FatalError
 from validator.repo import DIRECTORY, FILE, FLAGS_DIR, OTHER, SYMLINK, Entry
@@ -39,7 +39,11 @@ def git(root: Path, *args: str, check: bool = True) -> str:
     try:
         result = subprocess.run(
             ["git", "-c", "core.quotePath=false", *args],
-            cwd=root, env=_env(), capture_output=True, text=True, errors="surrogateescape",
+            cwd=root,
+            env=_env(),
+            capture_output=True,
+            text=True,
+            errors="surrogateescape",
         )
     except FileNotFoundError:
         raise HistoryError("git is not installed or not on PATH") from None
@@ -103,8 +107,19 @@ def first_parent_log(root: Path, rev: str, paths: Iterable[str]) -> list[Commit]
     trailers = "%(trailers:key=Reviewed-by,key=Approved-by,valueonly,separator=%x1d)"
     fmt = fs.join(["%H", "%P", "%an", "%ae", "%ct", trailers])
     out = git(
-        root, "log", "--first-parent", "--diff-merges=first-parent", "--raw", "--no-abbrev", "-z",
-        "--no-renames", "--reverse", f"--format={rs}{fmt}{fs}", rev, "--", *paths,
+        root,
+        "log",
+        "--first-parent",
+        "--diff-merges=first-parent",
+        "--raw",
+        "--no-abbrev",
+        "-z",
+        "--no-renames",
+        "--reverse",
+        f"--format={rs}{fmt}{fs}",
+        rev,
+        "--",
+        *paths,
     )
     commits = []
     for record in out.split(rs)[1:]:
@@ -124,11 +139,15 @@ def first_parent_log(root: Path, rev: str, paths: Iterable[str]) -> list[Commit]
             if not meta.startswith(":"):
                 continue
             old_mode, new_mode, old_blob, new_blob, _status = meta[1:].split(" ")
-            commit.changes.append(Change(
-                path, old_mode, new_mode,
-                None if old_blob == _ZERO else old_blob,
-                None if new_blob == _ZERO else new_blob,
-            ))
+            commit.changes.append(
+                Change(
+                    path,
+                    old_mode,
+                    new_mode,
+                    None if old_blob == _ZERO else old_blob,
+                    None if new_blob == _ZERO else new_blob,
+                )
+            )
         commits.append(commit)
     return commits
 
@@ -147,8 +166,12 @@ class Blobs:
             if "\n" in name or "\r" in name:
                 raise HistoryError(f"cannot read {name!r} from git: the name has a line break")
         proc = subprocess.Popen(
-            ["git", "cat-file", "--batch"], cwd=self.root, env=_env(),
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            ["git", "cat-file", "--batch"],
+            cwd=self.root,
+            env=_env(),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
         )
         assert proc.stdin is not None and proc.stdout is not None
 

@@ -135,7 +135,9 @@ class _Parser:
             key, i = self.value(i, path + ("\0key",), depth)
             del self.doc.marks[path + ("\0key",)]
             if key in first_line:
-                raise JSONError(key_pos[0], key_pos[1], f"duplicate key {key!r}: first on line {first_line[key]}, again on line {key_pos[0]}")
+                raise JSONError(
+                    key_pos[0], key_pos[1], f"duplicate key {key!r}: first on line {first_line[key]}, again on line {key_pos[0]}"
+                )
             first_line[key] = key_pos[0]
             self.doc.key_marks[path + (key,)] = key_pos
             i = self.skip(i)

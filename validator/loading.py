@@ -20,9 +20,8 @@ plain Python values itself, so that:
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 import yaml
 
@@ -46,13 +45,13 @@ _DECIMAL = re.compile(r"[-+]?(?:0|[1-9][0-9]*)\.[0-9]+\Z")
 _TRUE = frozenset(("true", "True", "TRUE"))
 _FALSE = frozenset(("false", "False", "FALSE"))
 _NULL = frozenset(("", "~", "null", "Null", "NULL"))
+_NUMBER_START = frozenset("0123456789+-")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 Path = tuple[Any, ...]
 
 
-@dataclass(frozen=True)
-class Mark:
+class Mark(NamedTuple):
     """Where a node is: 1-based line and column, and its character span."""
 
     line: int
@@ -61,15 +60,32 @@ class Mark:
     end: int
 
 
-@dataclass
 class Document:
-    """A parsed YAML file: its plain data and where every node of it came from."""
+    """A parsed YAML file: its plain data and where every node of it came from.
 
-    path: str
-    text: str
-    data: Any
-    marks: dict[Path, Mark] = field(default_factory=dict)
-    key_marks: dict[Path, Mark] = field(default_factory=dict)
+    Positions are recorded on demand: the clean files of a large repository
+    never pay for them; the first finding or edit re-reads the text with
+    positions (the same parse, so the same result).
+    """
+
+    def __init__(self, path: str, text: str, data: Any) -> None:
+        self.path = path
+        self.text = text
+        self.data = data
+        self._marks: dict[Path, Mark] | None = None
+        self._key_marks: dict[Path, Mark] = {}
+
+    @property
+    def marks(self) -> dict[Path, Mark]:
+        if self._marks is None:
+            self._marks = {}
+            _build(self.path, self.text, self._marks, self._key_marks)
+        return self._marks
+
+    @property
+    def key_marks(self) -> dict[Path, Mark]:
+        self.marks  # noqa: B018 - fills both
+        return self._key_marks
 
     def where(self, path: Path, *, key: bool = False) -> tuple[int, int]:
         """Line and column of the node at ``path``.
@@ -79,12 +95,13 @@ class Document:
         ancestor, which is the mapping the key is missing from.
         """
         path = tuple(path)
-        if key and path in self.key_marks:
-            mark = self.key_marks[path]
+        marks = self.marks
+        if key and path in self._key_marks:
+            mark = self._key_marks[path]
             return mark.line, mark.column
-        while path not in self.marks and path:
+        while path not in marks and path:
             path = path[:-1]
-        mark = self.marks.get(path)
+        mark = marks.get(path)
         if mark is None:
             return 1, 1
         return mark.line, mark.column
@@ -102,7 +119,7 @@ def resolve_plain(value: str) -> Any:
         return True
     if value in _FALSE:
         return False
-    if len(value) <= MAX_NUMBER_CHARS:
+    if value[0] in _NUMBER_START and len(value) <= MAX_NUMBER_CHARS:
         if _INT.match(value):
             return int(value)
         if _DECIMAL.match(value):
@@ -183,10 +200,12 @@ def load(path: str, raw: bytes) -> tuple[Document | None, list[Finding]]:
         return None, [Finding(path, 1, 1, RULE, f"unreadable YAML: {exc}")]
 
 
-def _build(path: str, text: str) -> tuple[Document | None, list[Finding]]:
+def _build(
+    path: str, text: str, marks: dict[Path, Mark] | None = None, key_marks: dict[Path, Mark] | None = None
+) -> tuple[Document | None, list[Finding]]:
+    """Build the data from libyaml's events; with ``marks``, also record every position."""
     findings: list[Finding] = []
-    marks: dict[Path, Mark] = {}
-    key_marks: dict[Path, Mark] = {}
+    track = marks is not None
 
     def problem(mark: Any, message: str) -> None:
         findings.append(Finding(path, mark.line + 1, mark.column + 1, RULE, message))
@@ -201,8 +220,9 @@ def _build(path: str, text: str) -> tuple[Document | None, list[Finding]]:
     AliasEvent = yaml.AliasEvent
     DocumentStartEvent = yaml.DocumentStartEvent
     StreamEndEvent = yaml.StreamEndEvent
+    resolve = resolve_plain
 
-    # A frame is [container, path, pending key or _NOKEY, first line of each key].
+    # A frame is [container, path (when tracking), pending key or _NOKEY, first line of each key].
     stack: list[list[Any]] = []
     root: Any = _NOKEY
     nodes = 0
@@ -211,84 +231,99 @@ def _build(path: str, text: str) -> tuple[Document | None, list[Finding]]:
         while True:
             event = get_event()
             kind = type(event)
-            if kind is DocumentStartEvent:
+            if kind is ScalarEvent:
+                pass
+            elif kind is MappingEndEvent or kind is SequenceEndEvent:
+                frame = stack.pop()
+                if track:
+                    old = marks[frame[1]]  # type: ignore[index]
+                    marks[frame[1]] = Mark(old.line, old.column, old.start, event.end_mark.index)  # type: ignore[index]
+                continue
+            elif kind is MappingStartEvent or kind is SequenceStartEvent:
+                pass
+            elif kind is DocumentStartEvent:
                 documents += 1
                 if documents > 1:
                     problem(event.start_mark, "a second YAML document starts here; a file holds exactly one")
                     raise _Stop
                 continue
-            if kind is StreamEndEvent:
+            elif kind is StreamEndEvent:
                 break
-            if kind is MappingEndEvent or kind is SequenceEndEvent:
-                frame = stack.pop()
-                old = marks[frame[1]]
-                marks[frame[1]] = Mark(old.line, old.column, old.start, event.end_mark.index)
-                continue
-            if kind is AliasEvent:
+            elif kind is AliasEvent:
                 problem(event.start_mark, f"alias *{event.anchor} is not allowed: write the value out")
                 raise _Stop
-            if kind is not ScalarEvent and kind is not MappingStartEvent and kind is not SequenceStartEvent:
+            else:
                 continue  # stream start, document end
             nodes += 1
             if nodes > MAX_NODES:
                 problem(event.start_mark, f"more than {MAX_NODES} nodes in one file")
                 raise _Stop
-            start = event.start_mark
             if event.anchor is not None:
-                problem(start, f"anchor &{event.anchor} is not allowed: anchors and aliases are rejected")
+                problem(event.start_mark, f"anchor &{event.anchor} is not allowed: anchors and aliases are rejected")
                 raise _Stop
             if event.tag is not None:
-                problem(start, f"explicit tag {event.tag} is not allowed")
-            # Where does this node go?
+                problem(event.start_mark, f"explicit tag {event.tag} is not allowed")
+            node_path: Any = None
             if stack:
                 frame = stack[-1]
                 container = frame[0]
-                if type(container) is dict and frame[2] is _NOKEY:
-                    # This node is a key.
-                    if kind is not ScalarEvent:
-                        problem(start, "a mapping key must be a plain string, not a collection")
-                        raise _Stop
-                    value = event.value
-                    key: Any = resolve_plain(value) if event.style == "" else value
-                    if event.style == "" and value == "<<":
-                        problem(start, "merge keys (<<) are not allowed: write the keys out")
-                    elif not isinstance(key, str):
-                        shown = "null" if key is None else value
-                        problem(start, f"key {shown!r} is not a string; quote it")
-                        key = value
-                    seen = frame[3]
-                    if key in seen:
-                        problem(start, f"duplicate key {key!r}: first defined on line {seen[key]}, again on line {start.line + 1}")
-                        frame[2] = _Duplicate(key)
-                        continue
-                    seen[key] = start.line + 1
-                    frame[2] = key
-                    key_marks[frame[1] + (key,)] = Mark(start.line + 1, start.column + 1, start.index, event.end_mark.index)
-                    continue
                 if type(container) is dict:
-                    node_path = frame[1] + (frame[2],)
-                else:
+                    if frame[2] is _NOKEY:
+                        # This node is a key.
+                        if kind is not ScalarEvent:
+                            problem(event.start_mark, "a mapping key must be a plain string, not a collection")
+                            raise _Stop
+                        value = event.value
+                        plain = event.style == ""
+                        key: Any = resolve(value) if plain and value else value
+                        if plain and value == "<<":
+                            problem(event.start_mark, "merge keys (<<) are not allowed: write the keys out")
+                        elif type(key) is not str:
+                            shown = "null" if key is None else value
+                            problem(event.start_mark, f"key {shown!r} is not a string; quote it")
+                            key = value
+                        seen = frame[3]
+                        if key in seen:
+                            line = event.start_mark.line + 1
+                            problem(event.start_mark, f"duplicate key {key!r}: first defined on line {seen[key]}, again on line {line}")
+                            frame[2] = _Duplicate(key)
+                            continue
+                        seen[key] = event.start_mark.line + 1
+                        frame[2] = key
+                        if track:
+                            start = event.start_mark
+                            key_marks[frame[1] + (key,)] = Mark(start.line + 1, start.column + 1, start.index, event.end_mark.index)  # type: ignore[index]
+                        continue
+                    if track:
+                        node_path = frame[1] + (frame[2],)
+                elif track:
                     node_path = frame[1] + (len(container),)
-            else:
+            elif track:
                 node_path = ()
             if kind is ScalarEvent:
                 value = event.value
                 if len(value) > MAX_SCALAR:
-                    problem(start, f"value is {len(value)} characters long, over the {MAX_SCALAR} bound")
-                    value = value[:0]
-                if event.style == "" and event.tag is None:
-                    if len(value) > MAX_NUMBER_CHARS and (_INT.match(value) or _DECIMAL.match(value)):
-                        problem(start, f"number with {len(value)} digits is too long")
-                    node: Any = resolve_plain(value)
+                    problem(event.start_mark, f"value is {len(value)} characters long, over the {MAX_SCALAR} bound")
+                    value = ""
+                if event.style == "" and event.tag is None and value:
+                    if len(value) > MAX_NUMBER_CHARS and value[0] in _NUMBER_START and (_INT.match(value) or _DECIMAL.match(value)):
+                        problem(event.start_mark, f"number with {len(value)} digits is too long")
+                    node: Any = resolve(value)
+                elif event.style == "" and event.tag is None:
+                    node = None
                 else:
                     node = value
-                marks[node_path] = Mark(start.line + 1, start.column + 1, start.index, event.end_mark.index)
+                if track:
+                    start = event.start_mark
+                    marks[node_path] = Mark(start.line + 1, start.column + 1, start.index, event.end_mark.index)  # type: ignore[index]
             else:
                 if len(stack) >= MAX_DEPTH:
-                    problem(start, f"nesting deeper than {MAX_DEPTH} levels")
+                    problem(event.start_mark, f"nesting deeper than {MAX_DEPTH} levels")
                     raise _Stop
                 node = {} if kind is MappingStartEvent else []
-                marks[node_path] = Mark(start.line + 1, start.column + 1, start.index, start.index)
+                if track:
+                    start = event.start_mark
+                    marks[node_path] = Mark(start.line + 1, start.column + 1, start.index, start.index)  # type: ignore[index]
             if stack:
                 frame = stack[-1]
                 container = frame[0]
@@ -314,12 +349,21 @@ def _build(path: str, text: str) -> tuple[Document | None, list[Finding]]:
         return None, findings
     if type(root) is not dict:
         kind_name = "a list" if type(root) is list else "a single value"
-        mark = marks[()]
-        findings.append(Finding(path, mark.line, mark.column, RULE, f"top level is {kind_name}; it must be a mapping of keys"))
+        line, column = _first_content(text)
+        findings.append(Finding(path, line, column, RULE, f"top level is {kind_name}; it must be a mapping of keys"))
         return None, findings
     if findings:
         return None, findings
-    return Document(path, text, root, marks, key_marks), findings
+    return Document(path, text, root), findings
+
+
+def _first_content(text: str) -> tuple[int, int]:
+    """Where the first line that is not blank or a comment starts."""
+    for number, line in enumerate(text.splitlines(), 1):
+        stripped = line.lstrip()
+        if stripped and not stripped.startswith("#"):
+            return number, len(line) - len(stripped) + 1
+    return 1, 1
 
 
 class _NoKey:

@@ -9,9 +9,10 @@ the cents before we see it.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation, localcontext
-from typing import Any, Callable, Mapping
+from decimal import Decimal, localcontext
+from typing import Any
 
 AMOUNT = "amount"
 COUNT = "count"
@@ -123,7 +124,7 @@ def parse_input(field: str, kind: str, value: Any) -> Decimal:
     """One raw input as an exact Decimal, or MetricError saying what is wrong."""
     if kind == AMOUNT:
         if not isinstance(value, str):
-            raise MetricError(field, f"amount {field} must be a decimal string such as \"1250000.00\", not {_kind(value)}")
+            raise MetricError(field, f'amount {field} must be a decimal string such as "1250000.00", not {_kind(value)}')
         if not _AMOUNT_TEXT.match(value):
             raise MetricError(field, f"amount {field} is malformed: {value!r}")
         amount = Decimal(value)

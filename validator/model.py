@@ -12,7 +12,7 @@ schema says and what the models accept stay the same.
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
@@ -28,9 +28,7 @@ Identifier = Annotated[
 StateName = Identifier
 FlagName = Identifier
 ResourceName = Identifier
-ReasonCode = Annotated[
-    str, Field(pattern=r"^[A-Z][A-Z0-9_]*$", max_length=64, description="an upper-case code such as DRIFT_BREACH")
-]
+ReasonCode = Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9_]*$", max_length=64, description="an upper-case code such as DRIFT_BREACH")]
 RunId = Annotated[str, Field(min_length=1, max_length=128)]
 Owner = Annotated[
     str,
@@ -42,7 +40,7 @@ Owner = Annotated[
 Text = Annotated[str, Field(min_length=1, max_length=4000)]
 Percentage = Annotated[int, Field(ge=0, le=100)]
 # Numbers stay exact: the loader reads 0.01 as Decimal("0.01"), never a float.
-Number = Annotated[Union[int, Decimal], WithJsonSchema({"type": "number"})]
+Number = Annotated[int | Decimal, WithJsonSchema({"type": "number"})]
 MetricName = Literal[METRIC_NAMES]  # type: ignore[valid-type]
 
 

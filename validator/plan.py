@@ -14,8 +14,8 @@ moves out of it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 from validator.model import Flag
 

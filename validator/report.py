@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from validator.finding import ERROR, WARNING, Finding, sort_key
 
@@ -87,10 +88,7 @@ def github(result: Result) -> str:
     lines = []
     for finding in sorted(result.findings, key=sort_key):
         level = "warning" if finding.severity == WARNING else "error"
-        props = (
-            f"file={_escape_property(finding.file)},line={finding.line},col={finding.column},"
-            f"title={_escape_property(finding.rule)}"
-        )
+        props = f"file={_escape_property(finding.file)},line={finding.line},col={finding.column},title={_escape_property(finding.rule)}"
         lines.append(f"::{level} {props}::{_escape_data(finding.message)}")
     lines.append(summary(result))
     return "\n".join(lines)

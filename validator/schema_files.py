@@ -12,10 +12,7 @@ SCHEMA_DIR = "schema"
 
 def render() -> dict[str, str]:
     """filename -> the exact text the committed file must have."""
-    return {
-        name: json.dumps(json_schema(model, name), indent=2, ensure_ascii=False) + "\n"
-        for name, model in SCHEMAS.items()
-    }
+    return {name: json.dumps(json_schema(model, name), indent=2, ensure_ascii=False) + "\n" for name, model in SCHEMAS.items()}
 
 
 def drift(root: Path) -> list[str]:

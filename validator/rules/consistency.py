@@ -33,7 +33,7 @@ from typing import Any
 
 from validator import plan
 from validator.finding import Finding
-from validator.model import Flag, Guard, Policy
+from validator.model import Guard, Policy
 from validator.repo import FlagFile, Snapshot
 
 RULE = "consistency"
@@ -104,13 +104,19 @@ def check_flag(file: FlagFile, policy: Policy | None) -> list[Finding]:
     pct_states = plan.percentage_states(flag)
     for i, step in enumerate(flag.rollout):
         if step.state in pct_states and step.percentage is None:
-            add(("rollout", i), f"rollout step {i + 1}: {step.state} is a percentage state here, so every {step.state} step needs a percentage")
+            add(
+                ("rollout", i),
+                f"rollout step {i + 1}: {step.state} is a percentage state here, so every {step.state} step needs a percentage",
+            )
     if flag.state in pct_states:
         allowed = sorted(s.percentage for s in flag.rollout if s.state == flag.state and s.percentage is not None)
         if flag.percentage is None:
             add(("state",), f"state {flag.state} needs a percentage: one of {', '.join(map(str, allowed))}")
         elif flag.percentage not in allowed:
-            add(("percentage",), f"percentage {flag.percentage} is not a step of the plan for {flag.state}: use one of {', '.join(map(str, allowed))}")
+            add(
+                ("percentage",),
+                f"percentage {flag.percentage} is not a step of the plan for {flag.state}: use one of {', '.join(map(str, allowed))}",
+            )
     elif flag.percentage is not None:
         takes = f"only {', '.join(sorted(pct_states))} takes one" if pct_states else "this flag has no percentage states"
         add(("percentage",), f"state {flag.state} takes no percentage; remove it ({takes})", key=True)
@@ -138,16 +144,28 @@ def check_flag(file: FlagFile, policy: Policy | None) -> list[Finding]:
     for i, requirement in enumerate(flag.requires.flags):
         for state in requirement.when:
             if state not in states:
-                add(("requires", "flags", i, "when"), f"requirement on {requirement.flag} applies when {flag.name} is {state!r}, which is not one of: {legal}")
+                add(
+                    ("requires", "flags", i, "when"),
+                    f"requirement on {requirement.flag} applies when {flag.name} is {state!r}, which is not one of: {legal}",
+                )
 
     transition = flag.transition
     if transition is not None:
         if transition.to != flag.state and flag.state in states:
-            add(("transition", "to"), f"transition.to is {transition.to!r} but the state is {flag.state!r}: the transition block must describe the last change")
+            add(
+                ("transition", "to"),
+                f"transition.to is {transition.to!r} but the state is {flag.state!r}: the transition block must describe the last change",
+            )
         if transition.to_percentage is not None and transition.to_percentage != flag.percentage:
-            add(("transition", "to_percentage"), f"transition.to_percentage is {transition.to_percentage} but the percentage is {flag.percentage}")
+            add(
+                ("transition", "to_percentage"),
+                f"transition.to_percentage is {transition.to_percentage} but the percentage is {flag.percentage}",
+            )
         if transition.reason_code is not None and reason_codes is not None and transition.reason_code not in reason_codes:
-            add(("transition", "reason_code"), f"reason code {transition.reason_code} is not one of policy.yaml's: {', '.join(sorted(reason_codes))}")
+            add(
+                ("transition", "reason_code"),
+                f"reason code {transition.reason_code} is not one of policy.yaml's: {', '.join(sorted(reason_codes))}",
+            )
         for i, run_id in enumerate(transition.evidence):
             if not is_plain_name(run_id):
                 add(("transition", "evidence", i), f"evidence id {run_id!r} is not a plain file name (no '/', '\\\\', '..' or leading '.')")
@@ -166,9 +184,11 @@ def is_plain_name(run_id: str) -> bool:
 
 def _guard(file: FlagFile, path: tuple[Any, ...], guard: Guard) -> list[Finding]:
     assert file.doc is not None and file.flag is not None
-    line, column = file.doc.where(path)
     if guard.min is None and guard.max is None:
-        return [Finding(file.path, line, column, RULE, f"guard on {guard.metric} needs a min or a max", file.flag.name)]
-    if guard.min is not None and guard.max is not None and guard.min > guard.max:
-        return [Finding(file.path, line, column, RULE, f"guard on {guard.metric} has min {guard.min} above max {guard.max}", file.flag.name)]
-    return []
+        message = f"guard on {guard.metric} needs a min or a max"
+    elif guard.min is not None and guard.max is not None and guard.min > guard.max:
+        message = f"guard on {guard.metric} has min {guard.min} above max {guard.max}"
+    else:
+        return []
+    line, column = file.doc.where(path)
+    return [Finding(file.path, line, column, RULE, message, file.flag.name)]

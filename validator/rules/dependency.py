@@ -50,25 +50,36 @@ def check(snapshot: Snapshot, *, moved: dict[str, str] | None = None) -> list[Fi
     resources = snapshot.resources.resources if snapshot.resources else None
     moved = moved or {}
 
-    for name, file in flags.items():
+    for file in flags.values():
         flag = file.flag
         assert flag is not None and file.doc is not None
         for i, requirement in enumerate(flag.requires.flags):
             target = flags.get(requirement.flag)
-            where = file.doc.where(("requires", "flags", i, "flag"))
             if target is None:
                 if requirement.flag not in unreadable:
-                    findings.append(_at(file, where, f"requires unknown flag {requirement.flag!r}"))
+                    findings.append(
+                        _at(file, file.doc.where(("requires", "flags", i, "flag")), f"requires unknown flag {requirement.flag!r}")
+                    )
                 continue
             assert target.flag is not None
             for state in requirement.in_:
                 if state not in target.flag.states:
-                    findings.append(_at(file, file.doc.where(("requires", "flags", i, "in")),
-                                        f"{requirement.flag} has no state {state!r}; its states are {', '.join(target.flag.states)}"))
+                    findings.append(
+                        _at(
+                            file,
+                            file.doc.where(("requires", "flags", i, "in")),
+                            f"{requirement.flag} has no state {state!r}; its states are {', '.join(target.flag.states)}",
+                        )
+                    )
         for i, resource in enumerate(flag.requires.resources):
             if resources is not None and resource not in resources:
-                findings.append(_at(file, file.doc.where(("requires", "resources", i)),
-                                    f"requires unknown resource {resource!r}; declare it in resources.yaml"))
+                findings.append(
+                    _at(
+                        file,
+                        file.doc.where(("requires", "resources", i)),
+                        f"requires unknown resource {resource!r}; declare it in resources.yaml",
+                    )
+                )
 
     findings.extend(_cycles(flags))
     findings.extend(_invariants(snapshot, moved))
@@ -173,16 +184,20 @@ def requirement_breaks(flags: dict[str, FlagFile], resources: dict | None) -> li
             if target is None or flag.state not in requirement.when:
                 continue
             if target.flag.state not in requirement.in_:  # type: ignore[union-attr]
-                breaks.append((
-                    file,
-                    f"{flag.name} is {flag.state}, which requires {requirement.flag} in {' or '.join(requirement.in_)}, but {requirement.flag} is {target.flag.state}",  # type: ignore[union-attr]
-                    requirement.flag,
-                    "flag",
-                ))
+                breaks.append(
+                    (
+                        file,
+                        f"{flag.name} is {flag.state}, which requires {requirement.flag} in {' or '.join(requirement.in_)}, but {requirement.flag} is {target.flag.state}",  # type: ignore[union-attr]
+                        requirement.flag,
+                        "flag",
+                    )
+                )
         if flag.state != OFF and resources is not None:
             for resource in flag.requires.resources:
                 if resource in resources and not resources[resource].provisioned:
-                    breaks.append((file, f"{flag.name} is {flag.state} but resource {resource} is not provisioned (resources.yaml)", None, "resource"))
+                    breaks.append(
+                        (file, f"{flag.name} is {flag.state} but resource {resource} is not provisioned (resources.yaml)", None, "resource")
+                    )
     return breaks
 
 

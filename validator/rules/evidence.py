@@ -36,10 +36,11 @@ flag entered shadow and within 3 days.  Failing: the same with
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any, Callable
+from typing import Any
 
 from validator import jsonfile, metrics
 from validator.finding import Finding
@@ -222,7 +223,10 @@ def check_promotion(
         findings.append(Finding(flag_path, line, column, RULE, message, flag))
 
     if len(run_ids) < green_runs:
-        at_flag(("transition", "evidence"), f"cites {len(run_ids)} run{'s' if len(run_ids) != 1 else ''}; promoting out of {left} needs {green_runs} consecutive green reconciliation runs")
+        at_flag(
+            ("transition", "evidence"),
+            f"cites {len(run_ids)} run{'s' if len(run_ids) != 1 else ''}; promoting out of {left} needs {green_runs} consecutive green reconciliation runs",
+        )
     runs: list[Run] = []
     seen: set[str] = set()
     for i, run_id in enumerate(run_ids):
@@ -234,7 +238,10 @@ def check_promotion(
             at_flag(("transition", "evidence", i), f"evidence id {run_id!r} is not a plain file name")
             continue
         if run_id in already_cited:
-            at_flag(("transition", "evidence", i), f"run {run_id} was already cited by the promotion in commit {already_cited[run_id][:12]}; cite new runs")
+            at_flag(
+                ("transition", "evidence", i),
+                f"run {run_id} was already cited by the promotion in commit {already_cited[run_id][:12]}; cite new runs",
+            )
         raw = read(evidence_path(flag, run_id))
         if raw is None:
             at_flag(("transition", "evidence", i), f"run {run_id} has no file {evidence_path(flag, run_id)}")
@@ -255,12 +262,18 @@ def check_promotion(
         if b == a:
             at_flag(("transition", "evidence"), f"runs {a_id} and {b_id} share seq {a}")
         elif b != a + 1:
-            at_flag(("transition", "evidence"), f"runs are not consecutive: seq {a} ({a_id}) then {b} ({b_id}); runs {a + 1}..{b - 1} are missing")
+            at_flag(
+                ("transition", "evidence"),
+                f"runs are not consecutive: seq {a} ({a_id}) then {b} ({b_id}); runs {a + 1}..{b - 1} are missing",
+            )
     finished_times = [r.finished_at for r in runs if r.finished_at is not None]
     if finished_times:
         newest = max(finished_times)
         if newest <= now and now - newest > timedelta(days=max_age_days):
-            at_flag(("transition", "evidence"), f"the newest run finished {_iso(newest)}, more than {max_age_days} days before now ({_iso(now)}); cite fresh runs")
+            at_flag(
+                ("transition", "evidence"),
+                f"the newest run finished {_iso(newest)}, more than {max_age_days} days before now ({_iso(now)}); cite fresh runs",
+            )
     return Verdict(runs, findings)
 
 

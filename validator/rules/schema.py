@@ -17,8 +17,7 @@ Failing::
 
 from __future__ import annotations
 
-import difflib
-from functools import lru_cache
+from functools import cache
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -46,7 +45,7 @@ def validate(doc: Document, model: type[M], *, flag: str | None = None) -> tuple
         return None, sorted(set(findings))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _validator(model: type[BaseModel]) -> Any:
     import jsonschema  # slow to import: only files that fail pay for it
 
@@ -92,6 +91,8 @@ def _where(path: tuple[Any, ...]) -> str:
 
 def _unknown_key(key: str, known: list[str], path: tuple[Any, ...]) -> str:
     where = f" in {_where(path)[:-2]}" if path else ""
+    import difflib  # only an unknown key pays for it
+
     guess = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
     hint = f" (did you mean {guess[0]!r}?)" if guess else f"; known keys: {', '.join(known)}"
     return f"unknown key {key!r}{where}{hint}"
