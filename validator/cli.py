@@ -87,6 +87,16 @@ def build_parser() -> argparse.ArgumentParser:
     _add_now(plan)
     _add_common(plan)
 
+    log = sub.add_parser("audit-log", help="the JSON audit log of every state change, from git history")
+    log.add_argument("--rev", default="HEAD", help="walk this revision's first-parent history (default: HEAD)")
+    log.add_argument("--out", type=Path, help="write to FILE (atomically) instead of standard output")
+    _add_common(log)
+
+    publish = sub.add_parser("publish", help="write config.json and audit-log.json for services, if the commit passes check")
+    publish.add_argument("--out", type=Path, required=True, metavar="DIR")
+    publish.add_argument("--rev", default="HEAD", help="the commit to publish (default: HEAD)")
+    _add_common(publish)
+
     return parser
 
 
@@ -118,6 +128,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _move(args)
     if args.command == "plan":
         return _plan(args)
+    if args.command == "audit-log":
+        return _audit_log(args)
+    if args.command == "publish":
+        return _publish(args)
     raise FatalError(f"unknown command {args.command}")  # pragma: no cover - argparse refuses first
 
 
@@ -192,3 +206,31 @@ def _plan(args: argparse.Namespace) -> int:
     report, ready = edit.plan_report(root, args.flag, args.now or datetime.now(UTC))
     print(report)
     return 0 if ready else 1
+
+
+def _audit_log(args: argparse.Namespace) -> int:
+    from validator import audit, jsonout, publish
+
+    root = _root(args)
+    text = jsonout.dumps(audit.entries(root, args.rev))
+    if args.out is None:
+        sys.stdout.write(text)
+    else:
+        publish.write(args.out.parent if str(args.out.parent) else Path("."), {args.out.name: text})
+    return 0
+
+
+def _publish(args: argparse.Namespace) -> int:
+    from validator import publish
+    from validator.report import Result, text
+
+    root = _root(args)
+    try:
+        config, log = publish.build(root, args.rev)
+    except publish.Refused as refused:
+        print(text(Result(refused.findings)))
+        print(f"flaggate: publish refused: {args.rev} does not pass flaggate check; nothing written", file=sys.stderr)
+        return 1
+    publish.write(args.out, {publish.AUDIT_LOG: log, publish.CONFIG: config})
+    print(f"published {args.out / publish.CONFIG} and {args.out / publish.AUDIT_LOG}")
+    return 0
