@@ -33,6 +33,38 @@ class Unreadable(ValueError):
     pass
 
 
+class _Lazy(dict):  # type: ignore[type-arg]
+    """Blobs by key, pulled from git's stream as far as the first lookup needs.
+
+    Keys are asked for in the order they were requested, so git reads the next
+    blob while this process parses the last one.
+    """
+
+    def __init__(self, keys: Any, stream: Any) -> None:
+        super().__init__()
+        self._pending = iter(list(keys))
+        self._stream = stream
+
+    def __missing__(self, key: Any) -> Any:
+        for pending in self._pending:
+            self[pending] = next(self._stream)
+            if pending == key:
+                return self[pending]
+        raise KeyError(key)
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        try:
+            return self[key]
+        except KeyError:
+            return default
+
+    def finish(self) -> None:
+        for pending in self._pending:
+            self[pending] = next(self._stream)
+        for _ in self._stream:
+            pass
+
+
 @dataclass(frozen=True)
 class Facts:
     """What the audit log needs of one flag blob."""
@@ -173,7 +205,7 @@ def events(root: Path, rev: str) -> list[Event | Problem]:
         for change in commit.changes:
             if change.new_blob and _is_flag_path(change.path) and change.new_mode in ("100644", "100755"):
                 wanted.setdefault(change.new_blob)
-    blobs = dict(zip(wanted, history.Blobs(root).read(list(wanted))))
+    blobs = _Lazy(wanted, history.Blobs(root).stream(list(wanted)))
     reader = Reader()
     found: list[Event | Problem] = []
     current: dict[str, Facts] = {}  # path -> facts of the flag there now
@@ -201,6 +233,7 @@ def events(root: Path, rev: str) -> list[Event | Problem]:
             after[facts.name] = (change.path, facts)
         for name in sorted(set(before) | set(after)):
             found.extend(_event(commit, name, before.get(name), after.get(name)))
+    blobs.finish()
     return found
 
 
@@ -246,7 +279,7 @@ def entries(root: Path, rev: str) -> list[dict[str, Any]]:
             for run_id in event.evidence:
                 if _plain(run_id):
                     names[(event.commit.sha, event.flag, run_id)] = f"{event.commit.sha}:{evidence_path(event.flag, run_id)}"
-    blobs = dict(zip(names, history.Blobs(root).read(list(names.values()))))
+    blobs = _Lazy(names, history.Blobs(root).stream(list(names.values())))
     out = []
     for item in found:
         if isinstance(item, Event):
@@ -320,6 +353,8 @@ def _worst(event: Event, blobs: dict[tuple[str, str, str], bytes | None]) -> tup
             continue
         used.append(run_id)
         for name, metric in metrics.METRICS.items():
+            if not all(field in inputs for field, _ in metric.inputs):
+                continue
             try:
                 value = metrics.compute(name, inputs)
             except metrics.MetricError:

@@ -160,20 +160,20 @@ class Blobs:
 
     def read(self, names: list[str]) -> list[bytes | None]:
         """Contents of ``names`` (``<sha>`` or ``<rev>:<path>``), None where missing or not a blob."""
+        return list(self.stream(names))
+
+    def stream(self, names: list[str]) -> Iterator[bytes | None]:
+        """Like ``read``, one at a time as git produces them: git works while the caller parses."""
         if not names:
-            return []
+            return
         for name in names:
             if "\n" in name or "\r" in name:
                 raise HistoryError(f"cannot read {name!r} from git: the name has a line break")
         proc = subprocess.Popen(
-            ["git", "cat-file", "--batch"],
-            cwd=self.root,
-            env=_env(),
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
+            ["git", "cat-file", "--batch", "--buffer"], cwd=self.root, env=_env(),
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         )
-        assert proc.stdin is not None and proc.stdout is not None
+        assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
 
         def feed() -> None:
             try:
@@ -184,26 +184,29 @@ class Blobs:
 
         writer = threading.Thread(target=feed, daemon=True)
         writer.start()
-        results: list[bytes | None] = []
         stdout = proc.stdout
-        for _ in names:
-            header = stdout.readline()
-            if not header:
-                break
-            parts = header.split()
-            if len(parts) != 3:  # "<name> missing" or "ambiguous"
-                results.append(None)
-                continue
-            size = int(parts[2])
-            body = stdout.read(size)
-            stdout.read(1)
-            results.append(body if parts[1] == b"blob" else None)
-        writer.join()
-        proc.stdout.close()
-        stderr = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
-        if proc.wait() != 0 or len(results) != len(names):
+        produced = 0
+        try:
+            for _ in names:
+                header = stdout.readline()
+                if not header:
+                    break
+                parts = header.split()
+                produced += 1
+                if len(parts) != 3:  # "<name> missing" or "ambiguous"
+                    yield None
+                    continue
+                size = int(parts[2])
+                body = stdout.read(size + 1)[:size]
+                yield body if parts[1] == b"blob" else None
+        finally:
+            writer.join()
+            stdout.close()
+            stderr = proc.stderr.read().decode(errors="replace")
+            proc.stderr.close()
+            status = proc.wait()
+        if status != 0 or produced != len(names):
             raise HistoryError(f"git cat-file failed: {stderr.strip() or 'output ended early'}")
-        return results
 
 
 _KINDS = {"100644": FILE, "100755": FILE, "120000": SYMLINK, "040000": DIRECTORY, "160000": OTHER}

@@ -39,14 +39,39 @@ class JSONDocument:
     data: Any
     marks: dict[Path, tuple[int, int]] = field(default_factory=dict)
     key_marks: dict[Path, tuple[int, int]] = field(default_factory=dict)
+    located: bool = False
 
     def where(self, path: Path, *, key: bool = False) -> tuple[int, int]:
+        if not self.located:  # positions are found only when a finding needs one
+            located = _Parser(self.text).document()
+            self.marks, self.key_marks, self.located = located.marks, located.key_marks, True
         path = tuple(path)
         if key and path in self.key_marks:
             return self.key_marks[path]
         while path and path not in self.marks:
             path = path[:-1]
         return self.marks.get(path, (1, 1))
+
+
+class _Refused(ValueError):
+    pass
+
+
+def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        raise _Refused("duplicate key")
+    return result
+
+
+def _constant(name: str) -> Any:
+    raise _Refused(name)
+
+
+def _integer(text: str) -> int:
+    if len(text) > 40:
+        raise _Refused("long number")
+    return int(text)
 
 
 def loads(raw: bytes) -> JSONDocument:
@@ -61,7 +86,20 @@ def loads(raw: bytes) -> JSONDocument:
         line = raw.count(b"\n", 0, exc.start) + 1
         column = len(raw[raw.rfind(b"\n", 0, exc.start) + 1 : exc.start].decode("utf-8", "replace")) + 1
         raise JSONError(line, column, "invalid UTF-8; save the file as UTF-8") from None
-    return _Parser(text).document()
+    try:
+        # The C decoder is the fast path; anything it dislikes, or that we
+        # refuse, is parsed again by the positional parser for a precise error.
+        data = json.loads(text, object_pairs_hook=_pairs, parse_float=_decimal, parse_int=_integer, parse_constant=_constant)
+    except (ValueError, RecursionError):
+        located = _Parser(text).document()  # raises JSONError with the position
+        return JSONDocument(text, located.data, located.marks, located.key_marks, True)
+    return JSONDocument(text, data)
+
+
+def _decimal(text: str) -> Decimal:
+    if len(text) > 40:
+        raise _Refused("long number")
+    return Decimal(text)
 
 
 class _Parser:

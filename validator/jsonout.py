@@ -9,7 +9,7 @@ so two runs on the same input give the same bytes.
 
 from __future__ import annotations
 
-import json
+from json.encoder import encode_basestring as _string  # type: ignore[attr-defined]
 from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 from typing import Any
 
@@ -29,23 +29,49 @@ def number(value: Decimal) -> str:
 
 
 def dumps(value: Any) -> str:
-    return _encode(value, 0) + "\n"
+    parts: list[str] = []
+    _encode(value, "\n", parts.append)
+    parts.append("\n")
+    return "".join(parts)
 
 
-def _encode(value: Any, level: int) -> str:
-    pad = "  " * (level + 1)
-    end = "  " * level
-    if isinstance(value, dict):
+def _encode(value: Any, newline: str, out: Any) -> None:
+    kind = type(value)
+    if kind is str:
+        out(_string(value))
+    elif kind is dict:
         if not value:
-            return "{}"
-        items = [f"{pad}{json.dumps(str(k), ensure_ascii=False)}: {_encode(value[k], level + 1)}" for k in sorted(value)]
-        return "{\n" + ",\n".join(items) + f"\n{end}}}"
-    if isinstance(value, (list, tuple)):
+            out("{}")
+            return
+        inner = newline + "  "
+        out("{")
+        first = True
+        for key in sorted(value):
+            out(inner if first else "," + inner)
+            first = False
+            out(_string(str(key)))
+            out(": ")
+            _encode(value[key], inner, out)
+        out(newline + "}")
+    elif kind is list or kind is tuple:
         if not value:
-            return "[]"
-        return "[\n" + ",\n".join(f"{pad}{_encode(v, level + 1)}" for v in value) + f"\n{end}]"
-    if isinstance(value, float):
+            out("[]")
+            return
+        inner = newline + "  "
+        out("[")
+        for i, item in enumerate(value):
+            out(inner if i == 0 else "," + inner)
+            _encode(item, inner, out)
+        out(newline + "]")
+    elif value is None:
+        out("null")
+    elif kind is bool:
+        out("true" if value else "false")
+    elif kind is int:
+        out(str(value))
+    elif isinstance(value, Decimal):
+        out(number(value))
+    elif isinstance(value, float):
         raise TypeError(f"refusing to publish the float {value!r}: use Decimal")
-    if isinstance(value, Decimal):
-        return number(value)
-    return json.dumps(value, ensure_ascii=False)
+    else:
+        raise TypeError(f"cannot publish a {kind.__name__}")
