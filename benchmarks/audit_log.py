@@ -63,18 +63,32 @@ def generate(path: Path, commits: int) -> None:
                 seq += 1
                 run_id = f"rr-{seq:06d}"
                 ids.append(run_id)
-                files[f"evidence/{flag}/{run_id}.json"] = json.dumps({
-                    "run_id": run_id, "flag": flag, "seq": seq, "flag_state": frm, "status": "green",
-                    "started_at": "2026-11-20T01:00:00Z", "finished_at": "2026-11-20T01:12:00Z",
-                    "inputs": {"ledger_total": "1250000.00", "legacy_total": "1250000.00", "failed_ledger_writes": 0,
-                               "total_ledger_writes": 120000, "debt_replay": "99.99", "debt_ground": "100.00"},
-                }, indent=1)
+                files[f"evidence/{flag}/{run_id}.json"] = json.dumps(
+                    {
+                        "run_id": run_id,
+                        "flag": flag,
+                        "seq": seq,
+                        "flag_state": frm,
+                        "status": "green",
+                        "started_at": "2026-11-20T01:00:00Z",
+                        "finished_at": "2026-11-20T01:12:00Z",
+                        "inputs": {
+                            "ledger_total": "1250000.00",
+                            "legacy_total": "1250000.00",
+                            "failed_ledger_writes": 0,
+                            "total_ledger_writes": 120000,
+                            "debt_replay": "99.99",
+                            "debt_ground": "100.00",
+                        },
+                    },
+                    indent=1,
+                )
             extra = f"  evidence: [{', '.join(ids)}]\n"
         elif kind == "promote":
             extra = "  evidence: []\n"
         else:
             extra = "  reason_code: OPERATOR_DECISION\n"
-        block = f"transition:\n  from: {frm}\n  to: {to}\n  justification: \"benchmark change {i}\"\n{extra}"
+        block = f'transition:\n  from: {frm}\n  to: {to}\n  justification: "benchmark change {i}"\n{extra}'
         files[f"flags/{flag}.yaml"] = _flag_text(templates[flag], to, block)
         stream += b"commit refs/heads/main\nmark :%d\n" % (i + 2)
         stream += b"author Dev %d <dev%d@example.com> %d +0000\n" % (i % 7, i % 7, base_time + 60 * (i + 1))

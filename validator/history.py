@@ -11,7 +11,7 @@ import os
 import secrets
 import subprocess
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -170,8 +170,12 @@ class Blobs:
             if "\n" in name or "\r" in name:
                 raise HistoryError(f"cannot read {name!r} from git: the name has a line break")
         proc = subprocess.Popen(
-            ["git", "cat-file", "--batch", "--buffer"], cwd=self.root, env=_env(),
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            ["git", "cat-file", "--batch", "--buffer"],
+            cwd=self.root,
+            env=_env(),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
         )
         assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
 

@@ -9,8 +9,8 @@ so two runs on the same input give the same bytes.
 
 from __future__ import annotations
 
-from json.encoder import encode_basestring as _string  # type: ignore[attr-defined]
 from decimal import ROUND_HALF_EVEN, Decimal, localcontext
+from json.encoder import encode_basestring as _string  # type: ignore[attr-defined]
 from typing import Any
 
 PLACES = 9
