@@ -57,6 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("paths", nargs="*", type=Path, metavar="PATH", help="flag files or directories (default: flags/)")
     check.add_argument("--base", metavar="REF", help="judge every state change against git revision REF")
     check.add_argument("--format", choices=FORMATS, default="auto", help="output format (default: auto)")
+    check.add_argument("--summary", type=Path, metavar="FILE", help="also append a markdown summary to FILE ($GITHUB_STEP_SUMMARY)")
     _add_now(check)
     _add_common(check)
 
@@ -155,7 +156,17 @@ def _check(args: argparse.Namespace) -> int:
         print(f"flaggate: error: {rule}: {exc}", file=sys.stderr)
         return 2
     print(reporter(args.format)(result))
+    if args.summary is not None:
+        _append(args.summary, reporter("markdown")(result))
     return 0 if result.ok else 1
+
+
+def _append(path: Path, text: str) -> None:
+    try:
+        with open(path, "a", encoding="utf-8") as handle:
+            handle.write(text)
+    except OSError as exc:
+        raise FatalError(f"cannot write the summary to {path}: {exc.strerror}") from None
 
 
 def _schema(args: argparse.Namespace) -> int:

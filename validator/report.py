@@ -94,7 +94,32 @@ def github(result: Result) -> str:
     return "\n".join(lines)
 
 
-REPORTERS: dict[str, Callable[[Result], str]] = {"text": text, "json": as_json, "github": github}
+def _cell(value: Any) -> str:
+    """Text from a pull request, inert in a markdown table: no HTML, no mentions, no pipes."""
+    import html
+
+    return html.escape(str(value), quote=False).replace("|", "\\|").replace("@", "@\u200b").replace("`", "'").replace("\n", " ")
+
+
+def markdown(result: Result) -> str:
+    """A summary a reviewer reads in ten seconds (job summary, PR comment)."""
+    verdict = "passed" if result.ok else "failed"
+    lines = [f"### flaggate: {verdict}", "", summary(result), ""]
+    if result.transitions:
+        lines += ["| flag | from | to | kind |", "|---|---|---|---|"]
+        for move in result.transitions:
+            lines.append(f"| {_cell(move['flag'])} | {_cell(_position(move, 'from'))} | {_cell(_position(move, 'to'))} | {move['kind']} |")
+        lines.append("")
+    findings = sorted(result.findings, key=sort_key)
+    if findings:
+        lines += ["| where | rule | problem |", "|---|---|---|"]
+        for f in findings:
+            level = "warning: " if f.severity == WARNING else ""
+            lines.append(f"| {_cell(f'{f.file}:{f.line}:{f.column}')} | {f.rule} | {level}{_cell(f.message)} |")
+    return "\n".join(lines) + "\n"
+
+
+REPORTERS: dict[str, Callable[[Result], str]] = {"text": text, "json": as_json, "github": github, "markdown": markdown}
 FORMATS = (*REPORTERS, "auto")
 
 
