@@ -98,6 +98,16 @@ def build_parser() -> argparse.ArgumentParser:
     publish.add_argument("--rev", default="HEAD", help="the commit to publish (default: HEAD)")
     _add_common(publish)
 
+    pr = sub.add_parser("pr-check", help="report on a pull request: approvals, one summary comment, the flaggate status")
+    pr.add_argument("--repo", metavar="OWNER/NAME", help="default: from GITHUB_EVENT_PATH / GITHUB_REPOSITORY")
+    pr.add_argument("--pr", type=int, metavar="N", help="pull request number (default: from GITHUB_EVENT_PATH)")
+    pr.add_argument("--retries", type=int, default=3, help="retries of a GitHub 5xx (default 3; 0 = none)")
+    pr.add_argument("--timeout", type=float, default=15, help="seconds to wait for GitHub (default 15)")
+    pr.add_argument("--throttle", type=float, default=None, help="seconds between requests (default: PyGithub's)")
+    pr.add_argument("--dry-run", action="store_true", help="print the comment and the verdict, post nothing")
+    _add_now(pr)
+    _add_common(pr)
+
     return parser
 
 
@@ -133,6 +143,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _audit_log(args)
     if args.command == "publish":
         return _publish(args)
+    if args.command == "pr-check":
+        return _pr_check(args)
     raise FatalError(f"unknown command {args.command}")  # pragma: no cover - argparse refuses first
 
 
@@ -245,3 +257,18 @@ def _publish(args: argparse.Namespace) -> int:
     publish.write(args.out, {publish.AUDIT_LOG: log, publish.CONFIG: config})
     print(f"published {args.out / publish.CONFIG} and {args.out / publish.AUDIT_LOG}")
     return 0
+
+
+def _pr_check(args: argparse.Namespace) -> int:
+    from validator import github  # the only module that imports PyGithub
+
+    return github.run(
+        _root(args),
+        repo=args.repo,
+        number=args.pr,
+        now=args.now or datetime.now(timezone.utc),
+        retries=args.retries,
+        timeout=args.timeout,
+        throttle=args.throttle,
+        dry_run=args.dry_run,
+    )

@@ -1,0 +1,289 @@
+"""What ``flaggate pr-check`` decides, without talking to GitHub: approvals and the comment.
+
+``validator.github`` fetches the pull request and posts the results; this
+module is pure, so every approval case and every rendering is testable on
+plain data.  Everything taken from the pull request (titles, branch names,
+justifications, logins) is rendered inert in the comment.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from validator import plan
+from validator.finding import ERROR, Finding
+from validator.gate import Move
+from validator.model import Policy
+from validator.report import Result, summary
+from validator.rules import approval
+
+MARKER = "<!-- flaggate:summary -->"
+CONTEXT = "flaggate"
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+# Team lookup: team -> (members or None when unknown, where the answer came from)
+TeamLookup = Callable[[str], tuple[set[str] | None, str]]
+
+
+@dataclass(frozen=True)
+class Review:
+    id: int
+    login: str
+    state: str  # APPROVED, CHANGES_REQUESTED, COMMENTED, DISMISSED, PENDING
+    commit_id: str | None
+    submitted_at: str | None
+
+
+@dataclass
+class Pull:
+    number: int
+    title: str
+    author: str
+    head_sha: str
+    base_sha: str
+    head_ref: str
+    base_ref: str
+    committers: set[str] = field(default_factory=set)  # authors and committers of the PR's commits
+    changed_files: list[str] = field(default_factory=list)
+    reviews: list[Review] = field(default_factory=list)
+
+
+@dataclass
+class ReviewVerdict:
+    review: Review
+    counted_for: list[str] = field(default_factory=list)
+    reasons: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Approvals:
+    findings: list[Finding]
+    verdicts: list[ReviewVerdict]
+    needed: dict[str, str]  # flag -> what it needs, for the comment
+    sources: set[str]
+
+
+def latest_reviews(reviews: list[Review]) -> tuple[dict[str, Review], list[Review]]:
+    """Each reviewer's latest non-comment review, and the reviews that do not decide anything."""
+    latest: dict[str, Review] = {}
+    others = []
+    for review in sorted(reviews, key=lambda r: (r.submitted_at or "", r.id)):
+        if review.state in ("COMMENTED", "PENDING"):
+            others.append(review)
+            continue
+        key = review.login.lower()
+        if key in latest:
+            others.append(latest[key])
+        latest[key] = review
+    return latest, others
+
+
+def evaluate(pull: Pull, moves: list[Move], policy: Policy, teams: TeamLookup) -> Approvals:
+    """Which reviews count for which moves, and what is missing (rule ``approval``)."""
+    latest, others = latest_reviews(pull.reviews)
+    verdicts: dict[int, ReviewVerdict] = {r.id: ReviewVerdict(r) for r in [*latest.values(), *others]}
+    for review in others:
+        verdict = verdicts[review.id]
+        verdict.reasons.append("a comment" if review.state == "COMMENTED" else "superseded by the reviewer's later review")
+    eligible: dict[str, Review] = {}
+    for key, review in latest.items():
+        verdict = verdicts[review.id]
+        if review.state != "APPROVED":
+            verdict.reasons.append(f"latest review is {review.state.lower().replace('_', ' ')}")
+        elif (review.commit_id or "") != pull.head_sha:
+            verdict.reasons.append(f"approved commit {(review.commit_id or '?')[:12]}, not the head {pull.head_sha[:12]}")
+        elif key == pull.author.lower():
+            verdict.reasons.append("the pull request's author")
+        elif key in {c.lower() for c in pull.committers}:
+            verdict.reasons.append("authored or pushed commits in the pull request")
+        else:
+            eligible[key] = review
+
+    findings: list[Finding] = []
+    needed: dict[str, str] = {}
+    sources: set[str] = set()
+    for move in moves:
+        owners, count, what = _requirement(move, policy)
+        approvers = []
+        for key, review in eligible.items():
+            via = _owner_match(review.login, owners, teams, sources)
+            if via is not None:
+                approvers.append(review.login)
+                verdicts[review.id].counted_for.append(f"{move.flag} ({via})")
+        needed[move.flag] = f"{count} from {', '.join(owners)}"
+        if len(approvers) < count:
+            file = move.head or move.base
+            line, column = file.doc.where(("state",)) if file and file.doc else (1, 1)
+            found = f"approved by {', '.join(approvers)}" if approvers else "no effective approval yet"
+            findings.append(
+                Finding(
+                    file.path if file else "flags/",
+                    line,
+                    column,
+                    approval.RULE,
+                    f"{what} needs {count} effective approval{'s' if count != 1 else ''} from {', '.join(owners)}; {found}",
+                    move.flag,
+                    ERROR,
+                )
+            )
+    for key, review in eligible.items():
+        verdict = verdicts[review.id]
+        if not verdict.counted_for:
+            verdict.reasons.append("not an owner of any flag this pull request moves" if moves else "nothing here needs an approval")
+    ordered = sorted(verdicts.values(), key=lambda v: (v.review.submitted_at or "", v.review.id))
+    return Approvals(findings, ordered, needed, sources)
+
+
+def _requirement(move: Move, policy: Policy) -> tuple[list[str], int, str]:
+    if move.kind == plan.PROMOTE:
+        flag = move.base.flag if move.base and move.base.flag else None
+        owners = list(flag.owners) if flag else []
+        final = flag is not None and plan.is_final(plan.steps(flag), plan.locate(plan.steps(flag), move.after) or 0)  # type: ignore[arg-type]
+        count = policy.final_step_approvals if final else policy.approvals
+        return owners, count, f"promotion of {move.flag} to {move.after}"
+    if move.kind in (plan.DEMOTE, plan.DISABLE):
+        flag = move.base.flag if move.base and move.base.flag else None
+        owners = [*(flag.owners if flag else []), *policy.on_call]
+        return owners, 1, f"{move.kind} of {move.flag} to {move.after}"
+    return list(policy.platform_owners), 1, f"{move.kind} of flag {move.flag}"
+
+
+def _owner_match(login: str, owners: list[str], teams: TeamLookup, sources: set[str]) -> str | None:
+    for owner in owners:
+        if "/" not in owner:
+            if owner.lower() == login.lower():
+                return f"owner {owner}"
+            continue
+        members, source = teams(owner)
+        sources.add(source)
+        if members is not None and login.lower() in {m.lower() for m in members}:
+            return f"member of {owner}, from {source}"
+    return None
+
+
+# --- rendering -------------------------------------------------------------------------------
+def inert(text: str, limit: int = 300) -> str:
+    """Text from a pull request as harmless markdown table content."""
+    import html
+
+    text = _CONTROL.sub("", str(text))
+    if len(text) > limit:
+        text = text[: limit - 1] + "…"
+    text = html.escape(text, quote=False)
+    text = text.replace("|", "\\|").replace("`", "'").replace("\n", " ").replace("\r", " ")
+    # no mentions or team pings: a zero-width space after every @
+    return text.replace("@", "@\u200b")
+
+
+def _mermaid(move: Move) -> str:
+    flag = (move.base or move.head).flag if (move.base or move.head) else None
+    if flag is None:
+        return ""
+    steps = plan.steps(flag)
+    lines = ["```mermaid", "stateDiagram-v2"]
+    for i, step in enumerate(steps):
+        lines.append(f"    s{i} : {step}")
+    lines.append("    [*] --> s0")
+    for i in range(len(steps) - 1):
+        lines.append(f"    s{i} --> s{i + 1}")
+    before = plan.locate(steps, move.before) if move.before else None
+    after = plan.locate(steps, move.after, move.before.state if move.before else None) if move.after else None
+    if before is not None and after is not None and after < before:
+        lines.append(f"    s{before} --> s{after} : {move.kind}")
+    if after is not None:
+        lines.append("    classDef moved fill:#ffd54f,stroke:#e65100,stroke-width:3px")
+        lines.append(f"    class s{after} moved")
+    if before is not None:
+        lines.append("    classDef was stroke-dasharray: 5 5")
+        lines.append(f"    class s{before} was")
+    lines.append("```")
+    return "\n".join(lines)
+
+
+def comment(pull: Pull, result: Result, approvals: Approvals) -> str:
+    """The one summary comment, updated in place on every run (found by MARKER)."""
+    ok = result.ok and not approvals.findings
+    status = "✅ passed" if ok else "❌ failed"
+    lines = [
+        MARKER,
+        f"### flaggate {status}",
+        "",
+        f"Pull request #{pull.number}: {inert(pull.title, 120)} (`{pull.head_sha[:12]}`, "
+        f"branch {inert(pull.head_ref, 80)} into {inert(pull.base_ref, 80)})",
+        "",
+        summary(result),
+        "",
+    ]
+    judgement = result.judgement
+    moves: list[Move] = judgement.moves if judgement is not None else []
+    if moves:
+        lines += ["| flag | from | to | kind | justification |", "|---|---|---|---|---|"]
+        for move in moves:
+            block = move.head.flag.transition if move.head and move.head.flag else None
+            why = inert(block.justification) if block else ""
+            lines.append(f"| {move.flag} | {move.before or '(new)'} | {move.after or '(deleted)'} | {move.kind} | {why} |")
+        lines.append("")
+    else:
+        lines += ["No flag changes state in this pull request.", ""]
+
+    runs = [(move.flag, run) for move in moves if move.verdict for run in move.verdict.runs]
+    if runs:
+        lines += ["#### Evidence (recomputed from inputs)", "", "| flag | run | verdict |", "|---|---|---|"]
+        for flag, run in runs:
+            if run.green:
+                figures = ", ".join(f"{k} {_figure(v)}" for k, v in sorted(run.metrics.items()))
+                verdict = f"green ({figures})" if figures else "green"
+            else:
+                verdict = "not green: " + "; ".join(inert(p.message.split(": ", 1)[-1], 160) for p in run.problems)
+            lines.append(f"| {flag} | {inert(run.run_id, 60)} | {verdict} |")
+        lines.append("")
+
+    by_rule: dict[str, list[Finding]] = {}
+    for finding in [*result.findings, *approvals.findings]:
+        by_rule.setdefault(finding.rule, []).append(finding)
+    for rule in ("transition", "soak", "evidence", "dependency", "reason_code", "consistency", "schema", "yaml"):
+        items = [f for f in by_rule.get(rule, []) if not (rule == "evidence" and f.file.startswith("evidence/"))]
+        if not items:
+            continue
+        lines += [f"#### {rule}", ""]
+        for f in items:
+            level = "⚠️ " if f.severity != ERROR else ""
+            lines.append(f"- {level}`{inert(f.file, 120)}:{f.line}` {inert(f.message, 400)}")
+        lines.append("")
+
+    lines += ["#### Approvals", ""]
+    if approvals.needed:
+        for flag, need in approvals.needed.items():
+            lines.append(f"- {flag}: needs {inert(need, 300)}")
+        for finding in approvals.findings:
+            lines.append(f"- ❌ missing: {inert(finding.message, 400)}")
+        if approvals.sources:
+            lines.append(f"- team membership read from: {', '.join(sorted(approvals.sources))}")
+        lines.append("")
+    if approvals.verdicts:
+        lines += ["| reviewer | review | counted | why |", "|---|---|---|---|"]
+        for v in approvals.verdicts:
+            counted = "yes: " + ", ".join(v.counted_for) if v.counted_for else "no"
+            sha = (v.review.commit_id or "")[:12]
+            lines.append(
+                f"| {inert(v.review.login, 60)} | {v.review.state.lower()} on `{sha}` | {inert(counted, 300)} | {inert('; '.join(v.reasons), 300)} |"
+            )
+        lines.append("")
+    else:
+        lines += ["No reviews yet.", ""]
+
+    for move in moves:
+        diagram = _mermaid(move)
+        if diagram:
+            lines += [f"#### {move.flag}: {move.before or '(new)'} → {move.after or '(deleted)'}", "", diagram, ""]
+    return "\n".join(lines)
+
+
+def _figure(value: object) -> str:
+    from decimal import Decimal
+
+    from validator.metrics import display
+
+    return display(value) if isinstance(value, Decimal) else str(value)
