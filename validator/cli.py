@@ -266,7 +266,7 @@ def _pr_check(args: argparse.Namespace) -> int:
         _root(args),
         repo=args.repo,
         number=args.pr,
-        now=args.now or datetime.now(timezone.utc),
+        now=args.now or datetime.now(UTC),
         retries=args.retries,
         timeout=args.timeout,
         throttle=args.throttle,

@@ -107,7 +107,7 @@ def evaluate(pull: Pull, moves: list[Move], policy: Policy, teams: TeamLookup) -
     for move in moves:
         owners, count, what = _requirement(move, policy)
         approvers = []
-        for key, review in eligible.items():
+        for review in eligible.values():
             via = _owner_match(review.login, owners, teams, sources)
             if via is not None:
                 approvers.append(review.login)
@@ -128,7 +128,7 @@ def evaluate(pull: Pull, moves: list[Move], policy: Policy, teams: TeamLookup) -
                     ERROR,
                 )
             )
-    for key, review in eligible.items():
+    for review in eligible.values():
         verdict = verdicts[review.id]
         if not verdict.counted_for:
             verdict.reasons.append("not an owner of any flag this pull request moves" if moves else "nothing here needs an approval")
