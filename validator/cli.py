@@ -108,6 +108,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_now(pr)
     _add_common(pr)
 
+    owners = sub.add_parser("codeowners", help="write or check .github/CODEOWNERS from the flags' owners")
+    owners.add_argument("--check", action="store_true", help="exit 1 (and show the diff) if the file is out of date")
+    _add_common(owners)
+
     return parser
 
 
@@ -145,6 +149,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _publish(args)
     if args.command == "pr-check":
         return _pr_check(args)
+    if args.command == "codeowners":
+        return _codeowners(args)
     raise FatalError(f"unknown command {args.command}")  # pragma: no cover - argparse refuses first
 
 
@@ -272,3 +278,22 @@ def _pr_check(args: argparse.Namespace) -> int:
         throttle=args.throttle,
         dry_run=args.dry_run,
     )
+
+
+def _codeowners(args: argparse.Namespace) -> int:
+    from validator import codeowners
+    from validator.edit import write_atomically
+
+    root = _root(args)
+    if args.check:
+        diff = codeowners.check(root)
+        if diff:
+            print(diff, end="")
+            print(f"{codeowners.PATH}: out of date with the flags' owners; run `flaggate codeowners`", file=sys.stderr)
+            return 1
+        return 0
+    target = root / codeowners.PATH
+    target.parent.mkdir(parents=True, exist_ok=True)
+    write_atomically(target, codeowners.render(root).encode("utf-8"))
+    print(f"wrote {codeowners.PATH}")
+    return 0
