@@ -183,6 +183,17 @@ class FakeGitHub:
             return 200, {**self.user(me["login"], me["type"])}, {}
         if method == "GET" and path == repo:
             return 200, {"full_name": self.repo, "name": self.repo.split("/")[1], "url": f"{self.url}{repo}"}, {}
+        if method == "POST" and path == f"{repo}/pulls":
+            number = max(self.pulls, default=0) + 1
+            pull = self.add_pull(Pull(number, payload["title"], me["login"], "0" * 40, "0" * 40, payload["head"], payload["base"]))
+            pull.body = payload.get("body", "")  # type: ignore[attr-defined]
+            return 201, self._pull_json(pull, pull.head_sha), {}
+        match = re.fullmatch(rf"{repo}/issues/(\d+)/labels", path)
+        if match and method == "POST":
+            pull = self.pulls[int(match.group(1))]
+            labels = payload if isinstance(payload, list) else payload.get("labels", [])
+            pull.labels = [*getattr(pull, "labels", []), *labels]  # type: ignore[attr-defined]
+            return 200, [{"name": name, "url": f"{self.url}{repo}/labels/{name}"} for name in pull.labels], {}  # type: ignore[attr-defined]
         match = re.fullmatch(rf"{repo}/pulls/(\d+)(/\w+)?", path)
         if match and method == "GET":
             pull = self.pulls.get(int(match.group(1)))

@@ -112,6 +112,21 @@ def build_parser() -> argparse.ArgumentParser:
     owners.add_argument("--check", action="store_true", help="exit 1 (and show the diff) if the file is out of date")
     _add_common(owners)
 
+    rb = sub.add_parser("rollback-check", help="evaluate a flag's rollback triggers over metric samples (JSON lines)")
+    rb.add_argument("flag")
+    rb.add_argument("--samples", type=Path, required=True, metavar="FILE", help='JSON lines: {"at": ..., "metrics"|"inputs": {...}}')
+    rb.add_argument("--since", type=_now, help="when the flag entered its state, for timeout triggers (default: from git history)")
+    rb.add_argument("--apply", action="store_true", help="when a trigger fires, write the emergency demote as `flaggate demote` does")
+    rb.add_argument("--open-pr", action="store_true", help="with --apply: push a branch and open an emergency pull request")
+    rb.add_argument("--repo", metavar="OWNER/NAME", help="for --open-pr (default: GITHUB_REPOSITORY)")
+    rb.add_argument("--remote", default="origin", help="git remote to push the branch to (default: origin)")
+    rb.add_argument("--label", default="emergency", help="label of the pull request (default: emergency)")
+    rb.add_argument("--retries", type=int, default=3)
+    rb.add_argument("--timeout", type=float, default=15)
+    rb.add_argument("--throttle", type=float, default=None)
+    _add_now(rb)
+    _add_common(rb)
+
     return parser
 
 
@@ -151,6 +166,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _pr_check(args)
     if args.command == "codeowners":
         return _codeowners(args)
+    if args.command == "rollback-check":
+        return _rollback_check(args)
     raise FatalError(f"unknown command {args.command}")  # pragma: no cover - argparse refuses first
 
 
@@ -297,3 +314,76 @@ def _codeowners(args: argparse.Namespace) -> int:
     write_atomically(target, codeowners.render(root).encode("utf-8"))
     print(f"wrote {codeowners.PATH}")
     return 0
+
+
+def _entered_at(root: Path, flag: str, position: object) -> datetime | None:
+    """When the flag entered its current step, from git history; None outside git."""
+    from validator import audit, history
+
+    try:
+        found = audit.events(root, "HEAD")
+    except history.HistoryError:
+        return None
+    times = [e.commit.time for e in found if isinstance(e, audit.Event) and e.flag == flag and e.after == position]
+    return datetime.fromtimestamp(times[-1], UTC) if times else None
+
+
+def _rollback_check(args: argparse.Namespace) -> int:
+    from validator import edit, plan, rollback
+    from validator.repo import WorkTree, load_flag
+    from validator.report import text
+
+    root = _root(args)
+    path = f"flags/{args.flag}.yaml"
+    raw = WorkTree(root).read(path)
+    if raw is None:
+        raise FatalError(f"no flag file {path}")
+    file, findings = load_flag(path, raw)
+    if file.flag is None:
+        raise FatalError(f"{path} has problems; run flaggate check: {findings[0].file}:{findings[0].line}: {findings[0].message}")
+    samples = rollback.read_samples(args.samples)
+    since = args.since or _entered_at(root, file.flag.name, plan.position(file.flag))
+    report = rollback.evaluate(file.flag, samples, since=since, now=args.now)
+    print(rollback.render(report))
+    if not report.fired:
+        return 0
+    if not (args.apply or args.open_pr):
+        return 1
+    firing = report.fired[0]
+    change = edit.prepare(
+        root,
+        args.flag,
+        "demote",
+        justification=rollback.justification(firing),
+        evidence=[],
+        reason=firing.trigger.reason_code,
+        metrics=firing.snapshot(),
+    )
+    result = edit.judge(root, change, args.now or datetime.now(UTC))
+    if not result.ok:
+        print(text(result))
+        raise FatalError("the emergency demote would not pass flaggate check --base HEAD; nothing written")
+    edit.write_atomically(root / change.path, change.new_text.encode("utf-8"))
+    print(f"applied: {change.kind} {change.flag}: {change.before} -> {change.after} ({firing.trigger.reason_code}); wrote {change.path}")
+    if args.open_pr:
+        from validator import github, history
+
+        stamp = firing.at.strftime("%Y%m%dT%H%M%SZ")
+        branch = f"flaggate/rollback-{change.flag}-{stamp}"
+        base = history.current_branch(root)
+        title = f"Emergency demote: {change.flag} {change.before} -> {change.after} ({firing.trigger.reason_code})"
+        history.push_branch(root, branch, [change.path], title, args.remote)
+        body = f"{title}\n\nOpened by `flaggate rollback-check`.\n\n```text\n{rollback.render(report)}\n```\n"
+        url = github.open_emergency_pr(
+            repo=args.repo,
+            head=branch,
+            base=base,
+            title=title,
+            body=body,
+            label=args.label,
+            retries=args.retries,
+            timeout=args.timeout,
+            throttle=args.throttle,
+        )
+        print(f"opened {url} from branch {branch}")
+    return 1

@@ -47,8 +47,12 @@ def scalar(value: Any) -> str:
         return "null"
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, (int, Decimal)):
+    if isinstance(value, int):
         return str(value)
+    if isinstance(value, Decimal):
+        from validator.jsonout import number
+
+        return number(value)  # never an exponent: 1E-7 would read back as a string
     text = str(value)
     if _SAFE_PLAIN.match(text) and loading.resolve_plain(text) == text:
         return text

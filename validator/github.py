@@ -267,3 +267,22 @@ def _upsert_comment(gh: Github, pr: Any, body: str) -> None:
         pr.create_issue_comment(body)
     elif mine.body != body:
         mine.edit(body)
+
+
+def open_emergency_pr(
+    *, repo: str | None, head: str, base: str, title: str, body: str, label: str, retries: int, timeout: float, throttle: float | None
+) -> str:
+    """Open the emergency demote pull request and label it; returns its URL."""
+    token = os.environ.get("GITHUB_TOKEN")
+    if not token:
+        raise FatalError("GITHUB_TOKEN is not set: --open-pr needs a token that can open pull requests")
+    api = os.environ.get("GITHUB_API_URL") or DEFAULT_API
+    name = repo or os.environ.get("GITHUB_REPOSITORY")
+    if not name or name.count("/") != 1:
+        raise FatalError("--open-pr needs --repo OWNER/NAME (or GITHUB_REPOSITORY)")
+    gh = connect(token, api, retries=retries, timeout=timeout, throttle=throttle)
+    with doing("opening the emergency pull request", api, timeout):
+        pull = gh.get_repo(name).create_pull(title=title, body=body, head=head, base=base)
+    with doing(f"labelling pull request #{pull.number} {label!r}", api, timeout):
+        pull.add_to_labels(label)
+    return pull.html_url or f"#{pull.number}"

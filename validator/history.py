@@ -246,3 +246,24 @@ class GitTree:
         if path not in self._cache:
             self.prefetch([path])
         return self._cache[path]
+
+
+def current_branch(root: Path) -> str:
+    branch = git(root, "rev-parse", "--abbrev-ref", "HEAD").strip()
+    if branch == "HEAD":
+        raise HistoryError("HEAD is detached: check out the branch the emergency pull request should target")
+    return branch
+
+
+def push_branch(root: Path, branch: str, paths: list[str], message: str, remote: str) -> str:
+    """Commit ``paths`` on a new branch, push it, and come back: the change lives on the branch."""
+    start = current_branch(root)
+    git(root, "checkout", "-q", "-b", branch)
+    try:
+        git(root, "add", "--", *paths)
+        git(root, "commit", "-q", "-m", message, "--", *paths)
+        sha = git(root, "rev-parse", "HEAD").strip()
+        git(root, "push", "-q", remote, f"{branch}:refs/heads/{branch}")
+    finally:
+        git(root, "checkout", "-q", start)
+    return sha
