@@ -298,3 +298,33 @@ def test_check_does_not_import_heavy_modules() -> None:
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_a_given_file_replaces_the_repository_file_of_the_same_name(
+    flag_repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    copy = elsewhere / "allocation_dual_write.yaml"
+    copy.write_bytes((flag_repo / DUAL).read_bytes().replace(b"\n", b"\r\n"))
+    code, report = run_json(["check", "--root", str(flag_repo), str(copy)], capsys)
+    assert (code, report["errors"]) == (0, [])
+    set_top(copy, "state", "enforced")
+    code, report = run_json(["check", "--root", str(flag_repo), str(copy)], capsys)
+    assert code == 1 and [e["rule"] for e in report["errors"]] == ["consistency"]
+    assert report["errors"][0]["file"].endswith("elsewhere/allocation_dual_write.yaml")
+
+
+@pytest.mark.parametrize(
+    ("content", "expect"),
+    [
+        (b"name: x\ndescription: " + b"y" * 300_000 + b"\n", "over the 262144-byte bound"),
+        (b"name: x\nlist:\n" + b"  - 1\n" * 20_001, "more than 20000 nodes"),
+        (b"name: x\ndescription: " + b"y" * 20_000 + b"\n", "over the 16384 bound"),
+    ],
+)
+def test_bounds(content: bytes, expect: str, flag_repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (flag_repo / DUAL).write_bytes(content)
+    code, report = run_json(["check", "--root", str(flag_repo)], capsys)
+    assert code == 1
+    assert any(e["rule"] == "yaml" and expect in e["message"] for e in report["errors"]), report["errors"]

@@ -568,3 +568,40 @@ def test_plan_says_what_is_missing(repo: Path, capsys: pytest.CaptureFixture[str
     three_runs(repo)
     code, out, _ = run(["plan", "allocation_dual_write", "--root", str(repo), "--now", NOW], capsys)
     assert code == 0 and "--evidence rr-0101 rr-0102 rr-0103" in out
+
+
+@pytest.mark.parametrize(("synthetic", "ok"), [(1000, True), (999, False)])
+def test_backfill_finishes_only_when_complete(synthetic: int, ok: bool, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    repo = new_repo(tmp_path)
+    set_state(repo, "ledger_backfill_mode", "read_only", frm="off", evidence=[])
+    commit_all(repo, "read only", "2026-11-02T00:00:00Z")
+    for i in range(3):  # starting the backfill needs green runs, not completeness
+        write_run(
+            repo,
+            "ledger_backfill_mode",
+            f"bf-{i}",
+            i,
+            state="read_only",
+            finished=f"2026-11-0{4 + i}T01:12:00Z",
+            inputs={"synthetic_lines": 10, "legacy_allocations_count": 1000, "allocations_backfilled": 10},
+        )
+    set_state(repo, "ledger_backfill_mode", "active", frm="read_only", evidence=["bf-0", "bf-1", "bf-2"])
+    code, report = gate(repo, capsys, now="2026-11-06T12:00:00Z")
+    assert (code, report["errors"]) == (0, [])
+    commit_all(repo, "active", "2026-11-06T12:00:00Z")
+    for i in range(3):
+        write_run(
+            repo,
+            "ledger_backfill_mode",
+            f"bf-{10 + i}",
+            10 + i,
+            state="active",
+            finished=f"2026-11-{10 + i}T01:12:00Z",
+            inputs={"synthetic_lines": synthetic, "legacy_allocations_count": 1000, "allocations_backfilled": 1000},
+        )
+    set_state(repo, "ledger_backfill_mode", "off", frm="active", evidence=["bf-10", "bf-11", "bf-12"])
+    code, report = gate(repo, capsys, now="2026-11-12T12:00:00Z")
+    assert (code == 0) is ok, report["errors"]
+    assert report["transitions"][0]["kind"] == "promote"
+    if not ok:
+        assert "synthetic_completeness = 0.999 breaches the guard (at least 1)" in " ".join(e["message"] for e in report["errors"])

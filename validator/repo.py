@@ -220,6 +220,11 @@ def _load_snapshot(tree: Tree, entries: list[Entry] | None) -> Snapshot:
 
     chosen: dict[str, Entry] = {entry.path: entry for entry in tree.flag_entries()}
     for entry in entries or ():
+        # A file given by the user is that flag's version to check: it replaces the
+        # repository's file of the same name instead of duplicating the flag.
+        base = entry.path.rsplit("/", 1)[-1]
+        for path in [p for p in chosen if p.startswith(f"{FLAGS_DIR}/") and p.rsplit("/", 1)[-1] == base]:
+            del chosen[path]
         chosen[entry.path] = entry
     for entry in sorted(chosen.values(), key=lambda e: e.path):
         problem = _entry_problem(entry)

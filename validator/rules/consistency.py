@@ -161,6 +161,8 @@ def check_flag(file: FlagFile, policy: Policy | None) -> list[Finding]:
                 ("transition", "to_percentage"),
                 f"transition.to_percentage is {transition.to_percentage} but the percentage is {flag.percentage}",
             )
+        if not transition.justification.strip():
+            add(("transition", "justification"), "transition.justification is blank: say why, for reviewers and the audit log")
         if transition.reason_code is not None and reason_codes is not None and transition.reason_code not in reason_codes:
             add(
                 ("transition", "reason_code"),
