@@ -330,17 +330,12 @@ def _entered_at(root: Path, flag: str, position: object) -> datetime | None:
 
 def _rollback_check(args: argparse.Namespace) -> int:
     from validator import edit, plan, rollback
-    from validator.repo import WorkTree, load_flag
+    from validator.repo import read_flag
     from validator.report import text
 
     root = _root(args)
-    path = f"flags/{args.flag}.yaml"
-    raw = WorkTree(root).read(path)
-    if raw is None:
-        raise FatalError(f"no flag file {path}")
-    file, findings = load_flag(path, raw)
-    if file.flag is None:
-        raise FatalError(f"{path} has problems; run flaggate check: {findings[0].file}:{findings[0].line}: {findings[0].message}")
+    file = read_flag(root, args.flag)
+    assert file.flag is not None
     samples = rollback.read_samples(args.samples)
     since = args.since or _entered_at(root, file.flag.name, plan.position(file.flag))
     report = rollback.evaluate(file.flag, samples, since=since, now=args.now)

@@ -22,7 +22,7 @@ from typing import Any
 from validator import check, loading, plan
 from validator.errors import FatalError
 from validator.plan import Position
-from validator.repo import FLAGS_DIR, WorkTree, load_flag
+from validator.repo import WorkTree, load_policy, read_flag
 from validator.report import Result
 
 _SAFE_PLAIN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*\Z")
@@ -150,15 +150,9 @@ def prepare(
     reason: str | None,
     metrics: dict[str, Decimal] | None = None,
 ) -> Change:
-    path = f"{FLAGS_DIR}/{name}.yaml"
-    raw = WorkTree(root).read(path)
-    if raw is None:
-        raise FatalError(f"no flag file {path}")
-    file, findings = load_flag(path, raw)
-    if file.flag is None or file.doc is None:
-        first = findings[0]
-        raise FatalError(f"{path} has problems; fix them first: {first.file}:{first.line}:{first.column}: {first.rule}: {first.message}")
-    flag = file.flag
+    file = read_flag(root, name)
+    assert file.flag is not None and file.doc is not None
+    path, flag = file.path, file.flag
     steps = plan.steps(flag)
     at = plan.index(flag)
     legal = plan.moves(steps, at) if at is not None else {}
@@ -230,14 +224,10 @@ def plan_report(root: Path, name: str, now: datetime) -> tuple[str, bool]:
     """What the next promotion of ``name`` needs, and whether it is ready."""
     from validator.rules import evidence as evidence_rule
 
-    path = f"{FLAGS_DIR}/{name}.yaml"
-    raw = WorkTree(root).read(path)
-    if raw is None:
-        raise FatalError(f"no flag file {path}")
-    file, findings = load_flag(path, raw)
-    if file.flag is None:
-        raise FatalError(f"{path} has problems; run `flaggate check` first")
-    flag = file.flag
+    file = read_flag(root, name)
+    assert file.flag is not None
+    path, flag = file.path, file.flag
+    policy = load_policy(root)
     steps = plan.steps(flag)
     at = plan.index(flag)
     lines = [f"{name}: {plan.position(flag)} (step {at + 1 if at is not None else '?'} of {len(steps)}: {' -> '.join(map(str, steps))})"]
@@ -252,7 +242,7 @@ def plan_report(root: Path, name: str, now: datetime) -> tuple[str, bool]:
     lines.append(f"next: {target} (promote)")
     suggested: list[str] = []
     if at:
-        suggested, notes = _suggest_runs(root, flag, at, now, evidence_rule)
+        suggested, notes = _suggest_runs(root, flag, at, now, evidence_rule, policy)
         lines.extend(notes)
     change = prepare(root, name, "promote", justification="(plan)", evidence=suggested, reason=None)
     result = judge(root, change, now)
@@ -266,18 +256,15 @@ def plan_report(root: Path, name: str, now: datetime) -> tuple[str, bool]:
             lines.append(f"missing ({finding.rule}): {finding.message}")
     for finding in others:
         lines.append(f"elsewhere: {finding.file}:{finding.line}: {finding.rule}: {finding.message}")
-    lines.append(_approvals_needed(root, flag, steps, legal[plan.PROMOTE]))
+    lines.append(_approvals_needed(flag, steps, legal[plan.PROMOTE], policy))
     ready = not result.errors
     command = f"flaggate promote {name} --justification TEXT" + (f" --evidence {' '.join(suggested)}" if suggested else "")
     lines.append(f"{'ready' if ready else 'not ready'}: {command}")
     return "\n".join(lines), ready
 
 
-def _suggest_runs(root: Path, flag: Any, at: int, now: datetime, evidence_rule: Any) -> tuple[list[str], list[str]]:
+def _suggest_runs(root: Path, flag: Any, at: int, now: datetime, evidence_rule: Any, policy: Any) -> tuple[list[str], list[str]]:
     """The newest consecutive green runs on disk for leaving step ``at``."""
-    from validator.repo import load_snapshot
-
-    policy = load_snapshot(WorkTree(root), []).policy
     needed = policy.green_runs if policy else 3
     directory = root / evidence_rule.EVIDENCE_DIR / flag.name
     guards = [*flag.guards, *flag.rollout[at].guards]
@@ -306,9 +293,6 @@ def _suggest_runs(root: Path, flag: Any, at: int, now: datetime, evidence_rule: 
     return [r.run_id for r in best], notes
 
 
-def _approvals_needed(root: Path, flag: Any, steps: Any, target: int) -> str:
-    from validator.repo import load_snapshot
-
-    policy = load_snapshot(WorkTree(root), []).policy
+def _approvals_needed(flag: Any, steps: Any, target: int, policy: Any) -> str:
     count = (policy.final_step_approvals if plan.is_final(steps, target) else policy.approvals) if policy else 1
     return f"approvals: {count} effective approval{'s' if count != 1 else ''} from an owner: {', '.join(flag.owners)} (checked by `flaggate pr-check`)"

@@ -182,6 +182,31 @@ def load_flag(path: str, raw: bytes) -> tuple[FlagFile, list[Finding]]:
     return file, findings
 
 
+def load_policy(root: Path) -> Policy:
+    """The working tree's policy.yaml; FatalError when it does not load."""
+    findings: list[Finding] = []
+    policy, _ = _load_model(WorkTree(root), POLICY_FILE, Policy, findings)
+    if policy is None:
+        first = findings[0]
+        raise FatalError(f"{first.file}:{first.line}:{first.column}: {first.rule}: {first.message}")
+    return policy
+
+
+def read_flag(root: Path, name: str) -> FlagFile:
+    """The working tree's ``flags/<name>.yaml``, loaded; FatalError when missing or invalid."""
+    path = f"{FLAGS_DIR}/{name}{FLAG_SUFFIX}"
+    raw = WorkTree(root).read(path)
+    if raw is None:
+        raise FatalError(f"no flag file {path}")
+    file, findings = load_flag(path, raw)
+    if file.flag is None or file.doc is None:
+        first = findings[0]
+        raise FatalError(
+            f"{path} has problems; fix them first (flaggate check): {first.file}:{first.line}:{first.column}: {first.rule}: {first.message}"
+        )
+    return file
+
+
 def _state_hint(doc: loading.Document, finding: Finding) -> Finding:
     """``state: true`` was meant to be a state: say which states are legal."""
     state = doc.data.get("state")
