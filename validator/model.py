@@ -127,7 +127,8 @@ class Flag(_Strict):
     owners: list[Owner] = Field(min_length=1)
     states: list[StateName] = Field(min_length=2)
     state: StateName
-    percentage: Percentage | None = None
+    # The range (0..100, one of the plan's values) is the consistency rule's: it relates to the plan.
+    percentage: int | None = Field(default=None, description="only in a percentage state: one of the plan's percentages for it")
     rollout: list[Step] = Field(min_length=2)
     requires: Requires = Field(default_factory=Requires)
     guards: list[Guard] = Field(default_factory=list)

@@ -102,6 +102,8 @@ def check_flag(file: FlagFile, policy: Policy | None) -> list[Finding]:
             findings.extend(_guard(file, ("rollout", i, "guards", j), guard))
 
     pct_states = plan.percentage_states(flag)
+    if flag.percentage is not None and not 0 <= flag.percentage <= 100:
+        add(("percentage",), f"percentage {flag.percentage} is outside 0..100")
     for i, step in enumerate(flag.rollout):
         if step.state in pct_states and step.percentage is None:
             add(
@@ -112,12 +114,12 @@ def check_flag(file: FlagFile, policy: Policy | None) -> list[Finding]:
         allowed = sorted(s.percentage for s in flag.rollout if s.state == flag.state and s.percentage is not None)
         if flag.percentage is None:
             add(("state",), f"state {flag.state} needs a percentage: one of {', '.join(map(str, allowed))}")
-        elif flag.percentage not in allowed:
+        elif flag.percentage not in allowed and 0 <= flag.percentage <= 100:
             add(
                 ("percentage",),
                 f"percentage {flag.percentage} is not a step of the plan for {flag.state}: use one of {', '.join(map(str, allowed))}",
             )
-    elif flag.percentage is not None:
+    elif flag.percentage is not None and 0 <= flag.percentage <= 100:
         takes = f"only {', '.join(sorted(pct_states))} takes one" if pct_states else "this flag has no percentage states"
         add(("percentage",), f"state {flag.state} takes no percentage; remove it ({takes})", key=True)
 
