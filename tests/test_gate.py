@@ -177,7 +177,7 @@ def test_promotion_out_of_off_needs_no_runs(repo: Path, capsys: pytest.CaptureFi
         ("other-state", "ran while the flag was off"),
         ("before-entry", "before the flag entered shadow"),
         ("future", "finished in the future"),
-        ("too-old", "more than 3 days before now"),
+        ("too-old", "more than 7 days before now"),
         ("path-id", "not a plain file name"),
         ("missing-file", "has no file"),
         ("duplicate-key", "duplicate key 'status'"),
@@ -227,7 +227,7 @@ def test_bad_evidence(case: str, expect: str, repo: Path, capsys: pytest.Capture
         write_run(repo, "allocation_dual_write", last, 103, finished="2026-11-21T01:12:00Z")
     elif case == "too-old":
         for i, run_id in enumerate(ids):
-            write_run(repo, "allocation_dual_write", run_id, 101 + i, finished=f"2026-11-1{2 + i}T01:12:00Z")
+            write_run(repo, "allocation_dual_write", run_id, 101 + i, finished=f"2026-11-0{8 + i}T01:12:00Z")
     elif case == "path-id":
         ids = [*ids[:2], "../rr-0103"]
     elif case == "missing-file":
