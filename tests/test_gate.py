@@ -605,3 +605,10 @@ def test_backfill_finishes_only_when_complete(synthetic: int, ok: bool, tmp_path
     assert report["transitions"][0]["kind"] == "promote"
     if not ok:
         assert "synthetic_completeness = 0.999 breaches the guard (at least 1)" in " ".join(e["message"] for e in report["errors"])
+
+
+def test_demote_from_the_first_step_is_refused_with_exit_1(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    before = flag_path(repo, "outbox_enabled").read_bytes()
+    code, out, err = run(["demote", "outbox_enabled", "--root", str(repo), "--reason", "OPERATOR_DECISION", "--justification", "x"], capsys)
+    assert code == 1 and "transition: outbox_enabled is off: no demote is possible" in out and "nothing written" in err
+    assert flag_path(repo, "outbox_enabled").read_bytes() == before

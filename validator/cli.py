@@ -224,14 +224,19 @@ def _move(args: argparse.Namespace) -> int:
 
     root = _root(args)
     now = args.now or datetime.now(UTC)
-    change = edit.prepare(
-        root,
-        args.flag,
-        args.command,
-        justification=args.justification,
-        evidence=getattr(args, "evidence", []),
-        reason=getattr(args, "reason", None),
-    )
+    try:
+        change = edit.prepare(
+            root,
+            args.flag,
+            args.command,
+            justification=args.justification,
+            evidence=getattr(args, "evidence", []),
+            reason=getattr(args, "reason", None),
+        )
+    except edit.NoMove as refused:
+        print(f"flags/{args.flag}.yaml:1:1: transition: {refused}")
+        print(f"flaggate: {args.command} refused: nothing written", file=sys.stderr)
+        return 1
     result = edit.judge(root, change, now)
     if args.dry_run:
         print(edit.diff(change), end="")

@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 from validator import check, loading, plan
-from validator.errors import FatalError
 from validator.plan import Position
 from validator.repo import WorkTree, load_policy, read_flag
 from validator.report import Result
@@ -161,7 +160,7 @@ def prepare(
     else:
         kind = plan.DEMOTE if plan.DEMOTE in legal else plan.DISABLE
     if kind not in legal:
-        raise _NoMove(f"{name} is {plan.position(flag)}: no {direction} is possible (legal moves: {plan.describe_moves(steps, at)})")
+        raise NoMove(f"{name} is {plan.position(flag)}: no {direction} is possible (legal moves: {plan.describe_moves(steps, at)})")
     before, after = plan.position(flag), steps[legal[kind]]
     block: dict[str, Any] = {"from": before.state, "to": after.state}
     if before.percentage is not None or after.percentage is not None:
@@ -177,8 +176,8 @@ def prepare(
     return Change(name, path, kind, before, after, file.doc.text, new_text)
 
 
-class _NoMove(FatalError):
-    pass
+class NoMove(Exception):
+    """The plan allows no such move from where the flag is (a finding, exit 1)."""
 
 
 def judge(root: Path, change: Change, now: datetime) -> Result:
