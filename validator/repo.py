@@ -67,7 +67,7 @@ class WorkTree:
         try:
             return path.absolute().relative_to(self.root.absolute()).as_posix()
         except ValueError:
-            return path.as_posix()
+            return path.absolute().as_posix()  # outside the repository: absolute, so it reads back
 
     def _entry(self, path: Path) -> Entry:
         try:
