@@ -21,6 +21,7 @@ from validator.rules import approval
 
 MARKER = "<!-- flaggate:summary -->"
 CONTEXT = "flaggate"
+MAX_COMMENT = 60_000
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 # Team lookup: team -> (members or None when unknown, where the answer came from)
@@ -278,7 +279,10 @@ def comment(pull: Pull, result: Result, approvals: Approvals) -> str:
         diagram = _mermaid(move)
         if diagram:
             lines += [f"#### {move.flag}: {move.before or '(new)'} → {move.after or '(deleted)'}", "", diagram, ""]
-    return "\n".join(lines)
+    body = "\n".join(lines)
+    if len(body) > MAX_COMMENT:  # GitHub refuses comments over 65,536 characters
+        body = body[: MAX_COMMENT - 200].rsplit("\n", 1)[0] + "\n\n… (truncated: the full report is in the job log)\n"
+    return body
 
 
 def _figure(value: object) -> str:
