@@ -20,12 +20,13 @@ def check_snapshot(tree: Tree, entries: list[Entry] | None = None) -> tuple[Snap
 
 def run(root: Path, tree: Tree, *, entries: list[Entry] | None = None, base: str | None = None, now: datetime | None = None) -> Result:
     """``flaggate check``: the tree's own findings and, with ``base``, the change judged."""
-    snapshot = load_snapshot(tree, entries)
-    findings = [*snapshot.findings, *consistency.check(snapshot)]
     if base is None:
-        findings.extend(dependency.check(snapshot))
+        snapshot, findings = check_snapshot(tree, entries)
         return Result(findings, checked=len(snapshot.files))
     from validator.gate import judge
+
+    snapshot = load_snapshot(tree, entries)
+    findings = [*snapshot.findings, *consistency.check(snapshot)]
 
     assert now is not None
     judgement = judge(root, base, snapshot, tree, now)

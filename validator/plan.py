@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from validator.model import Flag
 
 CREATE, PROMOTE, DEMOTE, DISABLE, DELETE = "create", "promote", "demote", "disable", "delete"
-KINDS = (CREATE, PROMOTE, DEMOTE, DISABLE, DELETE)
 
 
 @dataclass(frozen=True)

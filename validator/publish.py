@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from validator import audit, history, jsonout
+from validator.check import check_snapshot
 from validator.errors import FatalError
 from validator.finding import Finding
-from validator.repo import Snapshot, load_snapshot
-from validator.rules import consistency, dependency
+from validator.repo import Snapshot
 
 CONFIG_SCHEMA_VERSION = 1
 CONFIG = "config.json"
@@ -72,8 +72,7 @@ def build(root: Path, rev: str) -> tuple[str, str]:
     """The text of config.json and audit-log.json for ``rev``; Refused if it does not pass check."""
     history.ensure_repository(root)
     sha = history.resolve(root, rev)
-    snapshot = load_snapshot(history.GitTree(root, sha))
-    findings = [*snapshot.findings, *consistency.check(snapshot), *dependency.check(snapshot)]
+    snapshot, findings = check_snapshot(history.GitTree(root, sha))
     errors = [f for f in findings if f.severity == "error"]
     if errors:
         raise Refused(errors)
