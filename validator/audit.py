@@ -15,12 +15,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from validator import history, loading, metrics, plan
+from validator import clock, history, loading, metrics, plan
 from validator.plan import Position
 from validator.repo import FLAG_SUFFIX, FLAGS_DIR, load_flag
 from validator.rules.evidence import evidence_path, load_run
@@ -266,10 +265,6 @@ def move_kind(steps: tuple[Position, ...], at: int | None, target: Position) -> 
     return (plan.DISABLE if to == 0 else plan.DEMOTE), [warning]
 
 
-def iso(seconds: int) -> str:
-    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def entries(root: Path, rev: str) -> list[dict[str, Any]]:
     """The audit log of ``rev`` as JSON-ready entries, oldest first."""
     found = events(root, rev)
@@ -288,7 +283,7 @@ def entries(root: Path, rev: str) -> list[dict[str, Any]]:
             out.append(
                 {
                     "commit": item.commit.sha,
-                    "timestamp": iso(item.commit.time),
+                    "timestamp": clock.iso(item.commit.time),
                     "actor": item.commit.author,
                     "path": item.path,
                     "warning": f"unreadable flag file at this commit, no entry: {item.message}",
@@ -309,7 +304,7 @@ def _entry(event: Event, blobs: dict[tuple[str, str, str], bytes | None]) -> dic
         "flag": event.flag,
         "from": event.before.state if event.before else None,
         "to": event.after.state if event.after else None,
-        "timestamp": iso(event.commit.time),
+        "timestamp": clock.iso(event.commit.time),
         "actor": event.commit.author,
         "actor_email": event.commit.author_email,
         "metrics": {},

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from validator import audit, history, plan
+from validator import audit, clock, history, plan
 from validator.finding import Finding
 from validator.model import Policy
 from validator.plan import Position
@@ -260,8 +260,8 @@ def _check_promotion(move: Move, policy: Policy, tree: Tree, now: datetime, cite
                     head,
                     ("state",),
                     soak.RULE,
-                    f"{move.flag} entered {move.before} at {_iso(move.entered_at)} (commit {move.entered_commit[:12] if move.entered_commit else '?'}); "
-                    f"the plan soaks {step.soak_days} day{'s' if step.soak_days != 1 else ''} there: {soak.human(left)} remain (promote after {_iso(ready)})",
+                    f"{move.flag} entered {move.before} at {clock.iso(move.entered_at)} (commit {move.entered_commit[:12] if move.entered_commit else '?'}); "
+                    f"the plan soaks {step.soak_days} day{'s' if step.soak_days != 1 else ''} there: {soak.human(left)} remain (promote after {clock.iso(ready)})",
                 )
     if at == 0:
         return  # out of the first step (off): nothing ran yet to reconcile
@@ -307,7 +307,3 @@ def _check_reason(move: Move, policy: Policy, findings: list[Finding]) -> None:
             reason_code.RULE,
             f"reason code {block.reason_code} is not one of the base policy's: {codes}",
         )
-
-
-def _iso(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")

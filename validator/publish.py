@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from validator import audit, history, jsonout
+from validator import audit, clock, history, jsonout
 from validator.check import check_snapshot
 from validator.errors import FatalError
 from validator.finding import Finding
@@ -76,7 +76,7 @@ def build(root: Path, rev: str) -> tuple[str, str]:
     errors = [f for f in findings if f.severity == "error"]
     if errors:
         raise Refused(errors)
-    committed_at = audit.iso(int(history.git(root, "show", "-s", "--format=%ct", sha).strip()))
+    committed_at = clock.iso(int(history.git(root, "show", "-s", "--format=%ct", sha).strip()))
     return jsonout.dumps(config(snapshot, sha, committed_at)), jsonout.dumps(audit.entries(root, sha))
 
 

@@ -36,10 +36,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from validator import jsonfile, metrics
+from validator import clock, jsonfile, metrics
 from validator.errors import FatalError
 from validator.model import Flag, Trigger
-from validator.rules.evidence import parse_time
 
 OPS = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le}
 
@@ -105,7 +104,7 @@ def read_samples(path: Path) -> list[Sample]:
         unknown = set(data) - {"at", "metrics", "inputs"}
         if unknown:
             raise BadSamples(f"{path}:{number}: unknown key(s) {', '.join(sorted(unknown))}; a sample has at, metrics, inputs")
-        at = parse_time(data["at"]) if isinstance(data.get("at"), str) else None
+        at = clock.parse(data["at"]) if isinstance(data.get("at"), str) else None
         if at is None:
             raise BadSamples(f"{path}:{number}: 'at' must be an ISO 8601 time with a zone, such as 2026-11-20T01:00:00Z")
         if at in seen:
@@ -179,7 +178,7 @@ def _fire(trigger: Trigger, series: list[Sample], breaches: Any, start: datetime
             return Firing(
                 trigger,
                 [latest],
-                f"still breached at {_iso(latest.at)}, past the deadline {_iso(deadline)} ({trigger.timeout_hours} h after {_iso(start)})",
+                f"still breached at {clock.iso(latest.at)}, past the deadline {clock.iso(deadline)} ({trigger.timeout_hours} h after {clock.iso(start)})",
             )
         return None
     run: list[Sample] = []
@@ -208,15 +207,13 @@ def _describe(trigger: Trigger) -> str:
     return f"{text} ({trigger.reason_code})"
 
 
-def _iso(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def render(report: Report) -> str:
     lines = [f"{report.flag} is {report.state}: {report.samples} samples, {len(report.watched)} trigger(s) watching"]
     lines += [f"note: {n}" for n in report.notes]
     for firing in report.fired:
-        values = ", ".join(f"line {s.line} at {_iso(s.at)}: {metrics.display(s.values[firing.trigger.metric])}" for s in firing.samples)
+        values = ", ".join(
+            f"line {s.line} at {clock.iso(s.at)}: {metrics.display(s.values[firing.trigger.metric])}" for s in firing.samples
+        )
         lines.append(f"FIRED: {_describe(firing.trigger)}: {firing.detail}; samples: {values}")
     if not report.fired:
         lines.append("nothing fired")
@@ -225,6 +222,4 @@ def render(report: Report) -> str:
 
 def justification(firing: Firing) -> str:
     worst = metrics.display(next(iter(firing.snapshot().values())))
-    return (
-        f"rollback-check: {_describe(firing.trigger)} fired ({firing.detail}); worst {firing.trigger.metric} {worst} at {_iso(firing.at)}"
-    )
+    return f"rollback-check: {_describe(firing.trigger)} fired ({firing.detail}); worst {firing.trigger.metric} {worst} at {clock.iso(firing.at)}"

@@ -42,7 +42,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from validator import jsonfile, metrics
+from validator import clock, jsonfile, metrics
 from validator.finding import Finding
 from validator.model import Guard
 from validator.plan import Position
@@ -69,14 +69,6 @@ def evidence_path(flag: str, run_id: str) -> str:
     return f"{EVIDENCE_DIR}/{flag}/{run_id}.json"
 
 
-def parse_time(text: str) -> datetime | None:
-    try:
-        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return value if value.tzinfo is not None else None
-
-
 @dataclass
 class Run:
     """One reconciliation run file, parsed and judged."""
@@ -95,7 +87,7 @@ class Run:
     @property
     def finished_at(self) -> datetime | None:
         value = self.data.get("finished_at")
-        return parse_time(value) if isinstance(value, str) else None
+        return clock.parse(value) if isinstance(value, str) else None
 
     def add(self, path: tuple[Any, ...], message: str, flag: str | None, *, key: bool = False) -> None:
         line, column = self.doc.where(path, key=key) if self.doc else (1, 1)
@@ -127,7 +119,7 @@ def load_run(flag: str, run_id: str, raw: bytes) -> Run:
         if not isinstance(value, kind) or isinstance(value, bool):
             run.add((key,), f"{key} must be {_kind_name(kind)}, not {_show(value)}", flag)
     for key in ("started_at", "finished_at"):
-        if isinstance(data.get(key), str) and parse_time(data[key]) is None:
+        if isinstance(data.get(key), str) and clock.parse(data[key]) is None:
             run.add((key,), f"{key} {data[key]!r} is not an ISO 8601 time with a zone (2026-11-20T01:12:00Z)", flag)
     if isinstance(data.get("run_id"), str) and data["run_id"] != run_id:
         run.add(("run_id",), f"run_id is {data['run_id']!r} but the file is named {run_id}.json", flag)
@@ -159,7 +151,7 @@ def judge_run(run: Run, flag: str, left: Position, guards: list[Guard]) -> None:
     if isinstance(status, str) and status != GREEN:
         what = "is still in progress" if status in ("running", "in_progress", "pending", "started") else f"has status {status!r}"
         run.add(("status",), f"{what}; only a finished green run counts", flag)
-    started, finished = parse_time(str(data.get("started_at", ""))), run.finished_at
+    started, finished = clock.parse(str(data.get("started_at", ""))), run.finished_at
     if started and finished and finished < started:
         run.add(("finished_at",), "finished before it started", flag)
     inputs = data.get("inputs") if isinstance(data.get("inputs"), dict) else None
@@ -251,9 +243,11 @@ def check_promotion(
         finished = run.finished_at
         if finished is not None:
             if finished > now:
-                run.add(("finished_at",), f"finished in the future ({_iso(finished)}, now is {_iso(now)})", flag)
+                run.add(("finished_at",), f"finished in the future ({clock.iso(finished)}, now is {clock.iso(now)})", flag)
             if entered_at is not None and finished <= entered_at:
-                run.add(("finished_at",), f"finished at {_iso(finished)}, before the flag entered {left} at {_iso(entered_at)}", flag)
+                run.add(
+                    ("finished_at",), f"finished at {clock.iso(finished)}, before the flag entered {left} at {clock.iso(entered_at)}", flag
+                )
         runs.append(run)
         findings.extend(run.problems)
 
@@ -272,7 +266,7 @@ def check_promotion(
         if newest <= now and now - newest > timedelta(days=max_age_days):
             at_flag(
                 ("transition", "evidence"),
-                f"the newest run finished {_iso(newest)}, more than {max_age_days} days before now ({_iso(now)}); cite fresh runs",
+                f"the newest run finished {clock.iso(newest)}, more than {max_age_days} days before now ({clock.iso(now)}); cite fresh runs",
             )
     return Verdict(runs, findings)
 
@@ -281,7 +275,3 @@ def _plain(run_id: str) -> bool:
     from validator.rules.consistency import is_plain_name
 
     return is_plain_name(run_id) and run_id not in ("", ".", "..")
-
-
-def _iso(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
