@@ -229,6 +229,11 @@ def comment(pull: Pull, result: Result, approvals: Approvals) -> str:
     else:
         lines += ["No flag changes state in this pull request.", ""]
 
+    pending = {f.flag: f.message for f in result.findings if f.rule == "soak"}
+    soaks = [_soak_line(move, pending.get(move.flag)) for move in moves if move.kind == plan.PROMOTE]
+    if any(soaks):
+        lines += ["#### Soak", "", *[line for line in soaks if line], ""]
+
     runs = [(move.flag, run) for move in moves if move.verdict for run in move.verdict.runs]
     if runs:
         lines += ["#### Evidence (recomputed from inputs)", "", "| flag | run | verdict |", "|---|---|---|"]
@@ -283,6 +288,19 @@ def comment(pull: Pull, result: Result, approvals: Approvals) -> str:
     if len(body) > MAX_COMMENT:  # GitHub refuses comments over 65,536 characters
         body = body[: MAX_COMMENT - 200].rsplit("\n", 1)[0] + "\n\n… (truncated: the full report is in the job log)\n"
     return body
+
+
+def _soak_line(move: Move, pending: str | None) -> str | None:
+    from validator import clock
+
+    base = move.base.flag if move.base and move.base.flag else None
+    at = move.notes.get("from_step")
+    if base is None or at is None or not base.rollout[at].soak_days:
+        return None
+    days = base.rollout[at].soak_days
+    entered = f"entered {move.before} at {clock.iso(move.entered_at)}" if move.entered_at else f"entry into {move.before} not found"
+    verdict = f"❌ not yet: {inert(pending, 300)}" if pending else "✅ done"
+    return f"- {move.flag}: {entered}; the plan soaks {days} day{'s' if days != 1 else ''} there: {verdict}"
 
 
 def _figure(value: object) -> str:
