@@ -174,6 +174,7 @@ def test_pagination_over_several_pages(repo: dict[str, Any], fake: FakeGitHub, c
     code, _, _ = pr_check(repo, capsys)
     ours = [c for c in pull.comments if c["body"].startswith("<!-- flaggate:summary -->")]
     assert len(ours) == 1 and len(pull.comments) == 241
+    assert "Files changed: 251, of which 1 flag, evidence or policy files." in ours[0]["body"]
 
 
 def test_a_marker_in_someone_elses_comment_is_ignored(repo: dict[str, Any], fake: FakeGitHub, capsys: pytest.CaptureFixture[str]) -> None:

@@ -22,7 +22,7 @@ from typing import Any
 from validator import clock, history, loading, metrics, plan
 from validator.plan import Position
 from validator.repo import FLAG_SUFFIX, FLAGS_DIR, load_flag
-from validator.rules.evidence import evidence_path, load_run
+from validator.rules.evidence import evidence_path, load_run, plain_run_id
 
 _TOP_KEY = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)[ \t]*:(?:[ \t]|$)")
 _NEEDED = ("name", "state", "percentage", "transition")
@@ -272,7 +272,7 @@ def entries(root: Path, rev: str) -> list[dict[str, Any]]:
     for event in found:
         if isinstance(event, Event) and event.kind == plan.PROMOTE:
             for run_id in event.evidence:
-                if _plain(run_id):
+                if plain_run_id(run_id):
                     names[(event.commit.sha, event.flag, run_id)] = f"{event.commit.sha}:{evidence_path(event.flag, run_id)}"
     blobs = _Lazy(names, history.Blobs(root).stream(list(names.values())))
     out = []
@@ -290,12 +290,6 @@ def entries(root: Path, rev: str) -> list[dict[str, Any]]:
                 }
             )
     return out
-
-
-def _plain(run_id: str) -> bool:
-    from validator.rules.consistency import is_plain_name
-
-    return is_plain_name(run_id)
 
 
 def _entry(event: Event, blobs: dict[tuple[str, str, str], bytes | None]) -> dict[str, Any]:

@@ -323,14 +323,15 @@ def _codeowners(args: argparse.Namespace) -> int:
 
 def _entered_at(root: Path, flag: str, position: object) -> datetime | None:
     """When the flag entered its current step, from git history; None outside git."""
-    from validator import audit, history
+    from validator import history
+    from validator.gate import history_facts
 
     try:
-        found = audit.events(root, "HEAD")
+        entered, _ = history_facts(root, "HEAD")
     except history.HistoryError:
         return None
-    times = [e.commit.time for e in found if isinstance(e, audit.Event) and e.flag == flag and e.after == position]
-    return datetime.fromtimestamp(times[-1], UTC) if times else None
+    found = entered.get((flag, position))  # type: ignore[arg-type]
+    return found[0] if found else None
 
 
 def _rollback_check(args: argparse.Namespace) -> int:

@@ -10,7 +10,7 @@ loosen the rule it is judged by.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -37,7 +37,7 @@ class Move:
     entered_at: datetime | None = None
     entered_commit: str | None = None
     verdict: evidence.Verdict | None = None
-    notes: dict[str, Any] = field(default_factory=dict)
+    from_step: int | None = None  # the base plan's step a legal move leaves
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -72,7 +72,7 @@ def load_base(root: Path, ref: str) -> tuple[str, Snapshot]:
     return sha, base
 
 
-def _history_facts(root: Path, sha: str) -> tuple[dict[tuple[str, Position], tuple[datetime, str]], dict[str, dict[str, str]]]:
+def history_facts(root: Path, sha: str) -> tuple[dict[tuple[str, Position], tuple[datetime, str]], dict[str, dict[str, str]]]:
     """When each flag entered each position last, and which runs earlier promotions cited."""
     entered: dict[tuple[str, Position], tuple[datetime, str]] = {}
     cited: dict[str, dict[str, str]] = {}
@@ -89,7 +89,7 @@ def _history_facts(root: Path, sha: str) -> tuple[dict[tuple[str, Position], tup
 
 def judge(root: Path, ref: str, head: Snapshot, tree: Tree, now: datetime) -> Judgement:
     sha, base = load_base(root, ref)
-    entered, cited = _history_facts(root, sha)
+    entered, cited = history_facts(root, sha)
     policy = base.policy
     assert policy is not None  # a base without a readable policy was refused above
     findings: list[Finding] = []
@@ -164,10 +164,8 @@ def _move(was: FlagFile, now_file: FlagFile, findings: list[Finding]) -> Move:
             f"from {before} the legal next steps are: {plan.describe_moves(steps, at)}",
         )
         return move
-    kind, target = legal
-    move = Move(head_flag.name, kind, before, after, was, now_file)
-    move.notes["from_step"], move.notes["to_step"] = at, target
-    return move
+    kind, _ = legal
+    return Move(head_flag.name, kind, before, after, was, now_file, from_step=at)
 
 
 def _creation(file: FlagFile, findings: list[Finding]) -> Move:
@@ -246,7 +244,8 @@ def _check_transition_block(move: Move, findings: list[Finding]) -> None:
 def _check_promotion(move: Move, policy: Policy, tree: Tree, now: datetime, cited: dict[str, str], findings: list[Finding]) -> None:
     base, head = move.base, move.head
     assert base is not None and base.flag is not None and head is not None and head.flag is not None and head.doc is not None
-    at = move.notes["from_step"]
+    at = move.from_step
+    assert at is not None
     step = base.flag.rollout[at]
     if step.soak_days:
         if move.entered_at is None:

@@ -8,7 +8,6 @@ justifications, logins) is rendered inert in the comment.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -16,13 +15,12 @@ from validator import plan
 from validator.finding import ERROR, Finding
 from validator.gate import Move
 from validator.model import Policy
-from validator.report import Result, summary
+from validator.report import Result, inert, summary
 from validator.rules import approval
 
 MARKER = "<!-- flaggate:summary -->"
 CONTEXT = "flaggate"
 MAX_COMMENT = 60_000
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 # Team lookup: team -> (members or None when unknown, where the answer came from)
 TeamLookup = Callable[[str], tuple[set[str] | None, str]]
@@ -165,19 +163,6 @@ def _owner_match(login: str, owners: list[str], teams: TeamLookup, sources: set[
 
 
 # --- rendering -------------------------------------------------------------------------------
-def inert(text: str, limit: int = 300) -> str:
-    """Text from a pull request as harmless markdown table content."""
-    import html
-
-    text = _CONTROL.sub("", str(text))
-    if len(text) > limit:
-        text = text[: limit - 1] + "…"
-    text = html.escape(text, quote=False)
-    text = text.replace("|", "\\|").replace("`", "'").replace("\n", " ").replace("\r", " ")
-    # no mentions or team pings: a zero-width space after every @
-    return text.replace("@", "@\u200b")
-
-
 def _mermaid(move: Move) -> str:
     flag = (move.base or move.head).flag if (move.base or move.head) else None
     if flag is None:
@@ -217,6 +202,9 @@ def comment(pull: Pull, result: Result, approvals: Approvals) -> str:
         summary(result),
         "",
     ]
+    if pull.changed_files:
+        flag_files = [f for f in pull.changed_files if f.startswith(("flags/", "evidence/", "policy.yaml", "resources.yaml"))]
+        lines += [f"Files changed: {len(pull.changed_files)}, of which {len(flag_files)} flag, evidence or policy files.", ""]
     judgement = result.judgement
     moves: list[Move] = judgement.moves if judgement is not None else []
     if moves:
@@ -294,7 +282,7 @@ def _soak_line(move: Move, pending: str | None) -> str | None:
     from validator import clock
 
     base = move.base.flag if move.base and move.base.flag else None
-    at = move.notes.get("from_step")
+    at = move.from_step
     if base is None or at is None or not base.rollout[at].soak_days:
         return None
     days = base.rollout[at].soak_days

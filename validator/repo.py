@@ -138,7 +138,6 @@ class Snapshot:
     label: str
     policy: Policy | None = None
     resources: Resources | None = None
-    resources_doc: loading.Document | None = None
     files: list[FlagFile] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
 
@@ -241,7 +240,7 @@ def _load_snapshot(tree: Tree, entries: list[Entry] | None) -> Snapshot:
     snapshot = Snapshot(tree.label)
     findings = snapshot.findings
     snapshot.policy, _ = _load_model(tree, POLICY_FILE, Policy, findings)
-    snapshot.resources, snapshot.resources_doc = _load_model(tree, RESOURCES_FILE, Resources, findings)
+    snapshot.resources, _ = _load_model(tree, RESOURCES_FILE, Resources, findings)
 
     chosen: dict[str, Entry] = {entry.path: entry for entry in tree.flag_entries()}
     for entry in entries or ():

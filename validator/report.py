@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -94,11 +95,23 @@ def github(result: Result) -> str:
     return "\n".join(lines)
 
 
-def _cell(value: Any) -> str:
-    """Text from a pull request, inert in a markdown table: no HTML, no mentions, no pipes."""
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def inert(text: Any, limit: int = 300) -> str:
+    """Text from a pull request or a flag file as harmless markdown table content.
+
+    No HTML, no control or bidi characters, no backticks or pipes that break
+    out of a cell, and a zero-width space after every ``@`` so nobody is pinged.
+    """
     import html
 
-    return html.escape(str(value), quote=False).replace("|", "\\|").replace("@", "@\u200b").replace("`", "'").replace("\n", " ")
+    text = _CONTROL.sub("", str(text))
+    if len(text) > limit:
+        text = text[: limit - 1] + "…"
+    text = html.escape(text, quote=False)
+    text = text.replace("|", "\\|").replace("`", "'").replace("\n", " ").replace("\r", " ")
+    return text.replace("@", "@\u200b")
 
 
 def markdown(result: Result) -> str:
@@ -108,14 +121,14 @@ def markdown(result: Result) -> str:
     if result.transitions:
         lines += ["| flag | from | to | kind |", "|---|---|---|---|"]
         for move in result.transitions:
-            lines.append(f"| {_cell(move['flag'])} | {_cell(_position(move, 'from'))} | {_cell(_position(move, 'to'))} | {move['kind']} |")
+            lines.append(f"| {inert(move['flag'])} | {inert(_position(move, 'from'))} | {inert(_position(move, 'to'))} | {move['kind']} |")
         lines.append("")
     findings = sorted(result.findings, key=sort_key)
     if findings:
         lines += ["| where | rule | problem |", "|---|---|---|"]
         for f in findings:
             level = "warning: " if f.severity == WARNING else ""
-            lines.append(f"| {_cell(f'{f.file}:{f.line}:{f.column}')} | {f.rule} | {level}{_cell(f.message)} |")
+            lines.append(f"| {inert(f'{f.file}:{f.line}:{f.column}')} | {f.rule} | {level}{inert(f.message, 1000)} |")
     return "\n".join(lines) + "\n"
 
 

@@ -35,6 +35,7 @@ from validator import plan
 from validator.finding import Finding
 from validator.model import Guard, Policy
 from validator.repo import FlagFile, Snapshot
+from validator.rules.evidence import plain_run_id
 
 RULE = "consistency"
 
@@ -171,19 +172,9 @@ def check_flag(file: FlagFile, policy: Policy | None) -> list[Finding]:
                 f"reason code {transition.reason_code} is not one of policy.yaml's: {', '.join(sorted(reason_codes))}",
             )
         for i, run_id in enumerate(transition.evidence):
-            if not is_plain_name(run_id):
+            if not plain_run_id(run_id):
                 add(("transition", "evidence", i), f"evidence id {run_id!r} is not a plain file name (no '/', '\\\\', '..' or leading '.')")
     return findings
-
-
-def is_plain_name(run_id: str) -> bool:
-    return (
-        "/" not in run_id
-        and "\\" not in run_id
-        and not run_id.startswith(".")
-        and run_id.strip() == run_id
-        and all(ch.isprintable() for ch in run_id)
-    )
 
 
 def _guard(file: FlagFile, path: tuple[Any, ...], guard: Guard) -> list[Finding]:

@@ -65,6 +65,18 @@ _FIELDS: dict[str, tuple[type | tuple[type, ...], bool]] = {
 GREEN = "green"
 
 
+def plain_run_id(run_id: str) -> bool:
+    """A run id names a file in evidence/<flag>/: no path separators, no leading dot, nothing invisible."""
+    return (
+        run_id != ""
+        and "/" not in run_id
+        and "\\" not in run_id
+        and not run_id.startswith(".")
+        and run_id.strip() == run_id
+        and all(ch.isprintable() for ch in run_id)
+    )
+
+
 def evidence_path(flag: str, run_id: str) -> str:
     return f"{EVIDENCE_DIR}/{flag}/{run_id}.json"
 
@@ -226,7 +238,7 @@ def check_promotion(
             at_flag(("transition", "evidence", i), f"run {run_id} is cited twice")
             continue
         seen.add(run_id)
-        if not _plain(run_id):
+        if not plain_run_id(run_id):
             at_flag(("transition", "evidence", i), f"evidence id {run_id!r} is not a plain file name")
             continue
         if run_id in already_cited:
@@ -269,9 +281,3 @@ def check_promotion(
                 f"the newest run finished {clock.iso(newest)}, more than {max_age_days} days before now ({clock.iso(now)}); cite fresh runs",
             )
     return Verdict(runs, findings)
-
-
-def _plain(run_id: str) -> bool:
-    from validator.rules.consistency import is_plain_name
-
-    return is_plain_name(run_id) and run_id not in ("", ".", "..")
