@@ -320,7 +320,14 @@ def test_runs_cited_by_an_earlier_promotion_are_refused(tmp_path: Path, capsys: 
     commit_all(repo, "canary 5", "2026-11-02T00:00:00Z")
     for i in range(3):
         write_run(
-            repo, "allocation_read_switch", f"rs-{i + 1}", i + 1, state="canary", finished=f"2026-11-0{6 + i}T01:12:00Z", inputs=_inputs()
+            repo,
+            "allocation_read_switch",
+            f"rs-{i + 1}",
+            i + 1,
+            state="canary",
+            finished=f"2026-11-0{6 + i}T01:12:00Z",
+            inputs=_inputs(),
+            flag_percentage=5,  # runs of a percentage state name it
         )
     set_state(repo, "allocation_read_switch", "canary", percentage=25, frm="canary", from_pct=5, evidence=["rs-1", "rs-2", "rs-3"])
     code, report = gate(repo, capsys, now="2026-11-08T12:00:00Z")

@@ -4,17 +4,21 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from validator.finding import Finding
 from validator.repo import Entry, Snapshot, Tree, load_snapshot
 from validator.report import Result
-from validator.rules import consistency, dependency
+from validator.rules import consistency, dependency, layout
+
+if TYPE_CHECKING:
+    from validator import gate
 
 
 def check_snapshot(tree: Tree, entries: list[Entry] | None = None) -> tuple[Snapshot, list[Finding]]:
     """Every finding of one tree on its own (no base to compare with)."""
     snapshot = load_snapshot(tree, entries)
-    findings = [*snapshot.findings, *consistency.check(snapshot), *dependency.check(snapshot)]
+    findings = [*snapshot.findings, *layout.check(tree), *consistency.check(snapshot), *dependency.check(snapshot)]
     return snapshot, findings
 
 
@@ -23,13 +27,21 @@ def run(root: Path, tree: Tree, *, entries: list[Entry] | None = None, base: str
     if base is None:
         snapshot, findings = check_snapshot(tree, entries)
         return Result(findings, checked=len(snapshot.files))
-    from validator.gate import judge
+    from validator import gate
+
+    if now is None:
+        raise ValueError("judging a change needs a time (now)")
+    return judge_change(root, gate.load_base(root, base), tree, now, entries=entries)
+
+
+def judge_change(root: Path, base: gate.Base, tree: Tree, now: datetime, *, entries: list[Entry] | None = None) -> Result:
+    """The tree's own findings plus the change from ``base`` to it, judged by the base's rules."""
+    from validator import gate
 
     snapshot = load_snapshot(tree, entries)
-    findings = [*snapshot.findings, *consistency.check(snapshot)]
-
-    assert now is not None
-    judgement = judge(root, base, snapshot, tree, now)
+    findings = [*snapshot.findings, *layout.check(tree), *consistency.check(snapshot)]
+    judgement = gate.judge(root, base, snapshot, tree, now)
     findings.extend(judgement.findings)
-    findings.extend(dependency.check(snapshot, moved={m.flag: m.kind for m in judgement.moves}))
+    moved = {m.flag: m.kind for m in judgement.moves if m.flag is not None and m.kind != "amend"}
+    findings.extend(dependency.check(snapshot, moved=moved, yardstick=base.snapshot))
     return Result(findings, checked=len(snapshot.files), transitions=[m.as_json() for m in judgement.moves], judgement=judgement)

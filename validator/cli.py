@@ -12,10 +12,14 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from validator import __version__
 from validator.errors import FatalError
 from validator.report import FORMATS
+
+if TYPE_CHECKING:
+    from validator.repo import Entry, Tree
 
 
 def _now(text: str) -> datetime:
@@ -55,7 +59,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = sub.add_parser("check", help="check the flag files (and, with --base, the change against REF)")
     check.add_argument("paths", nargs="*", type=Path, metavar="PATH", help="flag files or directories (default: flags/)")
-    check.add_argument("--base", metavar="REF", help="judge every state change against git revision REF")
+    check.add_argument("--base", metavar="REF", help="judge every change against git revision REF (its rules and history)")
+    check.add_argument(
+        "--head",
+        metavar="REF",
+        help="with --base: judge the commit REF as git stores it, not the working tree (what CI does)",
+    )
     check.add_argument("--format", choices=FORMATS, default="auto", help="output format (default: auto)")
     check.add_argument("--summary", type=Path, metavar="FILE", help="also append a markdown summary to FILE ($GITHUB_STEP_SUMMARY)")
     _add_now(check)
@@ -174,14 +183,12 @@ def _dispatch(args: argparse.Namespace) -> int:
 def _check(args: argparse.Namespace) -> int:
     from validator import check
     from validator.finding import Finding
-    from validator.repo import WorkTree
     from validator.report import Result, reporter, resolve
 
     root = _root(args)
-    tree = WorkTree(root)
-    entries = tree.entries_for(args.paths) if args.paths else None
     now = args.now or datetime.now(UTC)
     try:
+        tree, entries = _tree(root, args)
         result = check.run(root, tree, entries=entries, base=args.base, now=now)
     except FatalError as exc:
         # Cannot decide: still speak the requested format, so CI shows why.
@@ -194,6 +201,22 @@ def _check(args: argparse.Namespace) -> int:
     if args.summary is not None:
         _append(args.summary, reporter("markdown")(result))
     return 0 if result.ok else 1
+
+
+def _tree(root: Path, args: argparse.Namespace) -> tuple[Tree, list[Entry] | None]:
+    """The tree to judge: the working tree (and PATHs given), or with --head a commit's git objects."""
+    from validator import history
+    from validator.repo import WorkTree
+
+    if args.head is None:
+        work = WorkTree(root)
+        return work, work.entries_for(args.paths) if args.paths else None
+    if args.base is None:
+        raise FatalError("--head needs --base: it names the commit whose change from the base is judged")
+    if args.paths:
+        raise FatalError("--head judges a whole commit; PATH arguments are for the working tree")
+    history.ensure_repository(root)
+    return history.GitTree(root, history.resolve(root, args.head)), None
 
 
 def _append(path: Path, text: str) -> None:
@@ -323,15 +346,13 @@ def _codeowners(args: argparse.Namespace) -> int:
 
 def _entered_at(root: Path, flag: str, position: object) -> datetime | None:
     """When the flag entered its current step, from git history; None outside git."""
-    from validator import history
-    from validator.gate import history_facts
+    from validator import history, timeline
 
     try:
-        entered, _ = history_facts(root, "HEAD")
+        standing = timeline.standings(timeline.events(root, "HEAD")).get(flag)
     except history.HistoryError:
         return None
-    found = entered.get((flag, position))  # type: ignore[arg-type]
-    return found[0] if found else None
+    return standing.entered_at if standing is not None else None
 
 
 def _rollback_check(args: argparse.Namespace) -> int:

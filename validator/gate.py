@@ -1,33 +1,38 @@
-"""The transition gate: the change from a base revision to the working tree, judged.
+"""The transition gate: the change from a base revision to a tree, judged.
 
-``flaggate check --base REF`` loads the flags at REF and in the working tree,
-matches them by name, and for every flag whose state or percentage moved
-applies the rules ``transition``, ``evidence``, ``soak`` and ``reason_code``
-(their modules in ``validator/rules`` document them).  The base's plan,
-guards and policy are what a change is judged by, so that a change cannot
-loosen the rule it is judged by.
+``flaggate check --base REF`` loads the flags at REF and in the tree being
+judged (the working tree, or with ``--head`` a commit read from git objects),
+matches them by name, and judges every change: state changes with the rules
+``transition``, ``evidence``, ``soak`` and ``reason_code``; rule changes as
+``amend``s (their modules in ``validator/rules`` document them).
+
+Every yardstick comes from the base and its history, never from the change
+being judged: the plan, guards, soak, requirements, policy and owners are the
+base's; where a flag stands on its plan, when it entered its step and which
+runs were cited come from ``validator.timeline``, never from a transition
+block a change can rewrite.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from validator import audit, clock, history, plan
+from validator import clock, history, plan, timeline
 from validator.finding import Finding
 from validator.model import Policy
 from validator.plan import Position
-from validator.repo import FlagFile, Snapshot, Tree, load_snapshot
-from validator.rules import evidence, reason_code, soak, transition
+from validator.repo import EVIDENCE_DIR, POLICY_FILE, RESOURCES_FILE, FlagFile, Snapshot, Tree, load_snapshot
+from validator.rules import amend, evidence, reason_code, soak, transition
 
 
 @dataclass
 class Move:
-    """One flag's state change between the base and the working tree."""
+    """One change between the base and the tree judged: a flag's state change, or an amend of rules."""
 
-    flag: str
+    flag: str | None
     kind: str
     before: Position | None
     after: Position | None
@@ -38,9 +43,11 @@ class Move:
     entered_commit: str | None = None
     verdict: evidence.Verdict | None = None
     from_step: int | None = None  # the base plan's step a legal move leaves
+    path: str | None = None  # the file amended (a flag file, policy.yaml or resources.yaml)
+    changes: list[dict[str, Any]] = field(default_factory=list)  # an amend's fields, before and after
 
     def as_json(self) -> dict[str, Any]:
-        return {
+        body: dict[str, Any] = {
             "flag": self.flag,
             "from": self.before.state if self.before else None,
             "to": self.after.state if self.after else None,
@@ -48,6 +55,21 @@ class Move:
             "to_percentage": self.after.percentage if self.after else None,
             "kind": self.kind,
         }
+        if self.kind == amend.KIND:
+            body["file"] = self.path
+            body["changes"] = self.changes
+        return body
+
+
+@dataclass
+class Base:
+    """The yardstick: a base revision, its files, and where each flag stood there."""
+
+    ref: str
+    sha: str
+    snapshot: Snapshot
+    policy: Policy
+    standings: dict[str, timeline.Standing]
 
 
 @dataclass
@@ -58,44 +80,30 @@ class Judgement:
     findings: list[Finding]
 
 
-def load_base(root: Path, ref: str) -> tuple[str, Snapshot]:
+def load_base(root: Path, ref: str) -> Base:
+    """Resolve ``ref`` once, read its files and its history."""
     history.ensure_repository(root)
     sha = history.resolve(root, ref)
-    base = load_snapshot(history.GitTree(root, sha))
-    if base.findings:
-        first = base.findings[0]
-        more = f" (and {len(base.findings) - 1} more)" if len(base.findings) > 1 else ""
-        raise history.HistoryError(
-            f"the base revision {ref} ({sha[:12]}) cannot be read, so no change can be judged against it: "
-            f"{first.file}:{first.line}:{first.column}: {first.rule}: {first.message}{more}"
-        )
-    return sha, base
+    return base_at(root, ref, sha, timeline.standings(timeline.events_of(root, sha)))
 
 
-def history_facts(root: Path, sha: str) -> tuple[dict[tuple[str, Position], tuple[datetime, str]], dict[str, dict[str, str]]]:
-    """When each flag entered each position last, and which runs earlier promotions cited."""
-    entered: dict[tuple[str, Position], tuple[datetime, str]] = {}
-    cited: dict[str, dict[str, str]] = {}
-    for event in audit.events(root, sha):
-        if not isinstance(event, audit.Event):
-            continue
-        if event.after is not None:
-            entered[(event.flag, event.after)] = (datetime.fromtimestamp(event.commit.time, UTC), event.commit.sha)
-        if event.kind == plan.PROMOTE:
-            for run_id in event.evidence:
-                cited.setdefault(event.flag, {}).setdefault(run_id, event.commit.sha)
-    return entered, cited
+def base_at(root: Path, ref: str, sha: str, standings: dict[str, timeline.Standing]) -> Base:
+    snapshot = load_snapshot(history.GitTree(root, sha))
+    if snapshot.findings or snapshot.policy is None:
+        first = snapshot.findings[0] if snapshot.findings else None
+        more = f" (and {len(snapshot.findings) - 1} more)" if len(snapshot.findings) > 1 else ""
+        cause = f"{first.file}:{first.line}:{first.column}: {first.rule}: {first.message}{more}" if first else "no policy"
+        raise history.HistoryError(f"the base revision {ref} ({sha[:12]}) cannot be read, so no change can be judged against it: {cause}")
+    return Base(ref, sha, snapshot, snapshot.policy, standings)
 
 
-def judge(root: Path, ref: str, head: Snapshot, tree: Tree, now: datetime) -> Judgement:
-    sha, base = load_base(root, ref)
-    entered, cited = history_facts(root, sha)
+def judge(root: Path, base: Base, head: Snapshot, tree: Tree, now: datetime) -> Judgement:
+    """Every move from ``base`` to ``head`` and what the rules say of it."""
     policy = base.policy
-    assert policy is not None  # a base without a readable policy was refused above
     findings: list[Finding] = []
     moves: list[Move] = []
 
-    base_flags, head_flags = base.flags, head.flags
+    base_flags, head_flags = base.snapshot.flags, head.flags
     unreadable_paths = {f.path for f in head.files if f.flag is None}
     unreadable_names = head.unreadable_names()
     for name in sorted(set(base_flags) | set(head_flags)):
@@ -105,28 +113,47 @@ def judge(root: Path, ref: str, head: Snapshot, tree: Tree, now: datetime) -> Ju
                 continue  # the head file's own errors are reported; it is not a deletion
             moves.append(_deletion(was, head, findings))
             continue
-        if was is None:
-            assert now_file is not None
-            moves.append(_creation(now_file, findings))
+        if was is None or was.flag is None:
+            if now_file is not None:
+                moves.append(_creation(now_file, findings))
             continue
-        assert was.flag is not None and now_file is not None and now_file.flag is not None
+        if now_file is None or now_file.flag is None:
+            continue
+        standing = base.standings.get(name)
+        amended = _flag_amend(was, now_file)
+        if amended is not None:
+            moves.append(amended)
         if plan.position(was.flag) == plan.position(now_file.flag):
             continue
-        move = _move(was, now_file, findings)
-        key = (name, move.before)
-        if key in entered:
-            move.entered_at, move.entered_commit = entered[key]
+        at = standing.step if standing is not None else plan.locate(plan.steps(was.flag), plan.position(was.flag))
+        move = _move(was, now_file, at, findings)
+        if standing is not None:
+            move.entered_at, move.entered_commit = standing.entered_at, standing.entered_commit
         moves.append(move)
+        if amended is not None and move.kind == plan.PROMOTE:
+            _add(
+                findings,
+                now_file,
+                ("state",),
+                amend.RULE,
+                f"{name}: this change amends the flag's rules ({'; '.join(amend.describe(c) for c in amended.changes[:3])}"
+                f"{'; ...' if len(amended.changes) > 3 else ''}) and promotes it; an amend is never combined with a promotion "
+                "of the same flag: amend in one pull request (approved by the platform owners), promote in a later one",
+            )
         if move.legal:
             _check_transition_block(move, findings)
             if move.kind == plan.PROMOTE:
-                _check_promotion(move, policy, tree, now, cited.get(name, {}), findings)
+                cited = standing.cited if standing is not None else {}
+                _check_promotion(move, policy, tree, now, cited, findings)
             elif move.kind in (plan.DEMOTE, plan.DISABLE):
                 _check_reason(move, policy, findings)
 
+    moves.extend(_file_amends(base.snapshot, head))
+    findings.extend(_evidence_rewrites(root, base, tree))
+
     promotions = [m for m in moves if m.kind == plan.PROMOTE]
     if len(promotions) > policy.max_promotions_per_change:
-        names = ", ".join(m.flag for m in promotions)
+        names = ", ".join(m.flag or "" for m in promotions)
         for move in promotions:
             _add(
                 findings,
@@ -135,7 +162,51 @@ def judge(root: Path, ref: str, head: Snapshot, tree: Tree, now: datetime) -> Ju
                 transition.RULE,
                 f"this change promotes {len(promotions)} flags ({names}); policy allows {policy.max_promotions_per_change} per change, so each gets its own evidence, approval and audit entry",
             )
-    return Judgement(sha, base, moves, findings)
+    return Judgement(base.sha, base.snapshot, moves, findings)
+
+
+def _flag_amend(was: FlagFile, now_file: FlagFile) -> Move | None:
+    if was.flag is None or now_file.flag is None:
+        return None
+    changes = amend.changes(amend.rules_of(was.flag, amend.FLAG_FIELDS), amend.rules_of(now_file.flag, amend.FLAG_FIELDS))
+    if not changes:
+        return None
+    here = plan.position(was.flag)
+    return Move(now_file.flag.name, amend.KIND, here, here, was, now_file, path=now_file.path, changes=changes)
+
+
+def _file_amends(base: Snapshot, head: Snapshot) -> list[Move]:
+    found = []
+    for path, before, after in ((POLICY_FILE, base.policy, head.policy), (RESOURCES_FILE, base.resources, head.resources)):
+        if before is None or after is None:
+            continue  # an unreadable file is reported by its own findings
+        changes = amend.changes(amend.rules_of(before), amend.rules_of(after))
+        if changes:
+            found.append(Move(None, amend.KIND, None, None, None, None, path=path, changes=changes))
+    return found
+
+
+def _evidence_rewrites(root: Path, base: Base, tree: Tree) -> list[Finding]:
+    """Evidence is append-only: a run file that exists at the base is never modified, renamed or deleted."""
+    findings = []
+    for path, status in history.changed_paths(root, base.sha, getattr(tree, "rev", None), f"{EVIDENCE_DIR}/"):
+        if status == "A":
+            continue
+        what = {"D": "deleted (or renamed)", "T": "replaced by another kind of file"}.get(status, "modified")
+        parts = path.split("/")
+        flag = parts[1] if len(parts) > 2 else None
+        findings.append(
+            Finding(
+                path,
+                1,
+                1,
+                evidence.RULE,
+                f"{path} exists at the base and is {what} here; evidence is append-only: restore it "
+                f"(git checkout {base.sha[:12]} -- {path}) and add a new run instead",
+                flag,
+            )
+        )
+    return findings
 
 
 def _add(findings: list[Finding], file: FlagFile | None, path: tuple[Any, ...], rule: str, message: str) -> None:
@@ -145,15 +216,16 @@ def _add(findings: list[Finding], file: FlagFile | None, path: tuple[Any, ...], 
     findings.append(Finding(file.path, line, column, rule, message, file.flag.name if file.flag else None))
 
 
-def _move(was: FlagFile, now_file: FlagFile, findings: list[Finding]) -> Move:
+def _move(was: FlagFile, now_file: FlagFile, at: int | None, findings: list[Finding]) -> Move:
+    """The move of one flag; ``at`` is its step at the base, from history."""
     base_flag, head_flag = was.flag, now_file.flag
-    assert base_flag is not None and head_flag is not None
+    if base_flag is None or head_flag is None:
+        raise ValueError("a move needs both flag files read")
     steps = plan.steps(base_flag)
-    at = plan.index(base_flag)
     before, after = plan.position(base_flag), plan.position(head_flag)
     legal = plan.classify(steps, at, after)
     if legal is None:
-        kind, _ = audit.move_kind(steps, at, after)
+        kind, _, _ = timeline.move_kind(steps, at, after)
         move = Move(head_flag.name, kind, before, after, was, now_file, legal=False)
         _add(
             findings,
@@ -278,9 +350,23 @@ def _check_promotion(move: Move, policy: Policy, tree: Tree, now: datetime, cite
         green_runs=policy.green_runs,
         max_age_days=policy.max_evidence_age_days,
         already_cited=cited,
+        on_file=_run_ids(tree, move.flag),
     )
     move.verdict = verdict
     findings.extend(verdict.findings)
+
+
+def _run_ids(tree: Tree, flag: str | None) -> list[str]:
+    """Every run id in ``evidence/<flag>/`` of the tree judged (the cited runs must be the newest)."""
+    if flag is None:
+        return []
+    suffix = ".json"
+    prefix = f"{EVIDENCE_DIR}/{flag}/"
+    return sorted(
+        e.path[len(prefix) : -len(suffix)]
+        for e in tree.entries_under(f"{EVIDENCE_DIR}/{flag}")
+        if e.path.endswith(suffix) and "/" not in e.path[len(prefix) :]
+    )
 
 
 def _check_reason(move: Move, policy: Policy, findings: list[Finding]) -> None:

@@ -92,6 +92,7 @@ class Commit:
     time: int  # committer time, seconds since the epoch
     trailers: list[str]
     changes: list[Change] = field(default_factory=list)
+    effective: int = 0  # the time it counts as: never earlier than its first parent (see effective_times)
 
 
 def first_parent_log(root: Path, rev: str, paths: Iterable[str]) -> list[Commit]:
@@ -148,8 +149,28 @@ def first_parent_log(root: Path, rev: str, paths: Iterable[str]) -> list[Commit]
                     None if new_blob == _ZERO else new_blob,
                 )
             )
+        commit.effective = commit.time
         commits.append(commit)
     return commits
+
+
+def effective_times(root: Path, rev: str) -> dict[str, int]:
+    """Every first-parent commit of ``rev``, oldest first, with the time it counts as.
+
+    Committer dates are whatever the committer's clock (or
+    ``GIT_COMMITTER_DATE``) said.  On the first-parent line a commit counts as
+    no earlier than its first parent, so a backdated commit cannot make a flag
+    look as if it entered a step long ago.
+    """
+    out = git(root, "rev-list", "--first-parent", "--timestamp", "--reverse", rev, "--")
+    times: dict[str, int] = {}
+    latest = None
+    for line in out.splitlines():
+        stamp, sha = line.split(" ", 1)
+        value = int(stamp)
+        latest = value if latest is None or value > latest else latest
+        times[sha] = latest
+    return times
 
 
 class Blobs:
@@ -216,14 +237,58 @@ class Blobs:
 _KINDS = {"100644": FILE, "100755": FILE, "120000": SYMLINK, "040000": DIRECTORY, "160000": OTHER}
 
 
+def changed_paths(root: Path, base: str, head: str | None, prefix: str) -> list[tuple[str, str]]:
+    """(path, status) of every path under ``prefix`` that differs from ``base``.
+
+    ``head`` None compares with the working tree (tracked files; a new file
+    is an addition either way).  Status is git's: A, D, M, T.
+    """
+    revs = [base, head] if head is not None else [base]
+    out = git(root, "diff", "--raw", "-z", "--no-renames", "--no-ext-diff", "--no-textconv", *revs, "--", prefix)
+    tokens = out.split("\0")
+    found = []
+    for i in range(0, len(tokens) - 1, 2):
+        meta, path = tokens[i], tokens[i + 1]
+        if meta.startswith(":"):
+            found.append((path, meta.split(" ")[-1][:1]))
+    return found
+
+
 class GitTree:
-    """The flag repository as it is at one git revision."""
+    """The flag repository as it is at one git revision, read from git objects.
+
+    Attributes, filters and the working tree play no part: every reader of a
+    revision sees the bytes git stores.
+    """
 
     def __init__(self, root: Path, rev: str) -> None:
         self.root = root
         self.rev = rev
         self.label = f"revision {rev[:12]}"
         self._cache: dict[str, bytes | None] = {}
+        self._top: dict[str, str] | None = None
+
+    def kind(self, path: str) -> str | None:
+        """The kind of a top-level entry, without following links; None when absent."""
+        if self._top is None:
+            self._top = {}
+            for item in git(self.root, "ls-tree", "-z", self.rev).split("\0"):
+                if item:
+                    meta, name = item.split("\t", 1)
+                    self._top[name] = _KINDS.get(meta.split(" ")[0], OTHER)
+        return self._top.get(path)
+
+    def entries_under(self, directory: str) -> list[Entry]:
+        """Every entry below ``directory`` (directories included), never following a link."""
+        if self.kind(directory.split("/", 1)[0]) != DIRECTORY:
+            return []
+        out = git(self.root, "ls-tree", "-r", "-t", "-z", self.rev, "--", f"{directory}/")
+        entries = []
+        for item in out.split("\0"):
+            if item:
+                meta, path = item.split("\t", 1)
+                entries.append(Entry(path, _KINDS.get(meta.split(" ")[0], OTHER)))
+        return entries
 
     def flag_entries(self) -> list[Entry]:
         out = git(self.root, "ls-tree", "-z", self.rev, "--", f"{FLAGS_DIR}/")

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from validator.model import Flag
 
 CREATE, PROMOTE, DEMOTE, DISABLE, DELETE = "create", "promote", "demote", "disable", "delete"
+OFF = "off"  # every plan starts here; it always publishes 0%
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,13 @@ class Position:
 
 
 Steps = Sequence[Position]
+
+
+def served(here: Position, off: str = OFF) -> int:
+    """The percentage of representatives a position serves: 0 at off, the canary's value, else 100."""
+    if here.state == off:
+        return 0
+    return here.percentage if here.percentage is not None else 100
 
 
 def steps(flag: Flag) -> tuple[Position, ...]:

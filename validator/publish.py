@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from validator import audit, clock, history, jsonout
+from validator import audit, clock, history, jsonout, plan
 from validator.check import check_snapshot
 from validator.errors import FatalError
 from validator.finding import Finding
@@ -42,11 +42,9 @@ def digest(flags: dict[str, Any]) -> str:
     return "sha256:" + hashlib.sha256(canonical(flags)).hexdigest()
 
 
-def effective_percentage(state: str, percentage: int | None, first_state: str) -> int:
-    """What services bucket against: 0 when off, the canary's value, else 100."""
-    if percentage is not None:
-        return percentage
-    return 0 if state == first_state else 100
+def effective_percentage(state: str, percentage: int | None) -> int:
+    """What services bucket against: 0 when off (always), the canary's value, else 100."""
+    return plan.served(plan.Position(state, percentage))
 
 
 def config(snapshot: Snapshot, sha: str, committed_at: str) -> dict[str, Any]:
@@ -56,7 +54,7 @@ def config(snapshot: Snapshot, sha: str, committed_at: str) -> dict[str, Any]:
         assert flag is not None
         flags[name] = {
             "state": flag.state,
-            "percentage": effective_percentage(flag.state, flag.percentage, flag.rollout[0].state),
+            "percentage": effective_percentage(flag.state, flag.percentage),
             "states": list(flag.states),
             "owners": list(flag.owners),
         }

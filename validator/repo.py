@@ -39,11 +39,18 @@ class Entry:
 
 
 class Tree(Protocol):
+    """A flag repository as files: the working tree, or a revision read from git objects."""
+
     label: str
+    rev: str | None  # the revision read, or None for the working tree
 
     def flag_entries(self) -> list[Entry]: ...
 
     def read(self, path: str) -> bytes | None: ...
+
+    def kind(self, path: str) -> str | None: ...
+
+    def entries_under(self, directory: str) -> list[Entry]: ...
 
 
 def find_root(start: Path) -> Path:
@@ -59,9 +66,64 @@ class WorkTree:
     """The files on disk under ``root``."""
 
     label = "working tree"
+    rev: str | None = None
 
     def __init__(self, root: Path) -> None:
         self.root = root
+
+    def kind(self, path: str) -> str | None:
+        """The kind of ``path`` (relative to the root), without following links; None when absent."""
+        try:
+            mode = os.lstat(self.root / path).st_mode
+        except OSError:
+            return None
+        return _kind(mode)
+
+    def local_attributes(self) -> bytes | None:
+        """This clone's ``.git/info/attributes``: it changes the working tree as much as ``.gitattributes``."""
+        git_dir = self.root / ".git"
+        if git_dir.is_file():  # a linked worktree: "gitdir: <dir>", info/ lives in the common directory
+            try:
+                pointer = git_dir.read_text(encoding="utf-8", errors="replace").strip()
+            except OSError:
+                return None
+            if not pointer.startswith("gitdir:"):
+                return None
+            git_dir = (self.root / pointer[len("gitdir:") :].strip()).resolve()
+            common = git_dir / "commondir"
+            if common.is_file():
+                git_dir = (git_dir / common.read_text(encoding="utf-8", errors="replace").strip()).resolve()
+        try:
+            return (git_dir / "info" / "attributes").read_bytes()
+        except OSError:
+            return None
+
+    def entries_under(self, directory: str) -> list[Entry]:
+        """Every entry below ``directory`` (directories included), never following a link."""
+        entries: list[Entry] = []
+        pending = [directory]
+        while pending:
+            current = pending.pop()
+            try:
+                with os.scandir(self.root / current) as found:
+                    items = sorted(found, key=lambda e: e.name)
+            except (FileNotFoundError, NotADirectoryError):
+                continue
+            except OSError as exc:
+                raise FatalError(f"cannot list {current}: {exc.strerror}") from None
+            for item in items:
+                path = f"{current}/{item.name}"
+                if item.is_symlink():
+                    kind = SYMLINK
+                elif item.is_dir(follow_symlinks=False):
+                    kind = DIRECTORY
+                    pending.append(path)
+                elif item.is_file(follow_symlinks=False):
+                    kind = FILE
+                else:
+                    kind = OTHER
+                entries.append(Entry(path, kind))
+        return entries
 
     def display(self, path: Path) -> str:
         try:
@@ -74,15 +136,7 @@ class WorkTree:
             mode = os.lstat(path).st_mode
         except OSError:
             return Entry(self.display(path), OTHER)
-        if stat.S_ISLNK(mode):
-            kind = SYMLINK
-        elif stat.S_ISDIR(mode):
-            kind = DIRECTORY
-        elif stat.S_ISREG(mode):
-            kind = FILE
-        else:
-            kind = OTHER
-        return Entry(self.display(path), kind)
+        return Entry(self.display(path), _kind(mode))
 
     def flag_entries(self) -> list[Entry]:
         directory = self.root / FLAGS_DIR
@@ -117,6 +171,16 @@ class WorkTree:
             return None
         except OSError as exc:
             raise FatalError(f"cannot read {path}: {exc.strerror}") from None
+
+
+def _kind(mode: int) -> str:
+    if stat.S_ISLNK(mode):
+        return SYMLINK
+    if stat.S_ISDIR(mode):
+        return DIRECTORY
+    if stat.S_ISREG(mode):
+        return FILE
+    return OTHER
 
 
 @dataclass

@@ -102,6 +102,7 @@ def check_flag(file: FlagFile, policy: Policy | None) -> list[Finding]:
         for j, guard in enumerate(step.guards):
             findings.extend(_guard(file, ("rollout", i, "guards", j), guard))
 
+    findings.extend(_plan_invariants(file))
     pct_states = plan.percentage_states(flag)
     if flag.percentage is not None and not 0 <= flag.percentage <= 100:
         add(("percentage",), f"percentage {flag.percentage} is outside 0..100")
@@ -174,6 +175,47 @@ def check_flag(file: FlagFile, policy: Policy | None) -> list[Finding]:
         for i, run_id in enumerate(transition.evidence):
             if not plain_run_id(run_id):
                 add(("transition", "evidence", i), f"evidence id {run_id!r} is not a plain file name (no '/', '\\\\', '..' or leading '.')")
+    return findings
+
+
+def _plan_invariants(file: FlagFile) -> list[Finding]:
+    """What no approval can override: a plan starts at off (0%) and never serves fewer people as it goes on."""
+    flag, doc = file.flag, file.doc
+    if flag is None or doc is None:
+        return []
+    findings = []
+
+    def add(path: tuple[Any, ...], message: str) -> None:
+        line, column = doc.where(path)
+        findings.append(Finding(file.path, line, column, RULE, message, flag.name))
+
+    steps = flag.rollout
+    first = steps[0]
+    if first.state != plan.OFF or first.percentage is not None:
+        add(
+            ("rollout", 0),
+            f"the plan starts at {plan.Position(first.state, first.percentage)}; every plan starts with the step `off` (no percentage), which publishes 0%",
+        )
+    for i, step in enumerate(steps):
+        if step.state == plan.OFF and step.percentage is not None:
+            add(("rollout", i, "percentage"), "off takes no percentage: it always publishes 0%")
+    served = [plan.served(steps_pos, plan.OFF) for steps_pos in plan.steps(flag)]
+    last = len(steps) - 1
+    for i in range(1, len(steps)):
+        if i == last and plan.is_complete(plan.steps(flag), last):
+            break  # a plan that returns to off is complete there
+        earlier, here = served[i - 1], served[i]
+        if steps[i].percentage is not None and steps[i - 1].percentage is not None and here <= earlier:
+            add(
+                ("rollout", i, "percentage"),
+                f"canary percentages rise strictly along the plan: step {i + 1} ({here}%) after step {i} ({earlier}%)",
+            )
+        elif here < earlier:
+            add(
+                ("rollout", i),
+                f"rollout step {i + 1} ({plan.Position(steps[i].state, steps[i].percentage)}) serves {here}% after step {i} served {earlier}%: "
+                "a promotion never serves fewer people; reorder the plan",
+            )
     return findings
 
 

@@ -37,18 +37,41 @@ RULE = "dependency"
 OFF = "off"
 
 
-def check(snapshot: Snapshot, *, moved: dict[str, str] | None = None) -> list[Finding]:
+def check(snapshot: Snapshot, *, moved: dict[str, str] | None = None, yardstick: Snapshot | None = None) -> list[Finding]:
     """All dependency findings of a snapshot.
 
     ``moved`` maps the flags a change moves to the kind of move; it decides
     where a broken requirement is reported (at the flag that moved) and turns
-    breaks caused by demotes into warnings.
+    breaks caused by demotes into warnings.  ``yardstick`` is the base of a
+    change: its requirements and resources hold for the new states too, so a
+    change cannot drop the requirement it breaks.
     """
+    findings = _check(snapshot, moved or {})
+    if yardstick is not None:
+        seen = set(findings)
+        findings.extend(f for f in _invariants(_judged_by(snapshot, yardstick), moved or {}) if f not in seen)
+    return findings
+
+
+def _judged_by(head: Snapshot, base: Snapshot) -> Snapshot:
+    """The head's states with the base's requirements and resources (a flag new in the head keeps its own)."""
+    base_flags = base.flags
+    files = []
+    for name, file in head.flags.items():
+        was = base_flags.get(name)
+        if was is None or was.flag is None or file.flag is None:
+            files.append(file)
+            continue
+        flag = was.flag.model_copy(update={"state": file.flag.state, "percentage": file.flag.percentage})
+        files.append(FlagFile(file.path, file.doc, flag))
+    return Snapshot(head.label, head.policy, base.resources or head.resources, files)
+
+
+def _check(snapshot: Snapshot, moved: dict[str, str]) -> list[Finding]:
     findings: list[Finding] = []
     flags = snapshot.flags
     unreadable = snapshot.unreadable_names()
     resources = snapshot.resources.resources if snapshot.resources else None
-    moved = moved or {}
 
     for file in flags.values():
         flag = file.flag

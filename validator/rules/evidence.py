@@ -43,7 +43,7 @@ from decimal import Decimal
 from typing import Any
 
 from validator import clock, jsonfile, metrics
-from validator.finding import Finding
+from validator.finding import WARNING, Finding
 from validator.model import Guard
 from validator.plan import Position
 
@@ -100,6 +100,16 @@ class Run:
     def finished_at(self) -> datetime | None:
         value = self.data.get("finished_at")
         return clock.parse(value) if isinstance(value, str) else None
+
+    @property
+    def started_at(self) -> datetime | None:
+        value = self.data.get("started_at")
+        return clock.parse(value) if isinstance(value, str) else None
+
+    @property
+    def seq(self) -> int | None:
+        value = self.data.get("seq")
+        return value if type(value) is int else None
 
     def add(self, path: tuple[Any, ...], message: str, flag: str | None, *, key: bool = False) -> None:
         line, column = self.doc.where(path, key=key) if self.doc else (1, 1)
@@ -159,6 +169,8 @@ def judge_run(run: Run, flag: str, left: Position, guards: list[Guard]) -> None:
         run.add(("flag_state",), f"ran while the flag was {data['flag_state']}; the promotion leaves {left.state}", flag)
     if left.percentage is not None and "flag_percentage" in data and data["flag_percentage"] != left.percentage:
         run.add(("flag_percentage",), f"ran at {data['flag_percentage']}%; the promotion leaves {left}", flag)
+    if left.percentage is not None and "flag_percentage" not in data:
+        run.add((), f'a run of a percentage state names it: add "flag_percentage": {left.percentage}', flag)
     status = data.get("status")
     if isinstance(status, str) and status != GREEN:
         what = "is still in progress" if status in ("running", "in_progress", "pending", "started") else f"has status {status!r}"
@@ -196,6 +208,63 @@ def judge_run(run: Run, flag: str, left: Position, guards: list[Guard]) -> None:
             run.add(("inputs",), f"{guard.metric} = {metrics.display(value)} breaches the guard (at least {guard.min})", flag)
 
 
+def _same_step(run: Run, left: Position) -> bool:
+    """Did ``run`` run in the step being left?  A run that does not say its percentage might have."""
+    data = run.data
+    if data.get("flag_state") != left.state:
+        return False
+    return left.percentage is None or data.get("flag_percentage", left.percentage) == left.percentage
+
+
+def _newest(
+    flag: str,
+    left: Position,
+    cited: list[Run],
+    others: list[str],
+    read: Callable[[str], bytes | None],
+    at_flag: Callable[[tuple[Any, ...], str], None],
+    needed: int,
+) -> list[Finding]:
+    """The cited runs must be the newest of the flag in that step: a newer run, of any status, blocks.
+
+    Otherwise a red run 104 could simply be left uncited beside green runs
+    101-103.  Seq numbers are unique per flag.
+    """
+    findings: list[Finding] = []
+    seqs = {r.seq: r.run_id for r in cited if r.seq is not None}
+    if not seqs:
+        return findings
+    newest = max(seqs)
+    for run_id in others:
+        raw = read(evidence_path(flag, run_id))
+        if raw is None:
+            continue
+        run = load_run(flag, run_id, raw)
+        if run.doc is None or run.seq is None:
+            findings.append(
+                Finding(
+                    run.path,
+                    1,
+                    1,
+                    RULE,
+                    f"run {run_id} cannot be read, so whether it is newer than the cited runs cannot be told; fix it in a pull request of its own",
+                    flag,
+                    WARNING,
+                )
+            )
+            continue
+        if run.seq in seqs:
+            at_flag(("transition", "evidence"), f"runs {seqs[run.seq]} and {run_id} share seq {run.seq}; seq numbers are unique per flag")
+        elif run.seq > newest and _same_step(run, left):
+            status = run.data.get("status")
+            at_flag(
+                ("transition", "evidence"),
+                f"run {run_id} (seq {run.seq}, status {status if isinstance(status, str) else '?'}) in {left} is newer than the cited runs "
+                f"(up to seq {newest}); the newest runs count: cite {needed} consecutive green runs newer than {run_id}",
+            )
+    return findings
+
+
 @dataclass
 class Verdict:
     """What the evidence of one promotion came to, for reports and comments."""
@@ -218,6 +287,7 @@ def check_promotion(
     green_runs: int,
     max_age_days: int,
     already_cited: dict[str, str],
+    on_file: list[str] | None = None,
 ) -> Verdict:
     """Every evidence finding of one promotion out of ``left``."""
     findings: list[Finding] = []
@@ -256,10 +326,14 @@ def check_promotion(
         if finished is not None:
             if finished > now:
                 run.add(("finished_at",), f"finished in the future ({clock.iso(finished)}, now is {clock.iso(now)})", flag)
-            if entered_at is not None and finished <= entered_at:
-                run.add(
-                    ("finished_at",), f"finished at {clock.iso(finished)}, before the flag entered {left} at {clock.iso(entered_at)}", flag
-                )
+        started = run.started_at
+        if entered_at is not None and started is not None and started <= entered_at:
+            run.add(
+                ("started_at",),
+                f"started at {clock.iso(started)}, before the flag entered {left} at {clock.iso(entered_at)}; "
+                "only runs that started after it count",
+                flag,
+            )
         runs.append(run)
         findings.extend(run.problems)
 
@@ -272,6 +346,7 @@ def check_promotion(
                 ("transition", "evidence"),
                 f"runs are not consecutive: seq {a} ({a_id}) then {b} ({b_id}); runs {a + 1}..{b - 1} are missing",
             )
+    findings.extend(_newest(flag, left, runs, [i for i in on_file or [] if i not in seen and plain_run_id(i)], read, at_flag, green_runs))
     finished_times = [r.finished_at for r in runs if r.finished_at is not None]
     if finished_times:
         newest = max(finished_times)

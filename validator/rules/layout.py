@@ -1,0 +1,170 @@
+"""layout: every reader of the repository sees the same bytes.
+
+The pull request check reads git objects; a developer's ``flaggate check``
+and the pre-commit hook read the working tree; services read what
+``publish`` wrote from git objects.  Anything that can make two of them see
+different content is an error, because then a green check is about other
+bytes than the ones that ship:
+
+* a symlink at or under ``flags/``, ``evidence/``, ``policy.yaml`` or
+  ``resources.yaml`` (the directories themselves included): the working tree
+  follows it, git stores only its target's name;
+* a ``.gitattributes`` entry (in the repository root, ``flags/`` or
+  ``evidence/``, or the clone's ``.git/info/attributes``) that sets
+  ``filter``, ``working-tree-encoding``, ``ident`` or an explicit ``eol`` on
+  those files: the working tree then holds other bytes than the commit.
+  Plain ``text=auto`` normalisation, ``-text`` and ``binary`` stay allowed.
+
+Passing: ``*.yaml text=auto``.  Failing: ``flags/*.yaml filter=lfs`` or
+``evidence -> /tmp/runs`` (a symlink).
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+from validator.finding import Finding
+from validator.repo import DIRECTORY, EVIDENCE_DIR, FILE, FLAGS_DIR, POLICY_FILE, RESOURCES_FILE, SYMLINK, Tree
+
+RULE = "layout"
+ATTRIBUTES = ".gitattributes"
+_FORBIDDEN = ("filter", "working-tree-encoding", "ident", "eol")
+_PROTECTED = (FLAGS_DIR, EVIDENCE_DIR, POLICY_FILE, RESOURCES_FILE)
+# Paths a pattern is tried on besides the files present, so that a rule for
+# files that do not exist yet is caught too.
+_PROBES = (f"{FLAGS_DIR}/x.yaml", f"{EVIDENCE_DIR}/x/y.json", POLICY_FILE, RESOURCES_FILE)
+
+
+def check(tree: Tree) -> list[Finding]:
+    findings: list[Finding] = []
+    for path in _PROTECTED:
+        if tree.kind(path) == SYMLINK:
+            findings.append(
+                Finding(
+                    path,
+                    1,
+                    1,
+                    RULE,
+                    f"{path} is a symlink: the working tree follows it, git does not; replace it with the real {'directory' if '.' not in path else 'file'}",
+                )
+            )
+    evidence = tree.entries_under(EVIDENCE_DIR) if tree.kind(EVIDENCE_DIR) == DIRECTORY else []
+    attribute_files = [ATTRIBUTES, f"{FLAGS_DIR}/{ATTRIBUTES}"]
+    for entry in evidence:
+        if entry.kind == SYMLINK:
+            findings.append(
+                Finding(
+                    entry.path, 1, 1, RULE, f"{entry.path} is a symlink: evidence files are regular files; replace it with the file itself"
+                )
+            )
+        elif entry.kind not in (FILE, DIRECTORY):
+            findings.append(Finding(entry.path, 1, 1, RULE, f"{entry.path} is not a regular file (a submodule or special file); remove it"))
+        elif entry.path.endswith(f"/{ATTRIBUTES}"):
+            attribute_files.append(entry.path)
+    protected = [*_PROBES, *(e.path for e in tree.flag_entries()), *(e.path for e in evidence if e.kind == FILE)]
+    for path in attribute_files:
+        raw = tree.read(path)
+        if raw is not None:
+            findings.extend(_attributes(path, raw, protected))
+    local = getattr(tree, "local_attributes", None)
+    if local is not None:
+        raw = local()
+        if raw is not None:
+            findings.extend(_attributes(".git/info/attributes", raw, protected, base=""))
+    return findings
+
+
+def _attributes(path: str, raw: bytes, protected: list[str], base: str | None = None) -> list[Finding]:
+    """Findings for the lines of one attributes file that rewrite protected files."""
+    directory = base if base is not None else path[: -len(ATTRIBUTES)]
+    text = raw.decode("utf-8", "replace")
+    macros: dict[str, list[str]] = {}
+    findings = []
+    for number, line in enumerate(text.splitlines(), 1):
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        pattern, *attrs = stripped.split()
+        if pattern.startswith("[attr]"):
+            bad = [a for a in attrs if _sets_forbidden(a, macros)]
+            if bad:
+                macros[pattern[len("[attr]") :]] = bad
+            continue
+        bad = [a for a in attrs if _sets_forbidden(a, macros)]
+        if not bad:
+            continue
+        hits = [p for p in protected if p.startswith(directory) and _matches(pattern, p[len(directory) :])]
+        if hits:
+            column = line.index(pattern) + 1
+            findings.append(
+                Finding(
+                    path,
+                    number,
+                    column,
+                    RULE,
+                    f"{pattern} sets {', '.join(bad)} on {hits[0]}{' and more' if len(hits) > 1 else ''}: the working tree would hold "
+                    "other bytes than the commit, so two readers could disagree; remove it (plain text=auto is fine)",
+                )
+            )
+    return findings
+
+
+def _sets_forbidden(attribute: str, macros: dict[str, list[str]]) -> bool:
+    if attribute.startswith(("-", "!")):
+        return False
+    name = attribute.split("=", 1)[0]
+    return name in _FORBIDDEN or name in macros
+
+
+def _matches(pattern: str, path: str) -> bool:
+    """gitattributes pattern matching, as gitignore's without negation or directory-only patterns."""
+    if pattern.startswith("!"):
+        return False
+    if "/" not in pattern.rstrip("/"):
+        name = path.rsplit("/", 1)[-1]
+        return _regex(pattern).fullmatch(name) is not None
+    return _regex(pattern.lstrip("/")).fullmatch(path) is not None
+
+
+@lru_cache(maxsize=256)
+def _regex(pattern: str) -> re.Pattern[str]:
+    out = []
+    i = 0
+    while i < len(pattern):
+        if pattern.startswith("**/", i):
+            out.append("(?:.*/)?")
+            i += 3
+        elif pattern.startswith("/**", i) and i + 3 == len(pattern):
+            out.append("/.*")
+            i += 3
+        elif pattern.startswith("**", i):
+            out.append(".*")
+            i += 2
+        elif pattern[i] == "*":
+            out.append("[^/]*")
+            i += 1
+        elif pattern[i] == "?":
+            out.append("[^/]")
+            i += 1
+        elif pattern[i] == "[":
+            end = pattern.find("]", i + 2)
+            if end < 0:
+                out.append(re.escape("["))
+                i += 1
+            else:
+                body = pattern[i + 1 : end].replace("\\", "\\\\")
+                if body.startswith("!"):
+                    body = "^" + body[1:]
+                out.append(f"[{body}]")
+                i = end + 1
+        elif pattern[i] == "\\" and i + 1 < len(pattern):
+            out.append(re.escape(pattern[i + 1]))
+            i += 2
+        else:
+            out.append(re.escape(pattern[i]))
+            i += 1
+    try:
+        return re.compile("".join(out))
+    except re.error:
+        return re.compile(r"(?s:.*)")  # a pattern we cannot read is taken to match everything

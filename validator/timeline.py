@@ -1,0 +1,334 @@
+"""Where each flag has been, since when, and with which runs: the state history.
+
+One ``git log --first-parent --raw`` streams the history of ``flags/``,
+``policy.yaml`` and ``resources.yaml``; one ``git cat-file --batch`` reads
+every distinct blob once, each parsed by the same strict loader and models as
+``flaggate check`` (one reader: a blob the check refuses is unreadable here
+too, never half-read by a faster parser).
+
+The history answers, for every flag, the questions the gate and the audit log
+ask, and both ask it here (neither learns history from the other):
+
+* which step of its plan a flag is at.  This is followed move by move from
+  the flag's creation, never read from the flag's ``transition`` block, which
+  a change can rewrite: the backfill's last ``off`` (plan complete) and its
+  first ``off`` look the same in the file;
+* when it entered that step, by which commit.  Time on the first-parent
+  history only moves forward: a commit counts as no earlier than its first
+  parent, so a backdated commit cannot shorten a soak;
+* which runs earlier promotions cited;
+* which rules changed (``amend``), for the audit log.
+
+Order is the first-parent sequence, never commit dates.  Flag identity is the
+``name`` field, so renames and moves are not creations.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from validator import history, loading, plan
+from validator.model import Policy, Resources
+from validator.plan import Position
+from validator.repo import FLAG_SUFFIX, FLAGS_DIR, POLICY_FILE, RESOURCES_FILE, load_flag
+from validator.rules import amend, schema
+
+_REGULAR = ("100644", "100755")
+_RULE_FILES: dict[str, type[Policy] | type[Resources]] = {POLICY_FILE: Policy, RESOURCES_FILE: Resources}
+
+
+class Unreadable(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What the history needs of one flag blob."""
+
+    name: str
+    position: Position
+    plan: tuple[Position, ...]
+    rules: dict[str, Any]  # the amendable fields, as JSON data
+    fingerprint: str
+    transition: dict[str, Any] | None
+
+
+@dataclass
+class Event:
+    """One change of one flag (or of a rules file) in one commit."""
+
+    commit: history.Commit
+    flag: str | None  # None for an amend of policy.yaml or resources.yaml
+    kind: str
+    before: Position | None
+    after: Position | None
+    path: str
+    transition: dict[str, Any] | None
+    warnings: list[str] = field(default_factory=list)
+    step: int | None = None  # the plan step the flag is at after the event
+    changes: list[dict[str, Any]] = field(default_factory=list)  # for amends
+
+    @property
+    def evidence(self) -> list[str]:
+        ids = (self.transition or {}).get("evidence") or []
+        return [i for i in ids if isinstance(i, str)] if isinstance(ids, list) else []
+
+
+@dataclass
+class Problem:
+    """A flag or rules file at some commit that could not be read (a warning entry)."""
+
+    commit: history.Commit
+    path: str
+    message: str
+
+
+@dataclass
+class Standing:
+    """Where one flag stands after some commit: its step, since when, and the runs already cited."""
+
+    step: int | None
+    entered_at: datetime | None
+    entered_commit: str | None
+    cited: dict[str, str] = field(default_factory=dict)  # run id -> commit of the promotion that cited it
+
+
+class Reader:
+    """Blob -> Facts, each distinct blob parsed once, strictly (the same reader as ``check``)."""
+
+    def __init__(self) -> None:
+        self._facts: dict[bytes, Facts | str] = {}
+
+    def facts(self, path: str, raw: bytes) -> Facts:
+        cached = self._facts.get(raw)
+        if cached is None:
+            cached = self._facts[raw] = _read(path, raw)
+        if isinstance(cached, str):
+            raise Unreadable(cached)
+        return cached
+
+
+def _read(path: str, raw: bytes) -> Facts | str:
+    file, findings = load_flag(path, raw)
+    if file.flag is None:
+        first = findings[0] if findings else None
+        return f"{path}:{first.line}:{first.column}: {first.message}" if first else f"{path}: unreadable"
+    flag = file.flag
+    transition = file.doc.data.get("transition") if file.doc else None
+    rules = amend.rules_of(flag, amend.FLAG_FIELDS)
+    return Facts(
+        flag.name,
+        plan.position(flag),
+        plan.steps(flag),
+        rules,
+        amend.fingerprint(rules),
+        transition if isinstance(transition, dict) else None,
+    )
+
+
+def _read_rules_file(path: str, raw: bytes) -> dict[str, Any] | str:
+    doc, problems = loading.load(path, raw)
+    if doc is None:
+        return f"{path}:{problems[0].line}:{problems[0].column}: {problems[0].message}" if problems else f"{path}: unreadable"
+    model, problems = schema.validate(doc, _RULE_FILES[path])
+    if model is None:
+        return f"{path}:{problems[0].line}:{problems[0].column}: {problems[0].message}" if problems else f"{path}: unreadable"
+    return amend.rules_of(model)
+
+
+def _is_flag_path(path: str) -> bool:
+    return path.startswith(f"{FLAGS_DIR}/") and path.count("/") == 1 and path.endswith(FLAG_SUFFIX)
+
+
+class _Lazy:
+    """Blobs by id, pulled from git's stream as far as the first lookup needs.
+
+    Ids are asked for in the order they were requested, so git reads the next
+    blob while this process parses the last one.
+    """
+
+    def __init__(self, keys: list[str], stream: Iterator[bytes | None]) -> None:
+        self._got: dict[str, bytes | None] = {}
+        self._pending = iter(keys)
+        self._stream = stream
+
+    def get(self, key: str) -> bytes | None:
+        if key in self._got:
+            return self._got[key]
+        for pending in self._pending:
+            self._got[pending] = next(self._stream)
+            if pending == key:
+                return self._got[pending]
+        return None
+
+    def finish(self) -> None:
+        for pending in self._pending:
+            self._got[pending] = next(self._stream)
+        for _ in self._stream:
+            pass
+
+
+def events(root: Path, rev: str) -> list[Event | Problem]:
+    """Every change (and unreadable file) on ``rev``'s first-parent history, oldest first."""
+    history.ensure_repository(root)
+    sha = history.resolve(root, rev)
+    return events_of(root, sha)
+
+
+def events_of(root: Path, sha: str) -> list[Event | Problem]:
+    commits = history.first_parent_log(root, sha, [f"{FLAGS_DIR}/", POLICY_FILE, RESOURCES_FILE])
+    effective = history.effective_times(root, sha)
+    for commit in commits:
+        commit.effective = effective.get(commit.sha, commit.time)
+    wanted: dict[str, None] = {}
+    for commit in commits:
+        for change in commit.changes:
+            if change.new_blob and change.new_mode in _REGULAR and (_is_flag_path(change.path) or change.path in _RULE_FILES):
+                wanted.setdefault(change.new_blob)
+    blobs = _Lazy(list(wanted), history.Blobs(root).stream(list(wanted)))
+    reader = Reader()
+    found: list[Event | Problem] = []
+    current: dict[str, Facts] = {}  # path -> facts of the flag there now
+    steps: dict[str, int | None] = {}  # flag -> its step, followed move by move
+    rule_files: dict[str, dict[str, Any]] = {}
+    for commit in commits:
+        before: dict[str, tuple[str, Facts]] = {}
+        after: dict[str, tuple[str, Facts]] = {}
+        for change in commit.changes:
+            if change.path in _RULE_FILES:
+                found.extend(_rules_file_event(commit, change, blobs, rule_files))
+                continue
+            if not _is_flag_path(change.path):
+                continue
+            old = current.pop(change.path, None)
+            if old is not None:
+                before.setdefault(old.name, (change.path, old))
+            if change.new_blob is None or change.new_mode not in _REGULAR:
+                continue
+            raw = blobs.get(change.new_blob)
+            try:
+                facts = reader.facts(change.path, raw or b"")
+            except Unreadable as exc:
+                found.append(Problem(commit, change.path, str(exc)))
+                if old is not None:  # keep the last good reading: an unreadable file changes nothing
+                    current[change.path] = old
+                    before.pop(old.name, None)
+                continue
+            current[change.path] = facts
+            after[facts.name] = (change.path, facts)
+        for name in sorted(set(before) | set(after)):
+            found.extend(_flag_events(commit, name, before.get(name), after.get(name), steps))
+    blobs.finish()
+    return found
+
+
+def _rules_file_event(
+    commit: history.Commit, change: history.Change, blobs: _Lazy, known: dict[str, dict[str, Any]]
+) -> list[Event | Problem]:
+    path = change.path
+    if change.new_blob is None or change.new_mode not in _REGULAR:
+        was = known.pop(path, None)
+        if was is None:
+            return []
+        return [Event(commit, None, amend.KIND, None, None, path, None, changes=amend.changes(was, None))]
+    read = _read_rules_file(path, blobs.get(change.new_blob) or b"")
+    if isinstance(read, str):
+        return [Problem(commit, path, read)]
+    was = known.get(path)
+    known[path] = read
+    if was is None or was == read:
+        return []  # the first reading is where the history starts, not a change
+    return [Event(commit, None, amend.KIND, None, None, path, None, changes=amend.changes(was, read))]
+
+
+def _flag_events(
+    commit: history.Commit,
+    name: str,
+    old: tuple[str, Facts] | None,
+    new: tuple[str, Facts] | None,
+    steps: dict[str, int | None],
+) -> list[Event]:
+    if old is None and new is not None:
+        path, facts = new
+        step = steps[name] = plan.locate(facts.plan, facts.position)
+        return [Event(commit, name, plan.CREATE, None, facts.position, path, facts.transition, step=step)]
+    if new is None and old is not None:
+        path, facts = old
+        steps.pop(name, None)
+        return [Event(commit, name, plan.DELETE, facts.position, None, path, None)]
+    if old is None or new is None:
+        return []
+    (_, was), (path, now) = old, new
+    at = steps.get(name)
+    found: list[Event] = []
+    if was.fingerprint != now.fingerprint:
+        found.append(
+            Event(commit, name, amend.KIND, was.position, was.position, path, None, changes=amend.changes(was.rules, now.rules), step=at)
+        )
+    if was.position != now.position:
+        kind, target, warnings = move_kind(was.plan, at, now.position)
+        step = _relocate(now.plan, target, now.position)
+        found.append(Event(commit, name, kind, was.position, now.position, path, now.transition, warnings, step=step))
+    else:
+        step = _relocate(now.plan, at, now.position)
+    steps[name] = step
+    if found and found[0].kind == amend.KIND:
+        found[0].step = step
+    return found
+
+
+def _relocate(steps: tuple[Position, ...], at: int | None, here: Position) -> int | None:
+    """The step ``here`` is at in ``steps``: the same index when it still fits (a plan amended around it)."""
+    if at is not None and at < len(steps) and steps[at] == here:
+        return at
+    return plan.locate(steps, here)
+
+
+def move_kind(steps: tuple[Position, ...], at: int | None, target: Position) -> tuple[str, int | None, list[str]]:
+    """The kind of a move and the step it lands on; an illegal one is still named, with a warning."""
+    legal = plan.classify(steps, at, target)
+    if legal is not None:
+        return legal[0], legal[1], []
+    to = plan.locate(steps, target)
+    warning = f"not a legal step of the plan: from {steps[at] if at is not None else '?'} to {target}"
+    if at is None or to is None:
+        return (plan.DISABLE if target == steps[0] else plan.PROMOTE), to, [warning]
+    if to > at:
+        return plan.PROMOTE, to, [warning]
+    return (plan.DISABLE if to == 0 else plan.DEMOTE), to, [warning]
+
+
+def standings(found: list[Event | Problem]) -> dict[str, Standing]:
+    """Where every flag stands after the last of ``found``, from the events alone."""
+    known: dict[str, Standing] = {}
+    for event in found:
+        if isinstance(event, Problem) or event.flag is None:
+            continue
+        name = event.flag
+        entered = (datetime.fromtimestamp(event.commit.effective, UTC), event.commit.sha)
+        if event.kind == plan.DELETE:
+            known.pop(name, None)
+        elif event.kind == plan.CREATE:
+            known[name] = Standing(event.step, *entered)
+        elif event.kind == amend.KIND:
+            standing = known.setdefault(name, Standing(None, None, None))
+            standing.step = event.step
+        else:
+            standing = known.setdefault(name, Standing(None, None, None))
+            standing.step = event.step
+            standing.entered_at, standing.entered_commit = entered
+            if event.kind == plan.PROMOTE:
+                for run_id in event.evidence:
+                    standing.cited.setdefault(run_id, event.commit.sha)
+    return known
+
+
+def upto(found: list[Event | Problem], sha: str, order: list[str]) -> list[Event | Problem]:
+    """The events of the commits up to and including ``sha``; ``order`` is the first-parent sequence, oldest first."""
+    position = {commit: i for i, commit in enumerate(order)}
+    limit = position[sha]
+    return [e for e in found if position.get(e.commit.sha, limit + 1) <= limit]
