@@ -237,7 +237,7 @@ def _closed_port() -> int:
         ("malformed", "malformed"),
         ("refused", "cannot connect"),
         ("head-moved", "head moved"),
-        ("wrong-checkout", "is not the pull request's head"),
+        ("head-not-fetched", "is not in this clone; fetch it"),
     ],
 )
 def test_faults(
@@ -274,8 +274,8 @@ def test_faults(
         monkeypatch.setenv("GITHUB_API_URL", f"http://127.0.0.1:{_closed_port()}")
     elif fault == "head-moved":
         fake.pulls[7].head_after_first_read = "f" * 40
-    elif fault == "wrong-checkout":
-        git(repo["path"], "checkout", "-q", repo["base"])
+    elif fault == "head-not-fetched":
+        fake.pulls[7].head_sha = "e" * 40
     code, out, err = pr_check(repo, capsys, *extra)
     assert code == 2, (out, err)
     assert expect in err and "Traceback" not in err

@@ -49,12 +49,13 @@ class _Lazy(dict):  # type: ignore[type-arg]
             pass
 
 
-def entries(root: Path, rev: str) -> list[dict[str, Any]]:
-    """The audit log of ``rev`` as JSON-ready entries, oldest first."""
-    found = timeline.events(root, rev)
+def entries(root: Path, rev: str, found: list[Event | timeline.Problem] | None = None) -> list[dict[str, Any]]:
+    """The audit log of ``rev`` as JSON-ready entries, oldest first (``found``: its events, when already read)."""
+    if found is None:
+        found = timeline.events(root, rev)
     names: dict[tuple[str, str, str], str] = {}
     for event in found:
-        if isinstance(event, Event) and event.kind == plan.PROMOTE:
+        if isinstance(event, Event) and event.kind == plan.PROMOTE and event.flag is not None:
             for run_id in event.evidence:
                 if plain_run_id(run_id):
                     names[(event.commit.sha, event.flag, run_id)] = f"{event.commit.sha}:{evidence_path(event.flag, run_id)}"
@@ -70,7 +71,7 @@ def entries(root: Path, rev: str) -> list[dict[str, Any]]:
                     "timestamp": clock.iso(item.commit.time),
                     "actor": item.commit.author,
                     "path": item.path,
-                    "warning": f"unreadable flag file at this commit, no entry: {item.message}",
+                    "warning": f"unreadable {'flag file' if item.path.startswith('flags/') else 'file'} at this commit, no entry: {item.message}",
                 }
             )
     return out

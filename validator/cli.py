@@ -105,6 +105,11 @@ def build_parser() -> argparse.ArgumentParser:
     publish = sub.add_parser("publish", help="write config.json and audit-log.json for services, if the commit passes check")
     publish.add_argument("--out", type=Path, required=True, metavar="DIR")
     publish.add_argument("--rev", default="HEAD", help="the commit to publish (default: HEAD)")
+    publish.add_argument(
+        "--since",
+        metavar="REF",
+        help="judge every first-parent step since REF (default: the commit of the config.json in --out; without one, the last step)",
+    )
     _add_common(publish)
 
     pr = sub.add_parser("pr-check", help="report on a pull request: approvals, one summary comment, the flaggate status")
@@ -300,10 +305,13 @@ def _publish(args: argparse.Namespace) -> int:
 
     root = _root(args)
     try:
-        config, log = publish.build(root, args.rev)
+        config, log = publish.build(root, args.rev, since=args.since or publish.last_published(args.out))
     except publish.Refused as refused:
         print(text(Result(refused.findings)))
-        print(f"flaggate: publish refused: {args.rev} does not pass flaggate check; nothing written", file=sys.stderr)
+        print(
+            f"flaggate: publish refused: {args.rev} (or a step since the last publish) does not pass the gate; nothing written",
+            file=sys.stderr,
+        )
         return 1
     publish.write(args.out, {publish.AUDIT_LOG: log, publish.CONFIG: config})
     print(f"published {args.out / publish.CONFIG} and {args.out / publish.AUDIT_LOG}")

@@ -26,7 +26,6 @@ from urllib3.util.retry import Retry
 from validator import check, history, prcheck
 from validator.errors import FatalError
 from validator.model import Policy
-from validator.repo import WorkTree
 from validator.report import Result, text
 
 DEFAULT_API = "https://api.github.com"
@@ -195,8 +194,8 @@ def run(
         return doing(what, api, timeout)
 
     gh_repo, pr, pull = fetch(gh, name, pr_number, step)
-    _same_checkout(root, pull)
-    result: Result = check.run(root, WorkTree(root), base=pull.base_sha, now=now)
+    # The head is judged as git stores it: a checkout's filters or uncommitted files play no part.
+    result: Result = check.run(root, history.GitTree(root, _local_commit(root, pull.head_sha)), base=pull.base_sha, now=now)
     judgement = result.judgement
     policy = judgement.base.policy
     approvals = prcheck.evaluate(pull, judgement.moves, policy, team_lookup(gh, policy, step))
@@ -231,17 +230,14 @@ def run(
     return 0 if final.ok else 1
 
 
-def _same_checkout(root: Path, pull: prcheck.Pull) -> None:
-    """The local checkout must be the PR's head (or GitHub's merge of it), or the verdict is about something else."""
-    head = history.git(root, "rev-parse", "HEAD").strip()
-    if head == pull.head_sha:
-        return
-    parents = history.git(root, "rev-parse", "HEAD^@", check=False).split()
-    if pull.head_sha in parents:
-        return
-    raise FatalError(
-        f"the checkout {head[:12]} is not the pull request's head {pull.head_sha[:12]} (nor a merge of it); check out the head first"
-    )
+def _local_commit(root: Path, sha: str) -> str:
+    """The pull request's head must be in this clone: it is what gets judged."""
+    history.ensure_repository(root)
+    if history.git(root, "cat-file", "-t", f"{sha}^{{commit}}", check=False).strip() != "commit":
+        raise FatalError(
+            f"the pull request's head {sha[:12]} is not in this clone; fetch it (actions/checkout with fetch-depth: 0 checks it out)"
+        )
+    return sha
 
 
 def _run_url() -> str | None:

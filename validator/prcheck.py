@@ -16,7 +16,7 @@ from validator.finding import ERROR, Finding
 from validator.gate import Move
 from validator.model import Policy
 from validator.report import Result, inert, summary
-from validator.rules import approval
+from validator.rules import amend, approval
 
 MARKER = "<!-- flaggate:summary -->"
 CONTEXT = "flaggate"
@@ -103,27 +103,25 @@ def evaluate(pull: Pull, moves: list[Move], policy: Policy, teams: TeamLookup) -
     findings: list[Finding] = []
     needed: dict[str, str] = {}
     sources: set[str] = set()
-    for move in moves:
-        owners, count, what = _requirement(move, policy)
+    for need in requirements(pull, moves, policy):
         approvers = []
         for review in eligible.values():
-            via = _owner_match(review.login, owners, teams, sources)
+            via = _owner_match(review.login, need.owners, teams, sources)
             if via is not None:
                 approvers.append(review.login)
-                verdicts[review.id].counted_for.append(f"{move.flag} ({via})")
-        needed[move.flag] = f"{count} from {', '.join(owners)}"
-        if len(approvers) < count:
-            file = move.head or move.base
-            line, column = file.doc.where(("state",)) if file and file.doc else (1, 1)
+                verdicts[review.id].counted_for.append(f"{need.key} ({via})")
+        text = f"{need.count} from {', '.join(need.owners)}"
+        needed[need.key] = f"{needed[need.key]}; and {text}" if need.key in needed else text
+        if len(approvers) < need.count:
             found = f"approved by {', '.join(approvers)}" if approvers else "no effective approval yet"
             findings.append(
                 Finding(
-                    file.path if file else "flags/",
-                    line,
-                    column,
+                    need.file,
+                    need.line,
+                    need.column,
                     approval.RULE,
-                    f"{what} needs {count} effective approval{'s' if count != 1 else ''} from {', '.join(owners)}; {found}",
-                    move.flag,
+                    f"{need.what} needs {need.count} effective approval{'s' if need.count != 1 else ''} from {', '.join(need.owners)}; {found}",
+                    need.flag,
                     ERROR,
                 )
             )
@@ -133,6 +131,70 @@ def evaluate(pull: Pull, moves: list[Move], policy: Policy, teams: TeamLookup) -
             verdict.reasons.append("not an owner of any flag this pull request moves" if moves else "nothing here needs an approval")
     ordered = sorted(verdicts.values(), key=lambda v: (v.review.submitted_at or "", v.review.id))
     return Approvals(findings, ordered, needed, sources)
+
+
+# Files that decide how every flag is judged: changing them needs the platform owners,
+# and CI judges such a pull request with the base's validator, never its own.
+TOOLING = (
+    "validator/",
+    "schema/",
+    ".github/",
+    ".ci/",
+    "pyproject.toml",
+    ".pre-commit-config.yaml",
+    ".pre-commit-hooks.yaml",
+    ".gitattributes",
+)
+
+
+@dataclass(frozen=True)
+class Requirement:
+    """Approvals one change needs: ``count`` from ``owners``."""
+
+    key: str  # the flag, or the file, the comment lists it under
+    owners: list[str]
+    count: int
+    what: str
+    file: str
+    line: int = 1
+    column: int = 1
+    flag: str | None = None
+
+
+def requirements(pull: Pull, moves: list[Move], policy: Policy) -> list[Requirement]:
+    """Every approval the pull request needs: per move, and for changes to the tooling."""
+    found = []
+    for move in moves:
+        file = move.head or move.base
+        line, column = file.doc.where(("state",)) if file and file.doc else (1, 1)
+        where = file.path if file else (move.path or "flags/")
+        key = move.flag or move.path or "?"
+        if move.kind == amend.KIND:
+            platform = list(policy.platform_owners)
+            if move.flag is not None:
+                flag = move.base.flag if move.base and move.base.flag else None
+                owners = list(flag.owners) if flag else []
+                what = f"amend of {move.flag}'s rules"
+                found.append(Requirement(key, owners, 1, f"{what} (the flag's owners)", where, line, column, move.flag))
+                found.append(Requirement(key, platform, 1, f"{what} (the platform owners)", where, line, column, move.flag))
+            else:
+                found.append(Requirement(key, platform, 1, f"amend of {move.path}", move.path or ".", 1, 1, None))
+            continue
+        owners, count, what = _requirement(move, policy)
+        found.append(Requirement(key, owners, count, what, where, line, column, move.flag))
+    tooling = sorted(f for f in pull.changed_files if f.startswith(TOOLING) or f in TOOLING)
+    if tooling:
+        shown = ", ".join(tooling[:3]) + (f" and {len(tooling) - 3} more" if len(tooling) > 3 else "")
+        found.append(
+            Requirement(
+                "tooling",
+                list(policy.platform_owners),
+                1,
+                f"a change to the validator, schemas or workflows ({shown})",
+                tooling[0],
+            )
+        )
+    return found
 
 
 def _requirement(move: Move, policy: Policy) -> tuple[list[str], int, str]:
@@ -210,12 +272,32 @@ def comment(pull: Pull, result: Result, approvals: Approvals) -> str:
     if moves:
         lines += ["| flag | from | to | kind | justification |", "|---|---|---|---|---|"]
         for move in moves:
+            if move.kind == amend.KIND:
+                name = move.flag or inert(move.path or "?", 120)
+                changed = ", ".join(inert(c["field"], 80) for c in move.changes[:5]) + (" …" if len(move.changes) > 5 else "")
+                state = str(move.before) if move.before else "-"
+                lines.append(f"| {name} | {state} | {state} | amend | rules changed: {changed} |")
+                continue
             block = move.head.flag.transition if move.head and move.head.flag else None
             why = inert(block.justification) if block else ""
             lines.append(f"| {move.flag} | {move.before or '(new)'} | {move.after or '(deleted)'} | {move.kind} | {why} |")
         lines.append("")
     else:
         lines += ["No flag changes state in this pull request.", ""]
+
+    amends = [m for m in moves if m.kind == amend.KIND]
+    if amends:
+        lines += [
+            "#### Amendments (rules changed, before → after)",
+            "",
+            "An amend changes how flags are judged: it needs the platform owners' approval besides the flag's owners, "
+            "and it takes effect for later pull requests.",
+            "",
+        ]
+        for move in amends:
+            for change in move.changes:
+                lines.append(f"- {move.flag or inert(move.path or '?', 120)}: `{inert(amend.describe(change), 300)}`")
+        lines.append("")
 
     pending = {f.flag: f.message for f in result.findings if f.rule == "soak"}
     soaks = [_soak_line(move, pending.get(move.flag)) for move in moves if move.kind == plan.PROMOTE]
@@ -237,8 +319,14 @@ def comment(pull: Pull, result: Result, approvals: Approvals) -> str:
     by_rule: dict[str, list[Finding]] = {}
     for finding in [*result.findings, *approvals.findings]:
         by_rule.setdefault(finding.rule, []).append(finding)
-    for rule in ("transition", "soak", "evidence", "dependency", "reason_code", "consistency", "schema", "yaml"):
-        items = [f for f in by_rule.get(rule, []) if not (rule == "evidence" and f.file.startswith("evidence/"))]
+    first = ("transition", "amend", "soak", "evidence", "dependency", "reason_code", "layout", "consistency", "schema", "yaml")
+    # Every rule with findings gets a section: one added later is never counted but left unshown.
+    for rule in [*first, *sorted(r for r in by_rule if r not in first and r != "approval")]:
+        items = [
+            f
+            for f in by_rule.get(rule, [])
+            if not (rule == "evidence" and f.file.startswith("evidence/") and any(f in run.problems for _, run in runs))
+        ]
         if not items:
             continue
         lines += [f"#### {rule}", ""]
