@@ -289,3 +289,62 @@ def test_pr_check_is_the_only_importer_of_pygithub() -> None:
     importers = sorted(p.name for p in root.rglob("*.py") if "from github import" in p.read_text() or "\nimport github" in p.read_text())
     assert importers == ["github.py"]
     assert "github" not in sys.modules or True  # the check path is covered in test_check.py
+
+
+def _amend_head(repo: dict[str, Any], fake: FakeGitHub, files: list[str]) -> str:
+    """Re-point PR 7 at a head that amends dual write's soak (7 -> 5 days) and nothing else."""
+    path = repo["path"]
+    git(path, "checkout", "-q", "main")
+    git(path, "checkout", "-q", "-b", "amend-soak")
+    flag = path / "flags/allocation_dual_write.yaml"
+    flag.write_text(flag.read_text().replace("soak_days: 7", "soak_days: 5"))
+    head = commit_all(path, "soak 5 days", "2026-11-20T09:30:00Z")
+    pull = fake.pulls[7]
+    pull.head_sha = head
+    pull.commits[0]["sha"] = head
+    pull.files = files
+    return head
+
+
+def test_an_amend_needs_the_platform_owners_besides_the_flags_owners(
+    repo: dict[str, Any], fake: FakeGitHub, capsys: pytest.CaptureFixture[str]
+) -> None:
+    head = _amend_head(repo, fake, ["flags/allocation_dual_write.yaml"])
+    fake.review(fake.pulls[7], "lena-ledger", "APPROVED", head, AT)  # the flag's owner only
+    code, out, _ = pr_check(repo, capsys)
+    assert code == 1 and "amend of allocation_dual_write's rules (the platform owners) needs 1 effective approval" in out, out
+    body = fake.pulls[7].comments[0]["body"]
+    assert "| allocation_dual_write | shadow | shadow | amend | rules changed: rollout[1].soak_days |" in body
+    assert "#### Amendments (rules changed, before → after)" in body
+    assert "- allocation_dual_write: rollout[1].soak_days: 7 → 5" in body
+    assert "acme-payments/platform-admins" in body
+    assert status_states(fake, head) == ["failure"]
+
+    fake.review(fake.pulls[7], "dana-platform", "APPROVED", head, "2026-11-20T11:30:00Z")
+    code, out, _ = pr_check(repo, capsys)
+    assert code == 0, out
+    assert status_states(fake, head) == ["failure", "success"]
+
+
+def test_a_change_to_the_validator_needs_the_platform_owners(
+    repo: dict[str, Any], fake: FakeGitHub, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake.pulls[7].files = ["flags/allocation_dual_write.yaml", "validator/gate.py"]
+    fake.review(fake.pulls[7], "lena-ledger", "APPROVED", repo["head"], AT)
+    code, out, _ = pr_check(repo, capsys)
+    assert code == 1 and "a change to the validator, schemas or workflows (validator/gate.py)" in out, out
+    fake.review(fake.pulls[7], "eli-platform", "APPROVED", repo["head"], "2026-11-20T11:30:00Z")
+    assert pr_check(repo, capsys)[0] == 0
+
+
+def test_the_head_is_judged_from_git_objects_not_the_checkout(
+    repo: dict[str, Any], fake: FakeGitHub, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = repo["path"]
+    git(path, "checkout", "-q", repo["base"])  # whatever is checked out, the head commit is what is judged
+    flag = path / "flags/outbox_enabled.yaml"
+    flag.write_text(flag.read_text().replace("state: off", "state: on"))  # uncommitted and illegal: not judged
+    fake.review(fake.pulls[7], "lena-ledger", "APPROVED", repo["head"], AT)
+    code, out, _ = pr_check(repo, capsys)
+    assert code == 0, out
+    assert "outbox_enabled" not in fake.pulls[7].comments[0]["body"]

@@ -296,7 +296,8 @@ def comment(pull: Pull, result: Result, approvals: Approvals) -> str:
         ]
         for move in amends:
             for change in move.changes:
-                lines.append(f"- {move.flag or inert(move.path or '?', 120)}: `{inert(amend.describe(change), 300)}`")
+                before, after = (inert(amend.show(change[side]), 200) for side in ("before", "after"))
+                lines.append(f"- {move.flag or inert(move.path or '?', 120)}: {inert(change['field'], 120)}: {before} → {after}")
         lines.append("")
 
     pending = {f.flag: f.message for f in result.findings if f.rule == "soak"}

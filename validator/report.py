@@ -46,6 +46,12 @@ def text(result: Result) -> str:
         prefix = "warning: " if finding.severity == WARNING else ""
         lines.append(f"{finding.file}:{finding.line}:{finding.column}: {finding.rule}: {prefix}{finding.message}")
     for move in result.transitions:
+        if move["kind"] == "amend":
+            from validator.rules.amend import describe
+
+            for change in move.get("changes", []):
+                lines.append(f"amend: {move['flag'] or move.get('file')}: {describe(change)}")
+            continue
         lines.append(f"transition: {move['flag']}: {_position(move, 'from')} -> {_position(move, 'to')} ({move['kind']})")
     lines.append(summary(result))
     return "\n".join(lines)

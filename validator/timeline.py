@@ -198,9 +198,10 @@ def events_of(root: Path, sha: str) -> list[Event | Problem]:
     for commit in commits:
         before: dict[str, tuple[str, Facts]] = {}
         after: dict[str, tuple[str, Facts]] = {}
+        file_events: list[Event | Problem] = []
         for change in commit.changes:
             if change.path in _RULE_FILES:
-                found.extend(_rules_file_event(commit, change, blobs, rule_files))
+                file_events.extend(_rules_file_event(commit, change, blobs, rule_files))
                 continue
             if not _is_flag_path(change.path):
                 continue
@@ -222,6 +223,7 @@ def events_of(root: Path, sha: str) -> list[Event | Problem]:
             after[facts.name] = (change.path, facts)
         for name in sorted(set(before) | set(after)):
             found.extend(_flag_events(commit, name, before.get(name), after.get(name), steps))
+        found.extend(file_events)
     blobs.finish()
     return found
 

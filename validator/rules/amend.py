@@ -73,10 +73,10 @@ def changes(before: Any, after: Any, path: str = "") -> list[dict[str, Any]]:
 
 def describe(change: dict[str, Any]) -> str:
     """One changed field for people: ``rollout[1].soak_days: 7 -> 5``."""
-    return f"{change['field']}: {_show(change['before'])} -> {_show(change['after'])}"
+    return f"{change['field']}: {show(change['before'])} -> {show(change['after'])}"
 
 
-def _show(value: Any) -> str:
+def show(value: Any) -> str:
     if value is None:
         return "(none)"
     return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(", ", ": "))

@@ -1,0 +1,503 @@
+"""A green check that cannot be talked into green: each attack on a real git repository.
+
+Every case is a change a careful reviewer of a payments migration would
+refuse; each must exit 1 naming the rule, and the same change without the
+offending part must still pass.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import run, run_json
+from tests.gitrepo import DUAL, commit_all, flag_path, git, new_repo, set_state, three_runs, write_run
+
+NOW = "2026-11-20T12:00:00Z"
+BACKFILL = "ledger_backfill_mode"
+
+
+def gate(repo: Path, capsys: pytest.CaptureFixture[str], *extra: str, base: str = "HEAD", now: str = NOW) -> tuple[int, dict[str, Any]]:
+    return run_json(["check", "--root", str(repo), "--base", base, "--now", now, *extra], capsys)
+
+
+def errors(report: dict[str, Any], rule: str) -> list[str]:
+    return [e["message"] for e in report["errors"] if e["rule"] == rule]
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text, (old, path)
+    path.write_text(text.replace(old, new, 1))
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    return new_repo(tmp_path)
+
+
+def promote_dual(repo: Path, evidence: list[str] | None = None) -> None:
+    ids = evidence if evidence is not None else three_runs(repo)
+    set_state(repo, "allocation_dual_write", "enforce", frm="shadow", justification="3 green cycles", evidence=ids)
+
+
+# --- case 1: dependencies are read at the base ------------------------------------------------
+BACKFILL_REQUIRES = "    - flag: allocation_dual_write\n      in: [shadow]\n      when: [read_only, active]\n"
+
+
+def _backfill_read_only(repo: Path) -> None:
+    set_state(repo, BACKFILL, "read_only", frm="off", evidence=[])
+    commit_all(repo, "backfill read_only", "2026-11-02T00:00:00Z")
+
+
+@pytest.mark.parametrize(
+    "loosen",
+    [
+        ("delete", BACKFILL_REQUIRES, "    []\n"),
+        ("widen in", "in: [shadow]", "in: [shadow, enforce]"),
+        ("narrow when", "when: [read_only, active]", "when: [active]"),
+    ],
+    ids=lambda x: x[0],
+)
+def test_case1_a_requirement_dropped_in_the_same_change(
+    loosen: tuple[str, str, str], repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _backfill_read_only(repo)
+    _, old, new = loosen
+    edit(flag_path(repo, BACKFILL), old, new)
+    promote_dual(repo)
+    code, report = gate(repo, capsys)
+    assert code == 1, report
+    assert any("requires allocation_dual_write in shadow" in m for m in errors(report, "dependency")), report["errors"]
+
+
+def test_case1_the_requirement_change_alone_is_an_amend(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _backfill_read_only(repo)
+    edit(flag_path(repo, BACKFILL), BACKFILL_REQUIRES, "    []\n")
+    code, report = gate(repo, capsys)
+    assert (code, report["errors"]) == (0, []), report
+    (move,) = report["transitions"]
+    assert move["kind"] == "amend" and move["flag"] == BACKFILL
+    assert move["changes"][0]["field"].startswith("requires.flags")
+
+
+def _outbox_on_without_resources(repo: Path) -> None:
+    set_state(repo, "outbox_enabled", "on", frm="off", evidence=[])
+    edit(flag_path(repo, "outbox_enabled"), "requires:\n  resources: [outbox]\n", "requires:\n  resources: []\n")
+
+
+def test_case1_a_resource_dropped_while_unprovisioned_at_the_base(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    edit(
+        repo / "resources.yaml",
+        "Transactional outbox table for telegram and event delivery.\n    provisioned: true",
+        "Transactional outbox table for telegram and event delivery.\n    provisioned: false",
+    )
+    commit_all(repo, "outbox table not there yet", "2026-11-02T00:00:00Z")
+    _outbox_on_without_resources(repo)
+    code, report = gate(repo, capsys)
+    assert code == 1 and any("resource outbox is not provisioned" in m for m in errors(report, "dependency")), report
+
+
+def test_case1_provisioned_at_the_base_passes(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    set_state(repo, "outbox_enabled", "on", frm="off", evidence=[])
+    code, report = gate(repo, capsys)
+    assert (code, report["errors"]) == (0, []), report
+    _outbox_on_without_resources(repo)  # dropping the requirement too is an amend, never with the promotion
+    code, report = gate(repo, capsys)
+    assert code == 1 and errors(report, "amend")
+
+
+def test_provisioning_and_enabling_in_one_change_is_refused(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    resources = repo / "resources.yaml"
+    edit(resources, "event delivery.\n    provisioned: true", "event delivery.\n    provisioned: false")
+    commit_all(repo, "outbox table not there yet", "2026-11-02T00:00:00Z")
+    edit(resources, "event delivery.\n    provisioned: false", "event delivery.\n    provisioned: true")
+    set_state(repo, "outbox_enabled", "on", frm="off", evidence=[])
+    code, report = gate(repo, capsys)
+    assert code == 1 and errors(report, "dependency"), report
+    set_state(repo, "outbox_enabled", "off", frm=None)
+    git(repo, "checkout", "-q", "--", "flags")
+    code, report = gate(repo, capsys)
+    assert code == 0, report
+    assert [(m["kind"], m["file"]) for m in report["transitions"]] == [("amend", "resources.yaml")]
+
+
+# --- case 2: a plan is never reordered into serving people ------------------------------------
+@pytest.mark.parametrize(
+    ("name", "old", "new"),
+    [
+        ("outbox_enabled", "rollout:\n  - state: off\n  - state: on\n", "rollout:\n  - state: on\n  - state: off\n"),
+        ("outbox_enabled", "rollout:\n  - state: off\n  - state: on\n", "rollout:\n  - state: paused\n  - state: off\n  - state: on\n"),
+        (
+            "allocation_read_switch",
+            "rollout:\n  - state: off\n  - state: canary\n    percentage: 5\n",
+            "rollout:\n  - state: canary\n    percentage: 5\n  - state: off\n",
+        ),
+    ],
+    ids=["outbox-on-first", "paused-first", "read-switch-canary-first"],
+)
+def test_case2_reordered_plan(name: str, old: str, new: str, repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    edit(flag_path(repo, name), old, new)
+    if "paused" in new:
+        edit(flag_path(repo, name), "states: [off, on]", "states: [off, on, paused]")
+    code, report = gate(repo, capsys)
+    assert code == 1, report
+    assert any("every plan starts with the step `off`" in m for m in errors(report, "consistency")), report["errors"]
+    code, _, _ = run(["check", "--root", str(repo)], capsys)
+    assert code == 1  # the tree alone is refused too: no base needed
+
+
+def test_off_always_publishes_zero(repo: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    out = tmp_path / "public"
+    assert run(["publish", "--root", str(repo), "--out", str(out)], capsys)[0] == 0
+    flags = json.loads((out / "config.json").read_text())["flags"]
+    assert {name: f["percentage"] for name, f in flags.items() if f["state"] == "off"} == {
+        name: 0 for name, f in flags.items() if f["state"] == "off"
+    }
+
+
+# --- case 3: loosen, then jump ------------------------------------------------------------------
+def test_case3_reorder_to_full_first_is_refused(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = flag_path(repo, "allocation_read_switch")
+    edit(
+        path,
+        "  - state: canary\n    percentage: 5\n",
+        "  - state: full\n  - state: canary\n    percentage: 5\n",
+    )
+    edit(path, "    soak_days: 3\n  - state: full\n", "    soak_days: 3\n")
+    code, report = gate(repo, capsys)
+    assert code == 1 and any("serves fewer" in m or "a promotion never serves fewer" in m for m in errors(report, "consistency")), report
+
+
+@pytest.mark.parametrize(
+    ("file", "old", "new", "field"),
+    [
+        (DUAL, "soak_days: 7", "soak_days: 0", "rollout[1].soak_days"),
+        (DUAL, "max: 500", "max: 100000", "guards[0].max"),
+        ("policy.yaml", "green_runs: 3", "green_runs: 1", "green_runs"),
+    ],
+)
+def test_case3_loosening_is_a_judged_amend(
+    file: str, old: str, new: str, field: str, repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    edit(repo / file, old, new)
+    code, report = gate(repo, capsys)
+    assert code == 0, report
+    (move,) = report["transitions"]
+    assert move["kind"] == "amend" and field in [c["field"] for c in move["changes"]]
+    # ... and loosening and using the looser rule in one change is refused.
+    promote_dual(repo, ["rr-0101"] if "green_runs" in new else None)
+    code, report = gate(repo, capsys, now="2026-11-02T12:00:00Z" if "soak" in new else NOW)
+    assert code == 1, report
+
+
+def test_case3_amend_and_promotion_of_one_flag_in_one_change(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    edit(repo / DUAL, "soak_days: 7", "soak_days: 5")
+    promote_dual(repo)
+    code, report = gate(repo, capsys)
+    assert code == 1 and any("never combined with a promotion" in m for m in errors(report, "amend")), report
+
+
+def test_an_approved_amend_then_a_promotion_works(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    edit(repo / DUAL, "soak_days: 7", "soak_days: 5")
+    assert gate(repo, capsys)[0] == 0
+    commit_all(repo, "soak 5 days (approved by the platform owners)", "2026-11-02T00:00:00Z")
+    promote_dual(repo)
+    code, report = gate(repo, capsys, now="2026-11-20T12:00:00Z")
+    assert (code, report["errors"]) == (0, []), report
+    code, report = gate(repo, capsys, now="2026-11-05T12:00:00Z")  # 4 days: the old 7-day soak would not be done either
+    assert code == 1 and errors(report, "soak")
+
+
+# --- case 4: evidence on the base is never rewritten -------------------------------------------
+def test_case4_base_runs_edited_to_green(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    for i in range(3):
+        write_run(repo, "allocation_dual_write", f"rr-{101 + i:04d}", 101 + i, status="red", finished=f"2026-11-1{5 + i}T01:12:00Z")
+    commit_all(repo, "red runs", "2026-11-18T00:00:00Z")
+    ids = three_runs(repo)  # the same ids, rewritten green
+    promote_dual(repo, ids)
+    code, report = gate(repo, capsys)
+    messages = errors(report, "evidence")
+    assert code == 1 and sum("append-only" in m for m in messages) == 3, report["errors"]
+
+
+def test_deleting_a_base_run_is_refused(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    three_runs(repo)
+    commit_all(repo, "runs", "2026-11-18T00:00:00Z")
+    (repo / "evidence/allocation_dual_write/rr-0103.json").unlink()
+    code, report = gate(repo, capsys)
+    assert code == 1 and any("append-only" in m for m in errors(report, "evidence"))
+
+
+# --- case 5: the newest runs count ------------------------------------------------------------
+def test_case5_newer_red_runs_block(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    ids = three_runs(repo)
+    bad = {"ledger_total": "1010000.00", "legacy_total": "1000000.00", "failed_ledger_writes": 900, "total_ledger_writes": 1000}
+    write_run(repo, "allocation_dual_write", "rr-0104", 104, status="red", inputs=bad, finished="2026-11-20T05:12:00Z")
+    write_run(repo, "allocation_dual_write", "rr-0105", 105, status="red", inputs=bad, finished="2026-11-20T07:12:00Z")
+    promote_dual(repo, ids)
+    code, report = gate(repo, capsys)
+    assert code == 1 and any("rr-0104" in m and "newer than the cited runs" in m for m in errors(report, "evidence")), report
+    # A newer run of another state does not block.
+    for run_id in ("rr-0104", "rr-0105"):
+        (repo / f"evidence/allocation_dual_write/{run_id}.json").unlink()
+    write_run(repo, "allocation_dual_write", "rr-0104", 104, state="enforce", finished="2026-11-20T05:12:00Z")
+    code, report = gate(repo, capsys)
+    assert (code, report["errors"]) == (0, []), report
+
+
+def test_newer_green_streak_after_a_red_run_passes(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    three_runs(repo, start=101)
+    write_run(repo, "allocation_dual_write", "rr-0104", 104, status="red", finished="2026-11-20T02:12:00Z")
+    for i, seq in enumerate((105, 106, 107)):
+        write_run(repo, "allocation_dual_write", f"rr-{seq:04d}", seq, finished=f"2026-11-20T0{3 + i}:12:00Z")
+    promote_dual(repo, ["rr-0105", "rr-0106", "rr-0107"])
+    code, report = gate(repo, capsys)
+    assert (code, report["errors"]) == (0, []), report
+
+
+def test_seq_is_unique_per_flag(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    ids = three_runs(repo)
+    write_run(repo, "allocation_dual_write", "rr-other", 102, finished="2026-11-19T02:12:00Z")
+    promote_dual(repo, ids)
+    code, report = gate(repo, capsys)
+    assert code == 1 and any("share seq 102" in m for m in errors(report, "evidence")), report
+
+
+def test_runs_must_start_after_the_flag_entered_the_state(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    repo = new_repo(tmp_path)
+    set_state(repo, "allocation_dual_write", "off", frm="shadow", reason="OPERATOR_DECISION")
+    commit_all(repo, "off", "2026-11-02T00:00:00Z")
+    set_state(repo, "allocation_dual_write", "shadow", frm="off")
+    commit_all(repo, "shadow again", "2026-11-10T01:05:00Z")
+    ids = [
+        write_run(repo, "allocation_dual_write", "rr-0101", 101, started="2026-11-10T01:00:00Z", finished="2026-11-18T01:12:00Z").stem,
+        write_run(repo, "allocation_dual_write", "rr-0102", 102, finished="2026-11-19T01:12:00Z").stem,
+        write_run(repo, "allocation_dual_write", "rr-0103", 103, finished="2026-11-20T01:12:00Z").stem,
+    ]
+    promote_dual(repo, ids)
+    code, report = gate(repo, capsys, now="2026-11-20T12:00:00Z")
+    assert code == 1 and any("started at 2026-11-10T01:00:00Z, before the flag entered shadow" in m for m in errors(report, "evidence"))
+
+
+# --- case 6: time only moves forward on the first-parent line -----------------------------------
+EVENT = "event_stream_enabled"
+REPLAY = {"debt_replay": "1000000.00", "debt_ground": "1000000.00"}
+
+
+def _event_runs(repo: Path, day: int) -> list[str]:
+    ids = []
+    for i in range(3):
+        run_id = f"es-{i + 1}"
+        write_run(repo, EVENT, run_id, i + 1, state="shadow", inputs=REPLAY, finished=f"2026-11-{day + i}T01:12:00Z")
+        ids.append(run_id)
+    return ids
+
+
+def test_case6_a_backdated_commit_does_not_shorten_the_soak(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (repo / "NOTES.md").write_text("unrelated\n")
+    commit_all(repo, "notes", "2026-11-20T00:00:00Z")
+    set_state(repo, EVENT, "shadow", frm="off", evidence=[])
+    commit_all(repo, "event stream to shadow, backdated", "2026-10-20T00:00:00Z")
+    set_state(repo, EVENT, "full", frm="shadow", evidence=_event_runs(repo, 20))
+    for i in range(3):  # runs the same morning, after the entry as it really happened
+        write_run(
+            repo,
+            EVENT,
+            f"es-{i + 1}",
+            i + 1,
+            state="shadow",
+            inputs=REPLAY,
+            started=f"2026-11-20T0{i + 1}:00:00Z",
+            finished=f"2026-11-20T0{i + 1}:30:00Z",
+        )
+    code, report = gate(repo, capsys, now="2026-11-20T12:00:00Z")
+    soak = errors(report, "soak")
+    assert code == 1 and soak and "2026-11-20T00:00:00Z" in soak[0], report["errors"]
+
+
+def test_case6_the_same_promotion_after_a_real_soak_passes(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    set_state(repo, EVENT, "shadow", frm="off", evidence=[])
+    commit_all(repo, "event stream to shadow", "2026-11-10T00:00:00Z")
+    set_state(repo, EVENT, "full", frm="shadow", evidence=_event_runs(repo, 18))
+    code, report = gate(repo, capsys, now="2026-11-20T12:00:00Z")
+    assert (code, report["errors"]) == (0, []), report
+
+
+# --- case 7: publish judges what it publishes ---------------------------------------------------
+def _direct_push_to_enforce(repo: Path) -> str:
+    set_state(repo, "active_reconciliation", "enforce", frm="dry", justification="invented", evidence=[])
+    return commit_all(repo, "direct push: reconciliation enforce", "2026-11-19T00:00:00Z")
+
+
+def test_case7_publish_refuses_an_illegal_step_since_the_last_publish(
+    repo: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    out = tmp_path / "public"
+    (repo / "NOTES.md").write_text("x\n")
+    commit_all(repo, "notes", "2026-11-18T00:00:00Z")
+    assert run(["publish", "--root", str(repo), "--out", str(out)], capsys)[0] == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    _direct_push_to_enforce(repo)
+    (repo / "NOTES.md").write_text("y\n")
+    commit_all(repo, "later commit hides it", "2026-11-19T01:00:00Z")
+    assert run(["check", "--root", str(repo)], capsys)[0] == 0  # the tree alone is fine
+    code, out_text, err = run(["publish", "--root", str(repo), "--out", str(out)], capsys)
+    assert code == 1 and "nothing written" in err, (out_text, err)
+    assert "transition" in out_text and "not a legal step" in out_text
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
+def test_case7_first_publish_judges_the_last_step(repo: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    _direct_push_to_enforce(repo)
+    code, _, _ = run(["publish", "--root", str(repo), "--out", str(tmp_path / "public")], capsys)
+    assert code == 1 and not (tmp_path / "public" / "config.json").exists()
+
+
+def test_publish_with_legal_steps_since(repo: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    out = tmp_path / "public"
+    assert run(["publish", "--root", str(repo), "--out", str(out)], capsys)[0] == 0
+    set_state(repo, "active_reconciliation", "dry", frm="off", evidence=[])
+    commit_all(repo, "reconciliation dry", "2026-11-03T00:00:00Z")
+    set_state(repo, "outbox_enabled", "on", frm="off", evidence=[])
+    commit_all(repo, "outbox on", "2026-11-04T00:00:00Z")
+    code, out_text, err = run(["publish", "--root", str(repo), "--out", str(out)], capsys)
+    assert code == 0, (out_text, err)
+    assert json.loads((out / "config.json").read_text())["flags"]["outbox_enabled"]["percentage"] == 100
+
+
+# --- case 8: CI runs a validator the pull request cannot edit ------------------------------------
+def test_case8_validate_workflow_installs_the_base_validator() -> None:
+    import yaml
+
+    workflow = yaml.safe_load((Path(__file__).resolve().parents[1] / ".github/workflows/validate.yml").read_text())
+    steps = workflow["jobs"]["flags"]["steps"]
+    checkouts = [s for s in steps if str(s.get("uses", "")).startswith("actions/checkout@")]
+    base = [s for s in checkouts if "base.sha" in str(s.get("with", {}).get("ref", ""))]
+    assert base and base[0]["with"].get("path"), "a second checkout of the base sha, in its own directory"
+    base_dir = base[0]["with"]["path"]
+    installs = [s for s in steps if "pip" in str(s.get("run", "")) and "install" in str(s.get("run", ""))]
+    assert installs and all(base_dir in s["run"] for s in installs), "flaggate is installed from the base checkout only"
+    runs = " ".join(str(s.get("run", "")) for s in steps)
+    assert "--head" in runs and "--base" in runs
+
+
+# --- principle 1: one reading ---------------------------------------------------------------------
+def test_head_is_judged_from_git_objects(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    base = git(repo, "rev-parse", "HEAD").strip()
+    set_state(repo, "outbox_enabled", "on", frm="off", evidence=[])
+    head = commit_all(repo, "outbox on", "2026-11-02T00:00:00Z")
+    set_state(repo, "active_reconciliation", "enforce", frm="dry", evidence=[])  # uncommitted, illegal
+    code, report = gate(repo, capsys, "--head", head, base=base)
+    assert (code, [m["flag"] for m in report["transitions"]]) == (0, ["outbox_enabled"]), report
+    code, report = gate(repo, capsys, base=base)  # the working tree sees the illegal edit
+    assert code == 1
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "flags/*.yaml filter=rewrite",
+        "*.yaml working-tree-encoding=UTF-16",
+        "policy.yaml ident",
+        "evidence/** eol=crlf",
+        "[attr]sneaky filter=x\n*.json sneaky",
+    ],
+)
+def test_gitattributes_that_rewrite_bytes_are_refused(line: str, repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (repo / ".gitattributes").write_text(line + "\n")
+    three_runs(repo)
+    code, out, _ = run(["check", "--root", str(repo)], capsys)
+    assert code == 1 and ".gitattributes:" in out and "layout" in out, out
+    head = commit_all(repo, "attributes", "2026-11-02T00:00:00Z")
+    code, report = gate(repo, capsys, "--head", head, base="HEAD~1")
+    assert code == 1 and errors(report, "layout")
+
+
+def test_plain_text_normalisation_is_allowed(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (repo / ".gitattributes").write_text("* text=auto\n*.png binary\nflags/*.yaml -text diff\n")
+    assert run(["check", "--root", str(repo)], capsys)[0] == 0
+
+
+def test_a_filter_makes_two_readers_disagree_and_is_refused(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # The smudge filter turns outbox on in every checkout while the commit keeps it off.
+    (repo / ".gitattributes").write_text("flags/outbox_enabled.yaml filter=flip\n")
+    git(repo, "config", "filter.flip.smudge", "sed -e 's/^state: off/state: on/'")
+    git(repo, "config", "filter.flip.clean", "cat")
+    head = commit_all(repo, "attributes", "2026-11-02T00:00:00Z")
+    code, report = gate(repo, capsys, "--head", head, base="HEAD~1")
+    assert code == 1 and any("filter" in m for m in errors(report, "layout")), report
+
+
+@pytest.mark.parametrize("target", ["evidence", "policy.yaml", "flags"])
+def test_symlinks_at_the_top_are_refused(target: str, repo: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    three_runs(repo)
+    real = tmp_path / f"real-{target}"
+    os.rename(repo / target, real)
+    os.symlink(real, repo / target)
+    code, out, _ = run(["check", "--root", str(repo)], capsys)
+    assert code == 1 and f"{target}:1:1: layout:" in out, out
+
+
+def test_symlinked_run_file_is_refused(repo: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    ids = three_runs(repo)
+    run_file = repo / "evidence/allocation_dual_write" / f"{ids[0]}.json"
+    real = tmp_path / "run.json"
+    os.rename(run_file, real)
+    os.symlink(real, run_file)
+    promote_dual(repo, ids)
+    code, report = gate(repo, capsys)
+    assert code == 1 and errors(report, "layout")
+
+
+# --- principle 2: where a flag stands comes from history --------------------------------------
+def test_a_completed_plan_cannot_restart_by_rewriting_the_transition_block(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    for state, frm, date in (("read_only", "off", "02"), ("active", "read_only", "04"), ("off", "active", "06")):
+        set_state(repo, BACKFILL, state, frm=frm, evidence=[])
+        commit_all(repo, f"backfill {state}", f"2026-11-{date}T00:00:00Z")
+    # PR 1 rewrites only the transition block so the file looks like the plan's first step.
+    set_state(repo, BACKFILL, "off", frm=None, justification="rewritten")
+    code, report = gate(repo, capsys)
+    assert code == 0 and report["transitions"] == []
+    commit_all(repo, "rewrite transition block", "2026-11-07T00:00:00Z")
+    # PR 2: off -> read_only, as if the plan had not completed.
+    set_state(repo, BACKFILL, "read_only", frm="off", evidence=[])
+    code, report = gate(repo, capsys)
+    assert code == 1 and any("complete" in m for m in errors(report, "transition")), report
+
+
+def test_runs_of_a_percentage_state_name_it(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    set_state(repo, "allocation_read_switch", "canary", percentage=5, frm="off", evidence=[])
+    commit_all(repo, "canary 5", "2026-11-02T00:00:00Z")
+    inputs = {"ledger_total": "1000000.00", "legacy_total": "1000000.00"}
+    ids = []
+    for i in range(3):
+        ids.append(
+            write_run(repo, "allocation_read_switch", f"rs-{i}", i, state="canary", inputs=inputs, finished=f"2026-11-1{i}T01:12:00Z").stem
+        )
+    set_state(repo, "allocation_read_switch", "canary", percentage=25, frm="canary", from_pct=5, evidence=ids)
+    code, report = gate(repo, capsys, now="2026-11-12T12:00:00Z")
+    assert code == 1 and any('"flag_percentage": 5' in m for m in errors(report, "evidence")), report
+
+
+# --- principle 3: amends, end to end ------------------------------------------------------------
+def test_amend_in_text_output_and_the_audit_log(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    edit(repo / DUAL, "soak_days: 7", "soak_days: 5")
+    edit(repo / "policy.yaml", "green_runs: 3", "green_runs: 4")
+    code, out, _ = run(["check", "--root", str(repo), "--base", "HEAD", "--now", NOW, "--format", "text"], capsys)
+    assert code == 0
+    assert "amend: allocation_dual_write: rollout[1].soak_days: 7 -> 5" in out
+    assert "amend: policy.yaml: green_runs: 3 -> 4" in out
+    sha = commit_all(repo, "soak 5, four runs", "2026-11-02T00:00:00Z")
+    code, out, _ = run(["audit-log", "--root", str(repo)], capsys)
+    entries = [e for e in json.loads(out) if e.get("kind") == "amend"]
+    assert [(e.get("flag"), e.get("file"), e["commit"]) for e in entries] == [
+        ("allocation_dual_write", None, sha),
+        (None, "policy.yaml", sha),
+    ]
+    assert entries[0]["changes"] == [{"field": "rollout[1].soak_days", "before": 7, "after": 5}]
+    assert entries[1]["changes"] == [{"field": "green_runs", "before": 3, "after": 4}]
