@@ -9,11 +9,13 @@ RULE_IDS: tuple[str, ...] = (
     "yaml",
     "schema",
     "consistency",
+    "layout",
     "dependency",
     "transition",
     "evidence",
     "soak",
     "reason_code",
+    "amend",
     "approval",
     "history",
 )
