@@ -25,11 +25,15 @@ from typing import Any, NamedTuple
 
 import yaml
 
-try:  # libyaml's C parser is ~9x faster; the pure-Python one is the fallback.
+# One reader: libyaml's C parser, everywhere.  PyYAML's pure-Python parser
+# accepts and refuses other inputs (tabs, some indentation, messages), so a
+# machine without libyaml would read flag files differently: it cannot decide.
+try:
     from yaml._yaml import CParser as _Parser
 except ImportError:  # pragma: no cover - depends on how PyYAML was built
     _Parser = None
 
+from validator.errors import FatalError
 from validator.finding import Finding
 
 RULE = "yaml"
@@ -210,7 +214,12 @@ def _build(
     def problem(mark: Any, message: str) -> None:
         findings.append(Finding(path, mark.line + 1, mark.column + 1, RULE, message))
 
-    parser = _Parser(text) if _Parser is not None else yaml.parser.Parser(yaml.reader.Reader(text))
+    if _Parser is None:
+        raise FatalError(
+            "PyYAML was built without libyaml, the one YAML reader flaggate trusts (every machine must read flag files "
+            "the same way); install a PyYAML wheel with libyaml (pip install --force-reinstall pyyaml)"
+        )
+    parser = _Parser(text)
     get_event = parser.get_event
     ScalarEvent = yaml.ScalarEvent
     MappingStartEvent = yaml.MappingStartEvent
