@@ -18,6 +18,7 @@ from typing import Any
 from validator import clock, history, metrics, plan, timeline
 from validator.rules import amend
 from validator.rules.evidence import evidence_path, load_run, plain_run_id
+from validator.signing import SIG_SUFFIX
 from validator.timeline import Event
 
 
@@ -59,6 +60,9 @@ def entries(root: Path, rev: str, found: list[Event | timeline.Problem] | None =
             for run_id in event.evidence:
                 if plain_run_id(run_id):
                     names[(event.commit.sha, event.flag, run_id)] = f"{event.commit.sha}:{evidence_path(event.flag, run_id)}"
+                    names[(event.commit.sha, event.flag, run_id + SIG_SUFFIX)] = (
+                        f"{event.commit.sha}:{evidence_path(event.flag, run_id)}{SIG_SUFFIX}"
+                    )
     blobs = _Lazy(names, history.Blobs(root).stream(list(names.values())))
     out = []
     for item in found:
@@ -106,6 +110,9 @@ def _entry(event: Event, blobs: dict[tuple[str, str, str], bytes | None]) -> dic
     if event.kind == plan.PROMOTE and event.evidence:
         entry["evidence"] = event.evidence
         entry["metrics"], entry["metrics_source"] = _worst(event, blobs)
+        signers = _signers(event, blobs)
+        if signers:
+            entry["signed_by"] = signers
     if event.commit.trailers:
         entry["approved_by"] = event.commit.trailers
     if event.warnings:
@@ -136,6 +143,24 @@ def _amend_entry(event: Event) -> dict[str, Any]:
     if event.commit.trailers:
         entry["approved_by"] = event.commit.trailers
     return entry
+
+
+def _signers(event: Event, blobs: dict[tuple[str, str, str], bytes | None]) -> list[str]:
+    """The key ids named by the signatures of the cited runs, as committed (history is not re-judged by today's policy)."""
+    from validator import jsonfile
+
+    found = set()
+    for run_id in event.evidence:
+        raw = blobs.get((event.commit.sha, event.flag or "", run_id + SIG_SUFFIX))
+        if raw is None:
+            continue
+        try:
+            data = jsonfile.loads(raw).data
+        except jsonfile.JSONError:
+            continue
+        if isinstance(data, dict) and isinstance(data.get("keyid"), str):
+            found.add(data["keyid"])
+    return sorted(found)
 
 
 def _worst(event: Event, blobs: dict[tuple[str, str, str], bytes | None]) -> tuple[dict[str, Decimal], str]:

@@ -141,6 +141,33 @@ def build_parser() -> argparse.ArgumentParser:
     _add_now(rb)
     _add_common(rb)
 
+    ev = sub.add_parser(
+        "evidence",
+        help="the reconciliation job's commands: keygen, record (compute, write and sign a run), verify",
+        description="Create signing keys, record signed reconciliation runs, verify run signatures.",
+    )
+    ev_sub = ev.add_subparsers(dest="evidence_command", metavar="ACTION")
+    ev_sub.required = True
+    keygen = ev_sub.add_parser("keygen", help="new Ed25519 key: private key to FILE (mode 0600), public key printed")
+    keygen.add_argument("--out", type=Path, required=True, metavar="FILE", help="where the private key goes (never overwritten)")
+    keygen.add_argument("--id", default="reconciler", help="the key id runs will name (default: reconciler)")
+    record = ev_sub.add_parser("record", help="compute a run from raw inputs with the gate's formulas, write it and sign it")
+    record.add_argument("flag", help="the flag the run reconciles")
+    record.add_argument("--state", required=True, help="the state the flag was in while the run ran")
+    record.add_argument("--percentage", type=int, help="the canary percentage, for a percentage state")
+    record.add_argument("--seq", type=int, required=True, help="the reconciler's sequence number for this flag (no gaps)")
+    record.add_argument("--started", type=_now, required=True, help="when the run started (ISO 8601)")
+    record.add_argument("--finished", type=_now, required=True, help="when the run finished (ISO 8601)")
+    record.add_argument("--input", action="append", default=[], metavar="NAME=VALUE", help="a raw input, e.g. ledger_total=1250000.00")
+    record.add_argument("--status", help="the run's status (default: green when every guard holds, else red)")
+    record.add_argument("--run-id", help="the run id and file name (default: rr-<seq>)")
+    record.add_argument("--key", type=Path, required=True, metavar="FILE", help="the private key (flaggate evidence keygen)")
+    record.add_argument("--key-id", default="reconciler", help="the key id in policy.yaml's signers (default: reconciler)")
+    _add_common(record)
+    verify = ev_sub.add_parser("verify", help="check run files' signatures against policy.yaml's signers")
+    verify.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="run files evidence/<flag>/<run_id>.json")
+    _add_common(verify)
+
     return parser
 
 
@@ -182,6 +209,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _codeowners(args)
     if args.command == "rollback-check":
         return _rollback_check(args)
+    if args.command == "evidence":
+        return _evidence(args)
     raise FatalError(f"unknown command {args.command}")  # pragma: no cover - argparse refuses first
 
 
@@ -349,6 +378,40 @@ def _codeowners(args: argparse.Namespace) -> int:
     target.parent.mkdir(parents=True, exist_ok=True)
     write_atomically(target, codeowners.render(root).encode("utf-8"))
     print(f"wrote {codeowners.PATH}")
+    return 0
+
+
+def _evidence(args: argparse.Namespace) -> int:
+    from validator import reconciler
+
+    if args.evidence_command == "keygen":
+        print(reconciler.keygen(args.out, args.id), end="")
+        print(f"flaggate: private key written to {args.out} (mode 0600); keep it in the reconciler's secret store", file=sys.stderr)
+        return 0
+    root = _root(args)
+    if args.evidence_command == "verify":
+        lines, ok = reconciler.verify(root, args.paths)
+        print("\n".join(lines))
+        return 0 if ok else 1
+    recorded = reconciler.record(
+        root,
+        args.flag,
+        state=args.state,
+        percentage=args.percentage,
+        seq=args.seq,
+        started=args.started,
+        finished=args.finished,
+        inputs=reconciler.parse_inputs(args.input),
+        status=args.status,
+        run_id=args.run_id,
+    )
+    if recorded.findings:
+        for f in recorded.findings:
+            print(f"{f.file}:{f.line}:{f.column}: {f.rule}: {f.message}")
+        print("flaggate: evidence record refused: nothing written", file=sys.stderr)
+        return 1
+    run_path, sig_path = reconciler.write(root, recorded, args.key, args.key_id)
+    print(f"wrote {run_path.relative_to(root)} and {sig_path.relative_to(root)}")
     return 0
 
 

@@ -285,10 +285,17 @@ def _suggest_runs(root: Path, flag: Any, at: int, now: datetime, evidence_rule: 
             block.append(nxt)
         if len(block) >= needed:
             best = block[-needed:]
-    notes = [
-        f"evidence: needs {needed} consecutive green runs in {left}; on disk: "
-        + (", ".join(f"{r.run_id} ({'green' if r.green else 'not green'})" for r in runs) or "none")
-    ]
+    notes = [f"evidence: needs {needed} consecutive green runs in {left}; on disk: " + ("" if runs else "none")]
+    for r in runs:
+        why = r.problems[0].message.split(": ", 1)[-1] if r.problems else ""
+        notes.append(f"  {r.run_id} (seq {r.data['seq']}): {'green' if r.green else 'not green: ' + why}")
+    if len(best) < needed:
+        state = f"--state {left.state}" + (f" --percentage {left.percentage}" if left.percentage is not None else "")
+        notes.append(
+            f"  runs go in {evidence_rule.EVIDENCE_DIR}/{flag.name}/<run_id>.json (schema/evidence.schema.json); the reconciliation job "
+            f"writes and signs them with `flaggate evidence record {flag.name} {state} --seq N --started ... --finished ... "
+            "--input NAME=VALUE ... --key FILE`"
+        )
     return [r.run_id for r in best], notes
 
 

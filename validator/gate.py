@@ -351,6 +351,7 @@ def _check_promotion(move: Move, policy: Policy, tree: Tree, now: datetime, cite
         max_age_days=policy.max_evidence_age_days,
         already_cited=cited,
         on_file=_run_ids(tree, move.flag),
+        signers=list(policy.signers),
     )
     move.verdict = verdict
     findings.extend(verdict.findings)

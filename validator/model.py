@@ -148,6 +148,24 @@ class Resources(_Strict):
     resources: dict[ResourceName, Resource]
 
 
+PublicKey = Annotated[
+    str,
+    Field(
+        pattern=r"^ed25519:[A-Za-z0-9+/]{43}=$",
+        description="an Ed25519 public key: ed25519: and the base64 of its 32 raw bytes (flaggate evidence keygen prints it)",
+    ),
+]
+
+
+class Signer(_Strict):
+    """A key allowed to sign reconciliation runs."""
+
+    id: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$", description="the key id a signature names")]
+    key: PublicKey
+    flags: list[FlagName] | None = Field(default=None, description="the flags it may sign runs for; all if absent")
+    why: Text | None = None
+
+
 class Policy(_Strict):
     """``policy.yaml``: the rules that hold for every flag."""
 
@@ -162,12 +180,35 @@ class Policy(_Strict):
     teams: dict[Owner, list[Owner]] = Field(
         default_factory=dict, description="team members, used when the token cannot read team membership"
     )
+    signers: list[Signer] = Field(
+        default_factory=list,
+        description="keys allowed to sign reconciliation runs; when any is listed, only signed runs count as green",
+    )
+
+
+class Run(_Strict):
+    """``evidence/<flag>/<run_id>.json``: one reconciliation run (the gate reads it with its own strict JSON parser)."""
+
+    schema_: str | None = Field(default=None, alias="$schema", description="for editors: ../../schema/evidence.schema.json")
+    run_id: Annotated[str, Field(min_length=1, max_length=128, description="equals the file name without .json")]
+    flag: FlagName
+    seq: Annotated[int, Field(ge=0, description="the reconciler's sequence number for this flag: unique, no gaps")]
+    flag_state: StateName
+    flag_percentage: Percentage | None = Field(default=None, description="required for a percentage state such as canary")
+    status: Annotated[str, Field(description="green, red, failed, running, pending ...: only green counts")]
+    started_at: Annotated[str, Field(description="ISO 8601 with a zone; after the flag entered the state")]
+    finished_at: Annotated[str, Field(description="ISO 8601 with a zone")]
+    inputs: dict[str, Annotated[str, Field(pattern=r"^-?[0-9]{1,30}(\.[0-9]{1,12})?$")] | Annotated[int, Field(ge=0)]] = Field(
+        description="raw amounts (decimal strings) and counts (whole numbers) the metrics are recomputed from"
+    )
+    metrics: dict[MetricName, Number] | None = Field(default=None, description="claimed metrics; each must agree with the recomputed one")
 
 
 SCHEMAS: dict[str, type[BaseModel]] = {
     "flag.schema.json": Flag,
     "policy.schema.json": Policy,
     "resources.schema.json": Resources,
+    "evidence.schema.json": Run,
 }
 
 

@@ -44,13 +44,14 @@ from typing import Any
 
 from validator import clock, jsonfile, metrics
 from validator.finding import WARNING, Finding
-from validator.model import Guard
+from validator.model import Guard, Signer
 from validator.plan import Position
 
 RULE = "evidence"
 EVIDENCE_DIR = "evidence"
 
 _FIELDS: dict[str, tuple[type | tuple[type, ...], bool]] = {
+    "$schema": (str, False),
     "run_id": (str, True),
     "flag": (str, True),
     "seq": (int, True),
@@ -91,6 +92,7 @@ class Run:
     doc: jsonfile.JSONDocument | None = None
     metrics: dict[str, Decimal] = field(default_factory=dict)
     problems: list[Finding] = field(default_factory=list)
+    signer: str | None = None  # the key id whose signature verified, when signers are configured
 
     @property
     def green(self) -> bool:
@@ -265,6 +267,67 @@ def _newest(
     return findings
 
 
+def _check_signature(run: Run, raw: bytes, flag: str, signers: list[Signer], read: Callable[[str], bytes | None]) -> None:
+    from validator import signing
+
+    check = signing.verify(signers, flag, raw, read(run.path + signing.SIG_SUFFIX))
+    if check.problem is not None:
+        run.add((), check.problem, flag)
+    run.signer = check.signer
+
+
+def _withheld(
+    flag: str,
+    left: Position,
+    cited: list[Run],
+    others: list[str],
+    read: Callable[[str], bytes | None],
+    signers: list[Signer],
+    entered_at: datetime | None,
+    at_flag: Callable[[tuple[Any, ...], str], None],
+) -> None:
+    """Every run a signer made for the flag since it entered the step is in the repository, up to the newest cited.
+
+    The signer numbers its runs per flag (``seq``); a gap means a run was
+    left out, and a red run cannot be left out.
+    """
+    from validator import signing
+
+    by_signer: dict[str, list[Run]] = {}
+    for run in cited:
+        if run.signer is not None and run.seq is not None:
+            by_signer.setdefault(run.signer, []).append(run)
+    if not by_signer:
+        return
+    signed: dict[str, list[Run]] = {name: list(runs) for name, runs in by_signer.items()}
+    for run_id in others:
+        raw = read(evidence_path(flag, run_id))
+        if raw is None:
+            continue
+        run = load_run(flag, run_id, raw)
+        if run.seq is None:
+            continue
+        check = signing.verify(signers, flag, raw, read(run.path + signing.SIG_SUFFIX))
+        if check.signer in signed:
+            signed[check.signer].append(run)
+    for name, runs in signed.items():
+        newest = max(r.seq for r in by_signer[name] if r.seq is not None)
+        before = [
+            r.seq for r in runs if r.seq is not None and entered_at is not None and r.started_at is not None and r.started_at <= entered_at
+        ]
+        present = {r.seq for r in runs if r.seq is not None}
+        start = max(before) if before else min(present)
+        missing = [seq for seq in range(start + 1, newest + 1) if seq not in present]
+        if missing:
+            shown = ", ".join(map(str, missing[:5])) + (" ..." if len(missing) > 5 else "")
+            at_flag(
+                ("transition", "evidence"),
+                f"run{'s' if len(missing) > 1 else ''} with seq {shown} signed by {name} {'are' if len(missing) > 1 else 'is'} missing from "
+                f"evidence/{flag}/: every run the reconciler made since {flag} entered {left} must be in the repository up to the newest "
+                "cited one (a red run cannot be left out); add the missing run files",
+            )
+
+
 @dataclass
 class Verdict:
     """What the evidence of one promotion came to, for reports and comments."""
@@ -288,8 +351,14 @@ def check_promotion(
     max_age_days: int,
     already_cited: dict[str, str],
     on_file: list[str] | None = None,
+    signers: list[Signer] | None = None,
 ) -> Verdict:
-    """Every evidence finding of one promotion out of ``left``."""
+    """Every evidence finding of one promotion out of ``left``.
+
+    With ``signers`` (the base policy's), a run counts only with a valid
+    signature of a signer allowed for the flag, and no run that signer made
+    since the flag entered the step may be missing from the repository.
+    """
     findings: list[Finding] = []
 
     def at_flag(path: tuple[Any, ...], message: str) -> None:
@@ -322,6 +391,8 @@ def check_promotion(
             continue
         run = load_run(flag, run_id, raw)
         judge_run(run, flag, left, guards)
+        if signers:
+            _check_signature(run, raw, flag, signers, read)
         finished = run.finished_at
         if finished is not None:
             if finished > now:
@@ -346,7 +417,10 @@ def check_promotion(
                 ("transition", "evidence"),
                 f"runs are not consecutive: seq {a} ({a_id}) then {b} ({b_id}); runs {a + 1}..{b - 1} are missing",
             )
-    findings.extend(_newest(flag, left, runs, [i for i in on_file or [] if i not in seen and plain_run_id(i)], read, at_flag, green_runs))
+    others = [i for i in on_file or [] if i not in seen and plain_run_id(i)]
+    findings.extend(_newest(flag, left, runs, others, read, at_flag, green_runs))
+    if signers:
+        _withheld(flag, left, runs, others, read, signers, entered_at, at_flag)
     finished_times = [r.finished_at for r in runs if r.finished_at is not None]
     if finished_times:
         newest = max(finished_times)

@@ -1,0 +1,272 @@
+"""Signed reconciliation runs: real keys, real git repositories, OpenSSL outside flaggate."""
+
+from __future__ import annotations
+
+import base64
+import json
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import run, run_json
+from tests.gitrepo import commit_all, new_repo, set_state
+
+NOW = "2026-11-20T12:00:00Z"
+
+# RFC 8032, section 7.1, TEST 1 to 3: (secret key, public key, message, signature), hex.
+RFC8032 = [
+    (
+        "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60",
+        "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a",
+        "",
+        "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b",
+    ),
+    (
+        "4ccd089b28ff96da9db6c346ec114e0f5b8a319f35aba624da8cf6ed4fb8a6fb",
+        "3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c",
+        "72",
+        "92a009a9f0d4cab8720e820b5f642540a2b27b5416503f8fb3762223ebdb69da085ac1e43e15996e458f3613d0f11d8c387b2eaeb4302aeeb00d291612bb0c00",
+    ),
+    (
+        "c5aa8df43f9f837bedb7442f31dcb7b166d38535076f094b85ce3a2e0b4458f7",
+        "fc51cd8e6218a1a38da47ed00230f0580816ed13ba3303ac5deb911548908025",
+        "af82",
+        "6291d657deec24024827e69c3abe01a30ce548a284743a445e3680d7db5ac3ac18ff9b538d16f290ae67f760984dc6594a7c15e9716ed28dc027beceea1ec40a",
+    ),
+]
+
+
+@pytest.mark.parametrize(("secret", "public", "message", "signature"), RFC8032)
+def test_ed25519_matches_rfc8032(secret: str, public: str, message: str, signature: str) -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from validator import signing
+    from validator.model import Signer
+
+    key = Ed25519PrivateKey.from_private_bytes(bytes.fromhex(secret))
+    raw = key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    assert raw.hex() == public
+    sig_file = signing.sign(key, "rfc", bytes.fromhex(message))
+    assert base64.b64decode(json.loads(sig_file)["sig"]).hex() == signature
+    signer = Signer(id="rfc", key=signing.encode_public(raw))
+    assert signing.verify([signer], "f", bytes.fromhex(message), sig_file).signer == "rfc"
+    assert signing.verify([signer], "f", bytes.fromhex(message) + b"x", sig_file).problem
+
+
+def keygen(tmp_path: Path, capsys: pytest.CaptureFixture[str], keyid: str) -> tuple[Path, str]:
+    key = tmp_path / f"{keyid}.pem"
+    code, out, err = run(["evidence", "keygen", "--out", str(key), "--id", keyid], capsys)
+    assert code == 0, err
+    assert "PRIVATE" not in out + err and key.stat().st_mode & 0o777 == 0o600
+    private_b64 = "".join(key.read_text().splitlines()[1:-1])
+    assert private_b64 not in out + err
+    public = out.split("key: ", 1)[1].split()[0]
+    return key, public
+
+
+def add_signer(repo: Path, keyid: str, public: str, flags: list[str] | None = None) -> None:
+    policy = repo / "policy.yaml"
+    entry = f"  - id: {keyid}\n    key: {public}\n" + (f"    flags: [{', '.join(flags)}]\n" if flags else "")
+    text = policy.read_text().replace("\nsigners: []\n", "\nsigners:\n")
+    policy.write_text(text + entry if "\nsigners:\n" in text else text + "\nsigners:\n" + entry)
+
+
+def record(repo: Path, capsys: pytest.CaptureFixture[str], key: Path, keyid: str, seq: int, day: int, **options: Any) -> tuple[int, str]:
+    inputs = options.get(
+        "inputs", ["ledger_total=1250000.00", "legacy_total=1250000.00", "failed_ledger_writes=0", "total_ledger_writes=120000"]
+    )
+    argv = [
+        "evidence",
+        "record",
+        "allocation_dual_write",
+        "--root",
+        str(repo),
+        "--state",
+        "shadow",
+        "--seq",
+        str(seq),
+        "--started",
+        f"2026-11-{day:02d}T01:00:00Z",
+        "--finished",
+        f"2026-11-{day:02d}T01:12:00Z",
+        "--key",
+        str(key),
+        "--key-id",
+        keyid,
+    ]
+    for item in inputs:
+        argv += ["--input", item]
+    code, out, err = run(argv, capsys)
+    return code, out + err
+
+
+@pytest.fixture
+def signed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> dict[str, Any]:
+    """A repository whose base policy lists one signer, recon-2026."""
+    repo = new_repo(tmp_path)
+    key, public = keygen(tmp_path, capsys, "recon-2026")
+    add_signer(repo, "recon-2026", public)
+    commit_all(repo, "policy: the reconciler's key (platform owners approved)", "2026-11-01T06:00:00Z")
+    return {"repo": repo, "key": key, "public": public}
+
+
+def gate(repo: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, dict[str, Any]]:
+    return run_json(["check", "--root", str(repo), "--base", "HEAD", "--now", NOW], capsys)
+
+
+def promote(repo: Path, ids: list[str]) -> None:
+    set_state(repo, "allocation_dual_write", "enforce", frm="shadow", justification="3 signed green runs", evidence=ids)
+
+
+def evidence_errors(report: dict[str, Any]) -> str:
+    return " | ".join(e["message"] for e in report["errors"] if e["rule"] == "evidence")
+
+
+def test_recorded_signed_runs_promote(signed: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
+    repo, key = signed["repo"], signed["key"]
+    for seq, day in ((101, 18), (102, 19), (103, 20)):
+        code, out = record(repo, capsys, key, "recon-2026", seq, day)
+        assert code == 0, out
+    text = (repo / "evidence/allocation_dual_write/rr-0101.json").read_text()
+    assert '"$schema": "../../schema/evidence.schema.json"' in text and '"status": "green"' in text
+    promote(repo, ["rr-0101", "rr-0102", "rr-0103"])
+    code, report = gate(repo, capsys)
+    assert (code, report["errors"]) == (0, []), report
+    sha = commit_all(repo, "promote", "2026-11-20T12:00:00Z")
+    code, out, _ = run(["audit-log", "--root", str(repo)], capsys)
+    entry = next(e for e in json.loads(out) if e["commit"] == sha)
+    assert entry["signed_by"] == ["recon-2026"]
+
+
+def test_record_refuses_what_the_gate_refuses(signed: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
+    repo, key = signed["repo"], signed["key"]
+    code, out = record(repo, capsys, key, "recon-2026", 101, 18, inputs=["ledger_total=1,250,000.00", "legacy_total=1250000.00"])
+    assert code == 1 and "malformed" in out and "nothing written" in out
+    assert not (repo / "evidence").exists()
+    assert record(repo, capsys, key, "recon-2026", 101, 18)[0] == 0
+    code, out = record(repo, capsys, key, "recon-2026", 101, 18)
+    assert code == 2 and "append-only" in out
+
+
+@pytest.mark.parametrize("attack", ["unsigned", "tampered", "wrong-signer", "not-allowed-for-flag", "signer-added-in-the-pr", "withheld"])
+def test_runs_that_do_not_count(attack: str, signed: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    repo, key = signed["repo"], signed["key"]
+    ids = ["rr-0101", "rr-0102", "rr-0103"]
+    expect = ""
+    if attack == "withheld":
+        for seq, day in ((101, 15), (102, 16), (103, 17), (104, 18), (105, 19), (106, 20)):
+            assert record(repo, capsys, key, "recon-2026", seq, day)[0] == 0
+        (repo / "evidence/allocation_dual_write/rr-0103.json").unlink()  # the left-out run
+        (repo / "evidence/allocation_dual_write/rr-0103.json.sig").unlink()
+        ids, expect = ["rr-0104", "rr-0105", "rr-0106"], "seq 103 signed by recon-2026 is missing"
+    elif attack in ("wrong-signer", "signer-added-in-the-pr", "not-allowed-for-flag"):
+        other, public = keygen(tmp_path, capsys, "rogue")
+        if attack == "signer-added-in-the-pr":
+            add_signer(repo, "rogue", public)
+        if attack == "not-allowed-for-flag":
+            add_signer(repo, "rogue", public, flags=["outbox_enabled"])
+            commit_all(repo, "rogue may sign outbox runs", "2026-11-01T07:00:00Z")
+        for seq, day in ((101, 18), (102, 19), (103, 20)):
+            assert record(repo, capsys, other, "rogue", seq, day)[0] == 0
+        expect = "may sign runs of outbox_enabled only" if attack == "not-allowed-for-flag" else "'rogue', which is not a signer"
+    else:
+        for seq, day in ((101, 18), (102, 19), (103, 20)):
+            assert record(repo, capsys, key, "recon-2026", seq, day)[0] == 0
+        run_file = repo / "evidence/allocation_dual_write/rr-0102.json"
+        if attack == "unsigned":
+            (repo / "evidence/allocation_dual_write/rr-0102.json.sig").unlink()
+            expect = "is not signed"
+        else:
+            data = bytearray(run_file.read_bytes())
+            data[data.index(b"120000") + 5] = ord("1")  # one byte: 120000 writes become 120001
+            run_file.write_bytes(bytes(data))
+            expect = "does not verify"
+    promote(repo, ids)
+    code, report = gate(repo, capsys)
+    assert code == 1 and expect in evidence_errors(report), report["errors"]
+
+
+def test_removing_a_signer_invalidates_its_runs_but_not_history(signed: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
+    repo, key = signed["repo"], signed["key"]
+    for seq, day in ((101, 10), (102, 11), (103, 12)):
+        assert record(repo, capsys, key, "recon-2026", seq, day)[0] == 0
+    promote(repo, ["rr-0101", "rr-0102", "rr-0103"])
+    promoted = commit_all(repo, "promote", "2026-11-12T12:00:00Z")
+    # Key leaked: the platform owners replace it at the base.
+    set_state(repo, "allocation_dual_write", "shadow", frm="enforce", reason="OPERATOR_DECISION", justification="key leaked")
+    policy = repo / "policy.yaml"
+    text = policy.read_text()
+    policy.write_text(text[: text.index("\nsigners:\n")] + "\nsigners:\n  - id: recon-2027\n    key: ed25519:" + "A" * 43 + "=\n")
+    assert "recon-2026" not in policy.read_text()
+    commit_all(repo, "demote; rotate the key", "2026-11-13T00:00:00Z")
+    for seq, day in ((104, 18), (105, 19), (106, 20)):
+        assert record(repo, capsys, key, "recon-2026", seq, day)[0] == 0
+    promote(repo, ["rr-0104", "rr-0105", "rr-0106"])
+    code, report = gate(repo, capsys)
+    assert code == 1 and "'recon-2026', which is not a signer" in evidence_errors(report)
+    code, out, _ = run(["audit-log", "--root", str(repo)], capsys)
+    entry = next(e for e in json.loads(out) if e["commit"] == promoted)
+    assert entry["signed_by"] == ["recon-2026"] and entry["kind"] == "promote"
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")
+def test_signature_verifies_with_openssl(signed: dict[str, Any], capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    from validator.signing import public_pem
+
+    repo, key = signed["repo"], signed["key"]
+    code, out = record(repo, capsys, key, "recon-2026", 101, 18)
+    assert code == 0, out
+    run_file = repo / "evidence/allocation_dual_write/rr-0101.json"
+    sig = json.loads((repo / "evidence/allocation_dual_write/rr-0101.json.sig").read_text())
+    (tmp_path / "sig.bin").write_bytes(base64.b64decode(sig["sig"]))
+    # The README's way: the SubjectPublicKeyInfo DER prefix for Ed25519, then the raw key, then openssl.
+    der = bytes.fromhex("302a300506032b6570032100") + base64.b64decode(signed["public"].removeprefix("ed25519:"))
+    (tmp_path / "pub.der").write_bytes(der)
+    converted = subprocess.run(
+        ["openssl", "pkey", "-pubin", "-inform", "DER", "-in", str(tmp_path / "pub.der"), "-out", str(tmp_path / "pub.pem")],
+        capture_output=True,
+        text=True,
+    )
+    assert converted.returncode == 0, converted.stderr
+    assert (tmp_path / "pub.pem").read_bytes() == public_pem(signed["public"])
+    argv = ["openssl", "pkeyutl", "-verify", "-pubin", "-inkey", str(tmp_path / "pub.pem"), "-rawin", "-in", str(run_file)]
+    good = subprocess.run([*argv, "-sigfile", str(tmp_path / "sig.bin")], capture_output=True, text=True)
+    assert good.returncode == 0 and "Signature Verified Successfully" in good.stdout, good.stdout + good.stderr
+    tampered = tmp_path / "tampered.json"
+    tampered.write_bytes(run_file.read_bytes().replace(b"120000", b"120001"))
+    argv[-1] = str(tampered)
+    bad = subprocess.run([*argv, "-sigfile", str(tmp_path / "sig.bin")], capture_output=True, text=True)
+    assert bad.returncode != 0
+
+
+def test_evidence_verify_command(signed: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
+    repo, key = signed["repo"], signed["key"]
+    assert record(repo, capsys, key, "recon-2026", 101, 18)[0] == 0
+    assert record(repo, capsys, key, "recon-2026", 102, 19)[0] == 0
+    (repo / "evidence/allocation_dual_write/rr-0102.json.sig").unlink()
+    code, out, _ = run(
+        [
+            "evidence",
+            "verify",
+            "--root",
+            str(repo),
+            str(repo / "evidence/allocation_dual_write/rr-0101.json"),
+            str(repo / "evidence/allocation_dual_write/rr-0102.json"),
+        ],
+        capsys,
+    )
+    assert code == 1
+    assert "evidence/allocation_dual_write/rr-0101.json: signed by recon-2026" in out
+    assert "evidence/allocation_dual_write/rr-0102.json:1:1: evidence: run rr-0102 is not signed" in out
+
+
+def test_without_signers_unsigned_runs_still_count(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.gitrepo import three_runs
+
+    repo = new_repo(tmp_path)
+    promote(repo, three_runs(repo))
+    assert gate(repo, capsys)[0] == 0

@@ -1,0 +1,213 @@
+"""``flaggate evidence``: the reconciliation job's side of the tool.
+
+* ``keygen``: a new Ed25519 key; the private key goes to a file only its owner
+  can read (mode 0600, never printed), the public key is printed as
+  ``policy.yaml``'s ``signers`` takes it.
+* ``record``: one run file computed from raw inputs with the gate's own
+  formulas and checks, written and signed atomically; a run the gate would
+  refuse is never written, and an existing run is never overwritten
+  (evidence is append-only).
+* ``verify``: check run files' signatures against the signers of
+  ``policy.yaml``, as the gate does.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+
+from validator import clock, metrics, plan, signing
+from validator.errors import FatalError
+from validator.finding import Finding
+from validator.model import Flag, Step
+from validator.plan import Position
+from validator.repo import EVIDENCE_DIR, load_policy, read_flag
+from validator.rules import evidence
+
+SCHEMA_HINT = "../../schema/evidence.schema.json"
+# Which inputs are amounts (decimal strings) and which are counts (whole numbers), from the formulas.
+INPUT_KINDS: dict[str, str] = {field: kind for metric in metrics.METRICS.values() for field, kind in metric.inputs}
+
+
+def keygen(out: Path, keyid: str) -> str:
+    """Write a new private key to ``out`` (0600, never overwriting) and return the policy entry to paste."""
+    pem, public = signing.generate()
+    try:
+        fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise FatalError(f"{out} exists; keygen never overwrites a key") from None
+    except OSError as exc:
+        raise FatalError(f"cannot create {out}: {exc.strerror}") from None
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(pem)
+    return f"signers:\n  - id: {keyid}\n    key: {public}\n"
+
+
+@dataclass
+class Recorded:
+    path: str
+    text: bytes
+    signature: bytes | None
+    findings: list[Finding]
+
+
+def parse_inputs(pairs: list[str]) -> dict[str, object]:
+    """``name=value`` pairs: amounts stay exact decimal strings, counts become whole numbers."""
+    inputs: dict[str, object] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise FatalError(f"--input {pair!r}: write NAME=VALUE, for example ledger_total=1250000.00")
+        kind = INPUT_KINDS.get(name)
+        if kind is None:
+            raise FatalError(f"--input {name}: not an input of any formula; known: {', '.join(sorted(INPUT_KINDS))}")
+        if name in inputs:
+            raise FatalError(f"--input {name} is given twice")
+        if kind == metrics.AMOUNT:
+            inputs[name] = value
+        else:
+            try:
+                inputs[name] = int(value, 10)
+            except ValueError:
+                raise FatalError(f"--input {name}={value}: a count is a whole number") from None
+    return inputs
+
+
+def record(
+    root: Path,
+    flag_name: str,
+    *,
+    state: str,
+    percentage: int | None,
+    seq: int,
+    started: datetime,
+    finished: datetime,
+    inputs: dict[str, object],
+    status: str | None,
+    run_id: str | None,
+) -> Recorded:
+    """The run file for these inputs, judged exactly as the gate judges a cited run."""
+    flag_file = read_flag(root, flag_name)
+    flag = flag_file.flag
+    if flag is None:
+        raise FatalError(f"flags/{flag_name}.yaml cannot be read")
+    left = Position(state, percentage)
+    step = _step(flag, left)
+    guards = [*flag.guards, *step.guards]
+    run_id = run_id or f"rr-{seq:04d}"
+    computed: dict[str, Decimal] = {}
+    for name, metric in metrics.METRICS.items():
+        if all(field in inputs for field, _ in metric.inputs):
+            try:
+                computed[name] = metrics.compute(name, inputs)
+            except metrics.MetricError:
+                pass  # reported below by the gate's own judgement of the run
+    breached = any(
+        g.metric in computed and ((g.max is not None and computed[g.metric] > g.max) or (g.min is not None and computed[g.metric] < g.min))
+        for g in guards
+    )
+    body: dict[str, object] = {
+        "$schema": SCHEMA_HINT,
+        "run_id": run_id,
+        "flag": flag.name,
+        "seq": seq,
+        "flag_state": state,
+    }
+    if percentage is not None:
+        body["flag_percentage"] = percentage
+    body.update(
+        {
+            "status": status or ("red" if breached else evidence.GREEN),
+            "started_at": clock.iso(started),
+            "finished_at": clock.iso(finished),
+            "inputs": inputs,
+            "metrics": {name: value for name, value in sorted(computed.items())},
+        }
+    )
+    text = _dumps(body)
+    run = evidence.load_run(flag.name, run_id, text)
+    evidence.judge_run(run, flag.name, left, guards)
+    findings = list(run.problems)
+    if body["status"] != evidence.GREEN:
+        # A red run is recorded as it is: its own status is its only "problem".
+        findings = [f for f in findings if "only a finished green run counts" not in f.message]
+    return Recorded(run.path, text, None, findings)
+
+
+def _step(flag: Flag, here: Position) -> Step:
+    steps = plan.steps(flag)
+    index = plan.locate(steps, here)
+    if index is None:
+        legal = ", ".join(str(s) for s in steps)
+        raise FatalError(f"{here} is not a step of {flag.name}'s plan ({legal}); --state (and --percentage) name the step the run ran in")
+    return flag.rollout[index]
+
+
+def _dumps(body: dict[str, object]) -> bytes:
+    from validator import jsonout
+
+    return jsonout.dumps(body).encode("utf-8")
+
+
+def write(root: Path, recorded: Recorded, key_file: Path, keyid: str) -> tuple[Path, Path]:
+    """Sign and write the run and its signature; neither file is left half-written, nothing is overwritten."""
+    from validator.edit import write_atomically
+
+    try:
+        pem = key_file.read_bytes()
+    except OSError as exc:
+        raise FatalError(f"cannot read the key {key_file}: {exc.strerror}") from None
+    try:
+        private = signing.load_private(pem)
+        public = signing.public_of(private)
+    except signing.SigningError as exc:
+        raise FatalError(f"{key_file}: {exc}") from None
+    policy = load_policy(root)
+    listed = next((s for s in policy.signers if s.id == keyid), None)
+    if listed is not None and listed.key != public:
+        raise FatalError(f"{key_file} is not the key policy.yaml lists as {keyid}")
+    signature = signing.sign(private, keyid, recorded.text)
+    run_path = root / recorded.path
+    sig_path = root / (recorded.path + signing.SIG_SUFFIX)
+    if run_path.exists() or sig_path.exists():
+        raise FatalError(f"{recorded.path} exists: evidence is append-only; record the run with a new seq and run id")
+    run_path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomically(sig_path, signature)  # the signature first: a run file never appears unsigned
+    write_atomically(run_path, recorded.text)
+    return run_path, sig_path
+
+
+def verify(root: Path, paths: list[Path]) -> tuple[list[str], bool]:
+    """One line per run file: who signed it, or why it does not count."""
+    policy = load_policy(root)
+    if not policy.signers:
+        raise FatalError("policy.yaml lists no signers: there is nothing to verify against (see the README's evidence section)")
+    lines, ok = [], True
+    for path in paths:
+        absolute = path if path.is_absolute() else Path.cwd() / path
+        try:
+            relative = absolute.resolve().relative_to(root.resolve()).as_posix()
+        except ValueError:
+            relative = path.as_posix()
+        parts = relative.split("/")
+        if len(parts) != 3 or parts[0] != EVIDENCE_DIR or not parts[2].endswith(".json"):
+            lines.append(f"{relative}:1:1: evidence: not a run file evidence/<flag>/<run_id>.json")
+            ok = False
+            continue
+        try:
+            data = absolute.read_bytes()
+        except OSError as exc:
+            lines.append(f"{relative}:1:1: evidence: cannot read it: {exc.strerror}")
+            ok = False
+            continue
+        sig = absolute.with_name(absolute.name + signing.SIG_SUFFIX)
+        check = signing.verify(list(policy.signers), parts[1], data, sig.read_bytes() if sig.is_file() else None)
+        if check.problem:
+            lines.append(f"{relative}:1:1: evidence: run {parts[2][:-5]} {check.problem}")
+            ok = False
+        else:
+            lines.append(f"{relative}: signed by {check.signer}")
+    return lines, ok
