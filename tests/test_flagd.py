@@ -19,21 +19,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from openfeature import api
+from openfeature.contrib.provider.flagd import FlagdProvider
+from openfeature.contrib.provider.flagd.config import ResolverType
+from openfeature.evaluation_context import EvaluationContext
+from openfeature.event import ProviderEvent
+from openfeature.flag_evaluation import Reason
+from openfeature.provider import ProviderStatus
 
-pytest.importorskip("openfeature.contrib.provider.flagd", reason="pip install -e '.[test]' installs openfeature-provider-flagd")
-
-from openfeature import api  # noqa: E402
-from openfeature.contrib.provider.flagd import FlagdProvider  # noqa: E402
-from openfeature.contrib.provider.flagd.config import ResolverType  # noqa: E402
-from openfeature.evaluation_context import EvaluationContext  # noqa: E402
-from openfeature.event import ProviderEvent  # noqa: E402
-from openfeature.flag_evaluation import Reason  # noqa: E402
-from openfeature.provider import ProviderStatus  # noqa: E402
-
-from tests.conftest import run  # noqa: E402
-from tests.gitrepo import commit_all, flag_path, new_repo, set_state  # noqa: E402
-from validator import flagd, jsonout  # noqa: E402
-from validator.client import FlagClient  # noqa: E402
+from tests.conftest import run
+from tests.gitrepo import commit_all, flag_path, new_repo, set_state
+from validator import flagd, jsonout
+from validator.client import FlagClient
 
 IDS = [f"representative-{i}" for i in range(10_000)]
 
@@ -100,7 +97,7 @@ def flagd_client(caplog: pytest.LogCaptureFixture) -> Iterator[Any]:
     def make(path: Path, domain: str) -> Any:
         provider = FlagdProvider(resolver_type=ResolverType.FILE, offline_flag_source_path=str(path))
         providers.append(provider)
-        api.set_provider(provider, domain)
+        api.set_provider_and_wait(provider, domain)
         client = api.get_client(domain)
         deadline = time.monotonic() + 10
         while client.get_provider_status() != ProviderStatus.READY and time.monotonic() < deadline:
