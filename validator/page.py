@@ -210,7 +210,7 @@ def _soak(flag: Flag | None, current: int | None, entries: Sequence[Mapping[str,
     days = flag.rollout[current].soak_days or 0
     entered = clock.parse(str(entries[-1]["timestamp"])) if entries and entries[-1].get("timestamp") else None
     if days == 0:
-        return "<p>This step has no soak time: the next promotion may follow once its evidence is green.</p>"
+        return "<p>The plan sets no soak time for this step.</p>"
     if entered is None or now is None:
         return f"<p>The plan soaks {days} days here; the time the flag entered this step is not in the audit log.</p>"
     elapsed = max(now - int(entered.timestamp()), 0)
@@ -255,11 +255,13 @@ def _evidence(name: str, flag: Flag | None, entries: Sequence[Mapping[str, Any]]
 
 
 STYLE = """
-body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1a1a1a;background:#fff;margin:0 auto;max-width:72rem;padding:1rem 1.5rem}
+body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1a1a1a;background:#fff;margin:0 auto;max-width:90rem;padding:1rem 1.5rem}
+main{display:grid;grid-template-columns:repeat(auto-fill,minmax(30rem,1fr));gap:0 1rem;align-items:start}
+#summary{grid-column:1/-1}.description{font-size:.9rem;color:#333;margin:.2rem 0}
 h1{font-size:1.6rem;margin:.2rem 0}h2{font-size:1.25rem;margin:0 0 .4rem}h3{font-size:1rem;margin:.9rem 0 .3rem}h4{font-size:.95rem;margin:.6rem 0 .2rem}
 .meta{color:#444}code{font-size:.9em}
 table{border-collapse:collapse}th,td{border:1px solid #b0b0b0;padding:.2rem .5rem;text-align:left}
-.flag{border:1px solid #b0b0b0;border-radius:8px;padding:.8rem 1rem;margin:1rem 0}
+.flag{border:1px solid #b0b0b0;border-radius:8px;padding:.6rem 1rem;margin:.5rem 0}
 .badge{display:inline-block;border-radius:4px;padding:0 .4rem;background:#0b5394;color:#fff;font-weight:600}
 .badge.off{background:#4a4a4a}
 svg text{font:12px system-ui,sans-serif}
