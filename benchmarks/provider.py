@@ -84,8 +84,12 @@ def main() -> int:
     print("| run | median per call | over is_active |")
     print("|---|---|---|")
     print(f"| FlagClient.is_active(flag, id) (reference) | {med['is_active']:.2f} us | - |")
-    print(f"| FlaggateProvider.resolve_boolean_details(flag, False, ctx) | {med['provider']:.2f} us | +{med['provider'] - med['is_active']:.2f} us |")
-    print(f"| OpenFeature client.get_boolean_value(flag, False, ctx) (whole SDK) | {med['sdk']:.2f} us | +{med['sdk'] - med['is_active']:.2f} us |")
+    print(
+        f"| FlaggateProvider.resolve_boolean_details(flag, False, ctx) | {med['provider']:.2f} us | +{med['provider'] - med['is_active']:.2f} us |"
+    )
+    print(
+        f"| OpenFeature client.get_boolean_value(flag, False, ctx) (whole SDK) | {med['sdk']:.2f} us | +{med['sdk'] - med['is_active']:.2f} us |"
+    )
     return 0
 
 

@@ -5,11 +5,9 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from tests.conftest import run
 from tests.gitrepo import commit_all, new_repo, set_state, write_run
 
 HOSTILE = '<script>alert("x")</script> @here'
@@ -34,9 +32,20 @@ def scripted(tmp_path: Path) -> Path:
     for i in range(3):
         run_id = f"rs-{201 + i}"
         inputs = {**DRIFT_400, "ledger_total": ("1000000.50", "1000000.80", "1000000.20")[i]}
-        write_run(repo, "allocation_read_switch", run_id, 201 + i, state="canary", finished=f"2026-11-{19 + i}T01:12:00Z", inputs=inputs, flag_percentage=5)
+        write_run(
+            repo,
+            "allocation_read_switch",
+            run_id,
+            201 + i,
+            state="canary",
+            finished=f"2026-11-{19 + i}T01:12:00Z",
+            inputs=inputs,
+            flag_percentage=5,
+        )
         canary_runs.append(run_id)
-    set_state(repo, "allocation_read_switch", "canary", percentage=25, frm="canary", from_pct=5, justification="5% soaked", evidence=canary_runs)
+    set_state(
+        repo, "allocation_read_switch", "canary", percentage=25, frm="canary", from_pct=5, justification="5% soaked", evidence=canary_runs
+    )
     commit_all(repo, "canary 25", "2026-11-24T12:00:00Z")
     commit_all(repo, "publish day", "2026-11-25T12:00:00Z")
     return repo
@@ -65,7 +74,10 @@ def test_page_is_deterministic(published: Path) -> None:
 def test_page_is_self_contained(published: Path) -> None:
     text = page(published)
     assert "<script" not in text.replace("&lt;script", "")
-    assert not re.search(r"(?i)\b(src|srcset|action)=|url\(|@import|https?://(?!www\\.w3\\.org/2000/svg)", text.replace('xmlns="http://www.w3.org/2000/svg"', ""))
+    assert not re.search(
+        r"(?i)\b(src|srcset|action)=|url\(|@import|https?://(?!www\\.w3\\.org/2000/svg)",
+        text.replace('xmlns="http://www.w3.org/2000/svg"', ""),
+    )
     links = re.findall(r'href="([^"]*)"', text)
     assert links and all(link.startswith("#") or link in ("config.json", "audit-log.json", "flagd.json", "data:,") for link in links)
 
@@ -104,7 +116,9 @@ def test_a_breaching_run_is_drawn_as_such() -> None:
     from validator.model import Guard
     from validator.page import Point, chart_svg
 
-    svg = chart_svg("c", "drift_ppm", [Point("a", Decimal(0)), Point("b", Decimal(600)), Point("c", None)], Guard(metric="drift_ppm", max=500))
+    svg = chart_svg(
+        "c", "drift_ppm", [Point("a", Decimal(0)), Point("b", Decimal(600)), Point("c", None)], Guard(metric="drift_ppm", max=500)
+    )
     assert svg.count('class="bar breach"') == 1 and svg.count('class="bar"') == 1 and ">n/a<" in svg
     assert "a 0, b 600, c not computable" in svg
 
