@@ -55,7 +55,7 @@ def browser() -> Iterator[Any]:
         "--disable-component-update",
         "--disable-sync",
         "--disable-extensions",
-        "--window-size=1280,1600",
+        "--window-size=1280,1200",
         "--hide-scrollbars",
         f"--user-data-dir={profile}",
     ):

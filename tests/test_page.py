@@ -131,3 +131,14 @@ def test_every_picture_has_a_text_alternative(published: Path) -> None:
         ident = re.search(r'aria-labelledby="([^"]+)"', svg)
         assert ident and 'role="img"' in svg and f'<title id="{ident.group(1)}">' in svg
     assert len(set(re.findall(r'\bid="([^"]+)"', text))) == len(re.findall(r'\bid="([^"]+)"', text))  # ids unique
+
+
+def test_readme_shows_the_screenshot() -> None:
+    import struct
+
+    from tests.conftest import REPO
+
+    assert "](docs/status-page.png)" in (REPO / "README.md").read_text(encoding="utf-8")
+    png = (REPO / "docs" / "status-page.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) < 300_000
+    assert struct.unpack(">II", png[16:24])[0] == 1280  # the browser test's window width
