@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,6 +11,7 @@ from typing import Any
 import pytest
 from openfeature import api
 from openfeature.evaluation_context import EvaluationContext
+from openfeature.event import ProviderEvent
 from openfeature.exception import ErrorCode
 from openfeature.flag_evaluation import FlagEvaluationDetails, Reason
 from openfeature.hook import Hook, HookContext, HookHints
@@ -78,8 +80,11 @@ def test_boolean_is_is_active_over_http(server: ConfigServer) -> None:
 
 def test_string_is_the_state(server: ConfigServer) -> None:
     server.script = [("200", config(V1))]
-    api.set_provider_and_wait(FlaggateProvider.from_source(server.url), "strings")
+    api.set_provider(FlaggateProvider.from_source(server.url), "strings")  # initialized in the background
     client = api.get_client("strings")
+    ready = threading.Event()
+    client.add_handler(ProviderEvent.PROVIDER_READY, lambda details: ready.set())  # runs at once if already ready
+    assert ready.wait(5) and client.get_provider_status() == ProviderStatus.READY
     for key in ("allocation_read_switch", "allocation_read_switch.state"):
         details = client.get_string_details(key, "?")
         assert (details.value, details.variant, details.reason, details.error_code) == ("canary", "canary", Reason.STATIC, None)
