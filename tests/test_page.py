@@ -142,3 +142,17 @@ def test_readme_shows_the_screenshot() -> None:
     png = (REPO / "docs" / "status-page.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) < 300_000
     assert struct.unpack(">II", png[16:24])[0] == 1280  # the browser test's window width
+
+
+def test_a_long_history_keeps_the_latest_promotions() -> None:
+    from tests.conftest import REPO
+    from validator import history
+    from validator.page import EVIDENCE_PROMOTIONS, _evidence
+
+    entries = [
+        {"kind": "promote", "from": "off", "to": "on", "evidence": [f"rr-{i}"], "timestamp": f"2026-11-{i + 1:02d}T00:00:00Z"}
+        for i in range(8)
+    ]
+    html = _evidence("outbox_enabled", None, entries, history.GitTree(REPO, "HEAD"))
+    assert html.count('<div class="promotion">') == EVIDENCE_PROMOTIONS == 5
+    assert "3 earlier promotions are in" in html and "2026-11-08" in html and "2026-11-03" not in html

@@ -30,6 +30,7 @@ from validator.rules.evidence import evidence_path, plain_run_id
 
 FILE = "index.html"
 TIMELINE_LENGTH = 6
+EVIDENCE_PROMOTIONS = 5  # a long history stays a page: older promotions are in audit-log.json
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
 
 
@@ -227,12 +228,22 @@ def _soak(flag: Flag | None, current: int | None, entries: Sequence[Mapping[str,
     )
 
 
+def _promotions(entries: Sequence[Mapping[str, Any]]) -> list[tuple[int, Mapping[str, Any]]]:
+    """Promotions that cite runs, with their index among the flag's entries (a stable chart id)."""
+    return [(i, e) for i, e in enumerate(entries) if e.get("kind") == "promote" and isinstance(e.get("evidence"), list) and e["evidence"]]
+
+
 def _evidence(name: str, flag: Flag | None, entries: Sequence[Mapping[str, Any]], tree: history.GitTree) -> str:
-    promotions = [(i, e) for i, e in enumerate(entries) if e.get("kind") == "promote" and e.get("evidence")]
+    promotions = _promotions(entries)
     if not promotions:
         return "<p>No promotion with evidence yet.</p>"
     blocks = []
-    for index, entry in reversed(promotions):
+    if len(promotions) > EVIDENCE_PROMOTIONS:
+        earlier = len(promotions) - EVIDENCE_PROMOTIONS
+        blocks.append(
+            f'<p>The latest {EVIDENCE_PROMOTIONS}; {earlier} earlier promotions are in <a href="audit-log.json">audit-log.json</a>.</p>'
+        )
+    for index, entry in reversed(promotions[-EVIDENCE_PROMOTIONS:]):
         run_ids = [str(r) for r in entry["evidence"]]
         figures = []
         for guard in _guards_for(flag, entry):
@@ -290,13 +301,27 @@ def render(root: Path, config: Mapping[str, Any], log: Sequence[Mapping[str, Any
     tree = history.GitTree(root, sha)
     definitions = {name: file.flag for name, file in load_snapshot(tree).flags.items()}
     flags: Mapping[str, Any] = config.get("flags", {})
+    by_flag: dict[str, list[Mapping[str, Any]]] = {}
+    for entry in log:
+        if isinstance(entry.get("flag"), str):
+            by_flag.setdefault(entry["flag"], []).append(entry)
+    # Every cited run file through one git process, not one process per run.
+    tree.prefetch(
+        [
+            evidence_path(name, str(run_id))
+            for name, entries in by_flag.items()
+            for _, entry in _promotions(entries)[-EVIDENCE_PROMOTIONS:]
+            for run_id in entry["evidence"]
+            if plain_run_id(str(run_id))
+        ]
+    )
 
     summary_rows = []
     sections = []
     for name, published in sorted(flags.items()):
         flag = definitions.get(name)
         state, percentage = str(published["state"]), int(published["percentage"])
-        entries = [e for e in log if e.get("flag") == name]
+        entries = by_flag.get(name, [])
         steps, current = _plan(flag, state, percentage)
         owners = ", ".join(esc(o, 100) for o in published.get("owners", []))
         label = step_label(state, steps[current][1] if current is not None else None)
