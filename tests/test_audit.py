@@ -184,7 +184,7 @@ def test_publish_writes_both_files_deterministically(tmp_path: Path, capsys: pyt
     out1, out2 = tmp_path / "p1", tmp_path / "p2"
     assert run(["publish", "--root", str(repo), "--out", str(out1)], capsys)[0] == 0
     assert run(["publish", "--root", str(repo), "--out", str(out2)], capsys)[0] == 0
-    for name in ("config.json", "audit-log.json"):
+    for name in ("config.json", "audit-log.json", "flagd.json", "index.html"):
         assert (out1 / name).read_bytes() == (out2 / name).read_bytes()
     config = json.loads((out1 / "config.json").read_text())
     assert config["schema_version"] == 1
@@ -249,4 +249,4 @@ def test_publish_this_repository(tmp_path: Path, capsys: pytest.CaptureFixture[s
     repo = new_repo(tmp_path)
     out = tmp_path / "public"
     code, text, _ = run(["publish", "--root", str(repo), "--out", str(out)], capsys)
-    assert code == 0 and sorted(p.name for p in out.iterdir()) == ["audit-log.json", "config.json"]
+    assert code == 0 and sorted(p.name for p in out.iterdir()) == ["audit-log.json", "config.json", "flagd.json", "index.html"]

@@ -342,8 +342,11 @@ def _publish(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 1
-    publish.write(args.out, {publish.AUDIT_LOG: log, publish.CONFIG: config})
-    print(f"published {args.out / publish.CONFIG} and {args.out / publish.AUDIT_LOG}")
+    from validator import exports
+
+    files = {publish.AUDIT_LOG: log, publish.CONFIG: config, **exports.files(root, config, log)}
+    publish.write(args.out, files)
+    print(f"published {', '.join(str(args.out / name) for name in sorted(files))}")
     return 0
 
 

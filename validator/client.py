@@ -158,6 +158,11 @@ class FlagClient:
         return self._config is not EMPTY
 
     @property
+    def config(self) -> Config:
+        """The config being served (EMPTY before any was loaded); replaced whole, never mutated."""
+        return self._config
+
+    @property
     def commit(self) -> str | None:
         return self._config.commit
 
