@@ -59,52 +59,153 @@ class FlagStatus:
         return self.next is not None and not self.missing
 
 
-def _history(root: Path) -> tuple[dict[str, Any], dict[str, dict[str, str]], bool]:
-    """The last event of each flag and the runs each flag's promotions cited, from one history pass."""
+CACHE_FILE = "flaggate-status.json"
+CACHE_VERSION = 1
+
+
+def _git_dir(root: Path) -> Path | None:
+    """The git directory of the working tree at or above ``root``, found on disk (no git process)."""
+    for candidate in (root, *root.parents):
+        dot = candidate / ".git"
+        if dot.is_dir():
+            return dot
+        if dot.is_file():
+            text = dot.read_text(errors="replace").strip()
+            if text.startswith("gitdir:"):
+                target = Path(text[len("gitdir:") :].strip())
+                return target if target.is_absolute() else (candidate / target).resolve()
+            return None
+    return None
+
+
+def _head_sha(git_dir: Path) -> str | None:
+    """HEAD's commit read from the git directory's files; None when unsure (then git is asked)."""
+    try:
+        head = (git_dir / "HEAD").read_text().strip()
+        if not head.startswith("ref: "):
+            return head if len(head) in (40, 64) else None
+        ref = head[5:]
+        common = git_dir
+        if (git_dir / "commondir").is_file():
+            common = (git_dir / (git_dir / "commondir").read_text().strip()).resolve()
+        for base in (git_dir, common):
+            if (base / ref).is_file():
+                sha = (base / ref).read_text().strip()
+                return sha if len(sha) in (40, 64) else None
+        packed = common / "packed-refs"
+        if packed.is_file():
+            for line in packed.read_text().splitlines():
+                if line.endswith(" " + ref):
+                    return line.split(" ", 1)[0]
+    except OSError:
+        return None
+    return None
+
+
+def _history(root: Path) -> tuple[dict[str, Last], dict[str, dict[str, str]]]:
+    """The last change of each flag and the runs its promotions cited, as of HEAD.
+
+    Read in one pass of ``audit.events`` and kept in the git directory keyed by
+    HEAD's sha (history is a function of that sha alone), so a repeated
+    ``flaggate status`` starts no git process at all.
+    """
+    git_dir = _git_dir(root)
+    if git_dir is None:
+        return {}, {}
+    head = _head_sha(git_dir)
+    cache = git_dir / CACHE_FILE
+    if head is not None:
+        try:
+            data = json.loads(cache.read_text())
+            if data.get("version") == CACHE_VERSION and data.get("head") == head and data.get("root") == str(root):
+                return {k: _last_from(v) for k, v in data["last"].items()}, data["cited"]
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            pass
     from validator import audit, history
 
-    if history.git(root, "rev-parse", "--is-inside-work-tree", check=False).strip() != "true":
-        return {}, {}, False
-    if not history.git(root, "rev-parse", "--verify", "--quiet", "HEAD", check=False).strip():
-        return {}, {}, True  # a repository with no commit yet
-    last: dict[str, Any] = {}
+    last: dict[str, Last] = {}
     cited: dict[str, dict[str, str]] = {}
-    for event in audit.events(root, "HEAD"):
+    try:
+        found = audit.events(root, "HEAD")
+    except history.HistoryError:
+        return {}, {}  # no commit yet, or a shallow clone: status still shows the files
+    for event in found:
         if not isinstance(event, audit.Event):
             continue
-        last[event.flag] = event
+        t = event.transition or {}
+        last[event.flag] = Last(
+            event.kind,
+            event.before,
+            event.after,
+            datetime.fromtimestamp(event.commit.time, UTC),
+            event.commit.sha,
+            t.get("reason_code") if isinstance(t.get("reason_code"), str) else None,
+            t.get("justification") if isinstance(t.get("justification"), str) else None,
+        )
         if event.kind == plan.PROMOTE:
             for run_id in event.evidence:
                 cited.setdefault(event.flag, {}).setdefault(run_id, event.commit.sha)
-    return last, cited, True
+    if head is not None:
+        _write_cache(cache, head, root, last, cited)
+    return last, cited
+
+
+def _pos_json(p: Position | None) -> list[Any] | None:
+    return [p.state, p.percentage] if p is not None else None
+
+
+def _last_from(d: dict[str, Any]) -> Last:
+    def pos(v: Any) -> Position | None:
+        return Position(v[0], v[1]) if v is not None else None
+
+    at = datetime.fromtimestamp(d["at"], UTC) if d.get("at") is not None else None
+    return Last(d["kind"], pos(d["before"]), pos(d["after"]), at, d["commit"], d["reason_code"], d["justification"])
+
+
+def _write_cache(path: Path, head: str, root: Path, last: dict[str, Last], cited: dict[str, dict[str, str]]) -> None:
+    body = {
+        "version": CACHE_VERSION,
+        "head": head,
+        "root": str(root),
+        "cited": cited,
+        "last": {
+            name: {
+                "kind": x.kind,
+                "before": _pos_json(x.before),
+                "after": _pos_json(x.after),
+                "at": int(x.at.timestamp()) if x.at else None,
+                "commit": x.commit,
+                "reason_code": x.reason_code,
+                "justification": x.justification,
+            }
+            for name, x in last.items()
+        },
+    }
+    try:
+        from validator.edit import write_atomically
+
+        write_atomically(path, json.dumps(body).encode("utf-8"))
+    except OSError:
+        pass  # a read-only repository: no cache, same answer
 
 
 def collect(root: Path, now: datetime) -> tuple[list[FlagStatus], list[Any]]:
-    from validator.publish import effective_percentage
-
     snapshot, findings = check_snapshot(WorkTree(root))
-    last_events, cited, _ = _history(root)
+    last_events, cited = _history(root)
     policy, resources = snapshot.policy, snapshot.resources
     flags = {name: file.flag for name, file in snapshot.flags.items() if file.flag is not None}
     out = []
     for name, flag in sorted(flags.items()):
         steps = plan.steps(flag)
         here = plan.position(flag)
-        status = FlagStatus(name, here, effective_percentage(flag.state, flag.percentage, flag.rollout[0].state), steps, plan.index(flag))
+        # What services bucket against (as publish writes it): 0 in the first state, the canary's value, else 100.
+        percentage = flag.percentage if flag.percentage is not None else (0 if flag.state == flag.rollout[0].state else 100)
+        status = FlagStatus(name, here, percentage, steps, plan.index(flag))
         event = last_events.get(name)
         block = flag.transition
         if event is not None and event.after == here:
-            status.entered_at = datetime.fromtimestamp(event.commit.time, UTC)
-            t = event.transition or {}
-            status.last = Last(
-                event.kind,
-                event.before,
-                event.after,
-                status.entered_at,
-                event.commit.sha,
-                t.get("reason_code") if isinstance(t.get("reason_code"), str) else None,
-                t.get("justification") if isinstance(t.get("justification"), str) else None,
-            )
+            status.entered_at = event.at
+            status.last = event
         elif block is not None:  # changed in the working tree, not committed yet
             before = Position(block.from_, block.from_percentage) if block.from_ is not None else None
             status.last = Last("uncommitted", before, here, None, None, block.reason_code, block.justification)
