@@ -288,3 +288,21 @@ def test_blank_justification_names_the_field_and_the_option(repo: Path, capsys: 
     code, out, _ = run(["promote", "outbox_enabled", "--root", str(repo), "--justification", ""], capsys)
     assert code == 1
     assert "schema: transition.justification (why the change is made, --justification): must not be empty" in out
+
+
+def test_status_history_is_read_once_per_head(repo: Path) -> None:
+    first = subprocess.run(
+        [sys.executable, "-m", "validator", "status", "--root", str(repo), "--format", "json", "--now", NOW], capture_output=True, text=True
+    )
+    assert first.returncode == 0 and (repo / ".git" / "flaggate-status.json").is_file()
+    # Same HEAD, and no git on PATH at all: the answer comes from the kept reading.
+    no_git = {**os.environ, "PATH": str(Path(sys.executable).parent)}
+    second = subprocess.run(
+        [sys.executable, "-m", "validator", "status", "--root", str(repo), "--format", "json", "--now", NOW],
+        capture_output=True,
+        text=True,
+        env=no_git,
+    )
+    assert second.returncode == 0, second.stderr
+    assert json.loads(second.stdout) == json.loads(first.stdout)
+    assert json.loads(second.stdout)["flags"][1]["entered_at"] == "2026-11-01T00:00:00Z"
