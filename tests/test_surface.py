@@ -306,3 +306,26 @@ def test_status_history_is_read_once_per_head(repo: Path) -> None:
     assert second.returncode == 0, second.stderr
     assert json.loads(second.stdout) == json.loads(first.stdout)
     assert json.loads(second.stdout)["flags"][1]["entered_at"] == "2026-11-01T00:00:00Z"
+
+
+def test_uncommitted_demote_on_a_branch_that_promoted_is_judged_against_the_base(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    origin = new_repo(tmp_path)
+    ids = three_runs(origin)
+    commit_all(origin, "runs", "2026-11-20T02:00:00Z")
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(origin), str(clone))
+    git(clone, "switch", "-q", "-c", "promote-dual", "--track", "origin/main")
+    root = ["--root", str(clone), "--now", NOW]
+    assert run(["promote", "allocation_dual_write", *root, "--justification", "green", "--evidence", *ids], capsys)[0] == 0
+    commit_all(clone, "promote dual write", "2026-11-20T13:00:00Z")
+    code, _, _ = run(["demote", "allocation_dual_write", *root, "--reason", "OPERATOR_DECISION", "--justification", "not yet"], capsys)
+    assert code == 0
+    # Against HEAD a re-promotion would be "no change" and need nothing; against the pull request's
+    # base it is a promotion out of shadow, and it needs its runs.
+    code, out, _ = run(["plan", "allocation_dual_write", *root], capsys)
+    assert "judged against: origin/main" in out and "--evidence rr-0101 rr-0102 rr-0103" in out, out
+    code, out, err = run(["promote", "allocation_dual_write", *root, "--justification", "again"], capsys)
+    assert code == 1 and "evidence" in out and "nothing written" in err
+    assert "evidence: []" not in flag_path(clone, "allocation_dual_write").read_text().split("transition:")[-1]
