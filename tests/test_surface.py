@@ -329,3 +329,39 @@ def test_uncommitted_demote_on_a_branch_that_promoted_is_judged_against_the_base
     code, out, err = run(["promote", "allocation_dual_write", *root, "--justification", "again"], capsys)
     assert code == 1 and "evidence" in out and "nothing written" in err
     assert "evidence: []" not in flag_path(clone, "allocation_dual_write").read_text().split("transition:")[-1]
+
+
+def test_new_prompts_on_a_real_terminal(repo: Path) -> None:
+    import pty
+
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "validator", "new", "tty_flag", "--root", str(repo), "--no-color"],
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+    )
+    os.close(slave)
+    os.write(master, b"Typed at a terminal\nacme-payments/billing-core\noff,shadow,enforce\nreplay_accuracy\n")
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 4096)
+        except OSError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    assert proc.wait(timeout=30) == 0, b"".join(chunks).decode()
+    os.close(master)
+    screen = b"".join(chunks).decode()
+    assert "Owners (GitHub logins or org/team, comma-separated): " in screen
+    text = flag_path(repo, "tty_flag").read_text()
+    assert "description: Typed at a terminal" in text or 'description: "Typed at a terminal"' in text
+    assert "    min: 0.999\n" in text and 'op: "<"' in text and "reason_code: REPLAY_MISMATCH" in text
+    assert run_check_ok(repo)
+
+
+def run_check_ok(repo: Path) -> bool:
+    proc = subprocess.run([sys.executable, "-m", "validator", "check", "--root", str(repo)], capture_output=True, text=True)
+    return proc.returncode == 0
