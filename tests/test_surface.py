@@ -231,6 +231,10 @@ def test_diff_between_revisions_and_published_configs(repo: Path, tmp_path: Path
         assert run(["publish", "--root", str(repo), "--rev", rev, "--out", str(tmp_path / out_dir)], capsys)[0] == 0
     code, out, _ = run(["diff", str(tmp_path / "a/config.json"), str(tmp_path / "b/config.json"), "--root", str(repo)], capsys)
     assert code == 0 and "outbox_enabled: promote: off -> on" in out and "event_stream_enabled: amend" in out
+    # A revision against a published file: shadow (published as 100) is no move.
+    code, out, _ = run(["diff", first, str(tmp_path / "b/config.json"), "--root", str(repo), "--format", "json"], capsys)
+    moves = {m["flag"]: m["kind"] for m in json.loads(out)["transitions"]}
+    assert code == 0 and moves == {"outbox_enabled": "promote", "event_stream_enabled": "amend"}, out
     (tmp_path / "bad.json").write_text("{not json")
     code, _, err = run(["diff", str(tmp_path / "bad.json"), "HEAD", "--root", str(repo)], capsys)
     assert code == 2 and "not a published config.json" in err
@@ -271,7 +275,10 @@ def test_pr_check_dry_run_offline_preview(repo: Path) -> None:
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     out = proc.stdout
-    assert "<!-- flaggate:summary -->" in out and "Offline preview (not posted): Start the outbox" in out
+    assert (
+        "<!-- flaggate:summary -->" in out
+        and "Offline preview (not posted), the working tree as of the last commit: Start the outbox" in out
+    )
     assert "| outbox_enabled | off | on | promote | deliver @\u200bdana |" in out
     assert "not read: offline preview without GITHUB_TOKEN" in out and "needs 1 from acme-payments/platform-admins" not in out
     assert "NO-PYGITHUB" in out

@@ -56,30 +56,32 @@ def _config_of_revision(root: Path, rev: str) -> dict[str, dict[str, Any]]:
     out = {}
     for name, file in snapshot.flags.items():
         flag = file.flag
-        assert flag is not None
+        if flag is None:  # snapshot.flags holds only files that loaded
+            continue
         out[name] = {"state": flag.state, "percentage": flag.percentage, "states": list(flag.states), "owners": list(flag.owners)}
     return out
 
 
 def _position(entry: dict[str, Any]) -> tuple[str, int | None]:
     pct = entry.get("percentage")
-    state = entry["state"]
-    # Published files carry 0/100 for states without a percentage: only a canary's value is a step.
-    if pct in (0, 100) and state in (entry.get("states") or [])[:1] + (entry.get("states") or [])[-1:]:
+    # Published files carry 0 (first state) or 100 (shadow, enforce, full, on) for states without a
+    # percentage: only a canary's value between them is part of the position.
+    if not isinstance(pct, int) or isinstance(pct, bool) or pct in (0, 100):
         pct = None
-    return state, pct if isinstance(pct, int) and not isinstance(pct, bool) else None
+    return entry["state"], pct
 
 
 def config_moves(a: dict[str, dict[str, Any]], b: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     moves = []
     for name in sorted(set(a) | set(b)):
         was, now = a.get(name), b.get(name)
+        if was is None and now is not None:
+            moves.append(_move(name, None, _position(now), plan.CREATE))
+            continue
+        if now is None and was is not None:
+            moves.append(_move(name, _position(was), None, plan.DELETE))
+            continue
         if was is None or now is None:
-            entry = now if now is not None else was
-            assert entry is not None
-            state, pct = _position(entry)
-            kind = plan.CREATE if was is None else plan.DELETE
-            moves.append(_move(name, None if was is None else (state, pct), (state, pct) if was is None else None, kind))
             continue
         before, after = _position(was), _position(now)
         if before != after:

@@ -56,7 +56,7 @@ def render(root: Path, base: str, now: datetime) -> tuple[str, str, bool]:
     header = f"Pull request #0: {inert(pull.title, 120)}"
     body = body.replace(
         header,
-        f"Offline preview (not posted): {inert(pull.title, 120)}; the working tree of",
+        f"Offline preview (not posted), the working tree as of the last commit: {inert(pull.title, 120)}",
         1,
     )
     body = body.replace("No reviews yet.", f"Reviews {NOT_READ}.", 1)
