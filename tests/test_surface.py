@@ -185,6 +185,17 @@ def test_new_refuses_without_answers_off_a_terminal(repo: Path, capsys: pytest.C
     assert code == 2 and "not a flag name" in err
     code, _, err = run(["new", "y_flag", "--root", str(repo), "--description", "d", "--owner", "a", "--guard", "drift_pm"], capsys)
     assert code == 2 and "did you mean drift_ppm" in err
+    base = ["new", "w_flag", "--root", str(repo), "--description", "d", "--owner", "a"]
+    for extra, expect in (
+        (["--percentages", "5,x", "--states", "off,canary,full"], "whole numbers"),
+        (["--percentages", "25,5", "--states", "off,canary,full"], "rise strictly"),
+        (["--percentages", "5"], "needs a middle state"),
+        (["--states", "off"], "at least two different states"),
+        (["--guard", "drift_ppm=lots"], "not a number"),
+    ):
+        code, out, err = run([*base, *extra], capsys)
+        assert code == 2 and expect in err and "Traceback" not in err and "internal error" not in err, (extra, err)
+    assert not flag_path(repo, "w_flag").exists()
 
 
 def test_new_refuses_a_file_check_would_refuse(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -165,7 +165,11 @@ def test_zsh_and_fish_scripts(shell: str, capsys: pytest.CaptureFixture[str], tm
         assert check.returncode == 0, check.stderr
 
 
-def test_completion_does_not_load_shtab_on_the_check_path() -> None:
-    code = "import sys\nfrom validator.cli import main\nmain(['check'])\nprint('shtab' in sys.modules, 'github' in sys.modules)"
+@pytest.mark.parametrize("command", ["check", "status"])
+def test_check_and_status_import_nothing_heavy(command: str) -> None:
+    code = (
+        f"import sys\nfrom validator.cli import main\nmain([{command!r}])\n"
+        "print([m for m in ('shtab', 'github', 'jsonschema', 'requests') if m in sys.modules])"
+    )
     out = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True).stdout
-    assert out.strip().splitlines()[-1] == "False False"
+    assert out.strip().splitlines()[-1] == "[]"

@@ -471,7 +471,10 @@ def _move(args: argparse.Namespace) -> int:
         return 1
     if not args.dry_run:
         edit.write_atomically(root / change.path, change.new_text.encode("utf-8"))
-        print(f"{change.kind}: {change.flag}: {change.before} -> {change.after} (wrote {change.path}; commit it and open a pull request)")
+        what = " (the step back to the plan's first step is a disable)" if change.kind != args.command else ""
+        print(
+            f"{change.kind}: {change.flag}: {change.before} -> {change.after}{what} (wrote {change.path}; commit it and open a pull request)"
+        )
     return 0
 
 

@@ -92,7 +92,10 @@ def render(args: argparse.Namespace, reason_codes: list[str]) -> str:
     states = _split(args.states or "off,on")
     if len(states) < 2 or len(set(states)) != len(states):
         raise Refused(f"--states needs at least two different states, the first one off (got {args.states!r})")
-    percentages = [int(p) for p in _split(args.percentages)] if args.percentages else []
+    try:
+        percentages = [int(p) for p in _split(args.percentages)] if args.percentages else []
+    except ValueError:
+        raise Refused(f"--percentages must be whole numbers separated by commas, such as 5,25 (got {args.percentages!r})") from None
     if any(not 0 < p < 100 for p in percentages) or percentages != sorted(set(percentages)):
         raise Refused(f"--percentages must rise strictly, each between 1 and 99 (got {args.percentages!r})")
     pct_state = PERCENTAGE_STATE if PERCENTAGE_STATE in states else (states[1] if len(states) > 2 else None)
