@@ -30,7 +30,7 @@ METRICS = (
 FLAG: dict[str, Any] = {"bash": "_flaggate_flags", "zsh": "_flaggate_flags", "fish": "(__flaggate_flags)"}
 REASON: dict[str, Any] = {"bash": "_flaggate_reasons", "zsh": "_flaggate_reasons", "fish": "(__flaggate_reasons)"}
 RUN: dict[str, Any] = {"bash": "_flaggate_runs", "zsh": "_flaggate_runs", "fish": "(__flaggate_runs)"}
-REF: dict[str, Any] = {"bash": "_flaggate_refs", "zsh": "_flaggate_refs", "fish": "(__fish_git_refs 2>/dev/null)"}
+REF: dict[str, Any] = {"bash": "_flaggate_refs", "zsh": "_flaggate_refs", "fish": "(__flaggate_refs)"}
 METRIC: dict[str, Any] = {"bash": "_flaggate_metrics", "zsh": "_flaggate_metrics", "fish": " ".join(METRICS)}
 
 # Each lister prints one candidate a line; the repository is the nearest directory holding policy.yaml.
@@ -103,6 +103,10 @@ function __flaggate_runs
     for f in $r/evidence/*/*.json
         basename $f .json
     end
+end
+function __flaggate_refs
+    git for-each-ref --format='%(refname:short)' refs/heads refs/remotes refs/tags 2>/dev/null
+    echo HEAD
 end
 """
 
