@@ -18,9 +18,12 @@ def tool(name: str) -> str:
     beside = Path(sys.executable).with_name(name)
     if beside.exists():
         return str(beside)
+    readme_venv = REPO / ".venv" / "bin" / name  # where the README's set-up installs it
+    if readme_venv.exists():
+        return str(readme_venv)
     found = shutil.which(name)
     if found is None:
-        raise SystemExit(f"{name} is not installed: pip install -e '.[test]'")
+        raise SystemExit(f"{name} is not installed: run the README's set-up (.venv), then .venv/bin/python {sys.argv[0]}")
     return found
 
 

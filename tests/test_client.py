@@ -235,4 +235,4 @@ def test_readme_service_example_runs(tmp_path: Path) -> None:
     code = code.replace("https://acme-payments.github.io/flags/config.json", str(path))
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
     assert result.returncode == 0, result.stderr
-    assert "allocation_read_switch" in result.stdout
+    assert "allocation_read_switch" in result.stdout and "None" not in result.stdout

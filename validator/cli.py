@@ -12,9 +12,9 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from validator import __version__
+from validator import __version__, completion, term
 from validator.errors import FatalError
 from validator.report import FORMATS
 
@@ -44,129 +44,363 @@ def _root(args: argparse.Namespace) -> Path:
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--root", help="the flag repository (default: the nearest directory holding policy.yaml)")
+    parser.add_argument("--root", metavar="DIR", help="the flag repository (default: the nearest directory holding policy.yaml)")
+    parser.add_argument("--no-color", action="store_true", help="no colour in text output (also: the NO_COLOR environment variable)")
 
 
 def _add_now(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--now", type=_now, default=None, help="fix 'now' (ISO 8601, UTC if no zone) for reproducible runs")
+    parser.add_argument("--now", type=_now, default=None, metavar="TIME", help="fix 'now' (ISO 8601, UTC if no zone) for reproducible runs")
+
+
+def _add_flag(parser: argparse.ArgumentParser, what: str) -> None:
+    action = parser.add_argument("flag", metavar="FLAG", help=f"{what} (the name: flags/FLAG.yaml)")
+    action.complete = completion.FLAG  # type: ignore[attr-defined]
+
+
+def _add_base(parser: argparse.ArgumentParser, what: str) -> None:
+    action = parser.add_argument(
+        "--base",
+        metavar="REF",
+        help=f"{what} (default: the branch's upstream, else origin/HEAD, else HEAD: what the pull request will be judged against)",
+    )
+    action.complete = completion.REF  # type: ignore[attr-defined]
+
+
+def _add_github(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--retries", type=int, default=3, metavar="N", help="retries of a GitHub 5xx (default 3; 0 = none)")
+    parser.add_argument("--timeout", type=float, default=15, metavar="SECONDS", help="seconds to wait for GitHub (default 15)")
+    parser.add_argument(
+        "--throttle", type=float, default=None, metavar="SECONDS", help="seconds between GitHub requests (default: PyGithub's)"
+    )
+
+
+class _Help(argparse.RawDescriptionHelpFormatter):
+    """Descriptions and examples keep their lines."""
+
+
+def _sub(sub: Any, name: str, summary: str, description: str, examples: str) -> argparse.ArgumentParser:
+    return sub.add_parser(  # type: ignore[no-any-return]
+        name,
+        help=summary,
+        description=f"{summary[0].upper()}{summary[1:]}.\n\n{description}",
+        epilog=f"examples:\n{examples}",
+        formatter_class=_Help,
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="flaggate", description="Validate, gate and publish feature flags kept as YAML in git.")
-    parser.add_argument("--version", action="version", version=f"flaggate {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    parser = argparse.ArgumentParser(
+        prog="flaggate",
+        description="Validate, gate and publish feature flags kept as YAML in git.",
+        epilog="examples:\n  flaggate status\n  flaggate check --base origin/main\n  flaggate COMMAND --help",
+        formatter_class=_Help,
+    )
+    parser.add_argument("--version", action="version", version=f"flaggate {__version__}", help="print the version and exit")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", help="run `flaggate COMMAND --help` for its options and examples")
     sub.required = True
 
-    check = sub.add_parser("check", help="check the flag files (and, with --base, the change against REF)")
+    check = _sub(
+        sub,
+        "check",
+        "check the flag files (and, with --base, the change against REF)",
+        "Without --base: every file on its own and the set as a whole (yaml, schema, consistency, dependency).\n"
+        "With --base REF: also every state change since REF (transition, evidence, soak, reason_code).",
+        "  flaggate check\n  flaggate check --base origin/main --format json\n  flaggate check flags/outbox_enabled.yaml",
+    )
     check.add_argument("paths", nargs="*", type=Path, metavar="PATH", help="flag files or directories (default: flags/)")
-    check.add_argument("--base", metavar="REF", help="judge every change against git revision REF (its rules and history)")
+    check.add_argument(
+        "--base", metavar="REF", help="judge every change against git revision REF (its rules and history)"
+    ).complete = completion.REF  # type: ignore[attr-defined]
     check.add_argument(
         "--head",
         metavar="REF",
         help="with --base: judge the commit REF as git stores it, not the working tree (what CI does)",
+    ).complete = completion.REF  # type: ignore[attr-defined]
+    check.add_argument(
+        "--format", choices=FORMATS, default="auto", help="output format (default: auto: github in GitHub Actions, else text)"
     )
-    check.add_argument("--format", choices=FORMATS, default="auto", help="output format (default: auto)")
     check.add_argument("--summary", type=Path, metavar="FILE", help="also append a markdown summary to FILE ($GITHUB_STEP_SUMMARY)")
     _add_now(check)
     _add_common(check)
 
-    schema = sub.add_parser("schema", help="write or check schema/*.json, generated from the models")
+    status = _sub(
+        sub,
+        "status",
+        "every flag at a glance: state, place on its plan, soak, whether the next step is ready",
+        "One line per flag: its state and percentage, its plan with the current step in brackets, time in the step\n"
+        "and soak left, whether the next promotion is ready (and what is missing), and the last change with its\n"
+        "reason code.  With --base REF: what the working tree changes against REF, as check --base judges it.",
+        "  flaggate status\n  flaggate status --format json\n  flaggate status --base origin/main",
+    )
+    status.add_argument("--format", choices=("text", "json"), default="text", help="text for people, json for scripts (default: text)")
+    status.add_argument(
+        "--base", metavar="REF", help="also show what the working tree changes against git revision REF"
+    ).complete = completion.REF  # type: ignore[attr-defined]
+    _add_now(status)
+    _add_common(status)
+
+    new = _sub(
+        sub,
+        "new",
+        "scaffold a new flag file that passes check",
+        "Writes flags/NAME.yaml: its states, a rollout plan starting at the first state (off), guards and\n"
+        "rollback triggers from the chosen metrics, and its owners.  Prompts for what is missing only on a\n"
+        "terminal; every answer can be given as an option.  The new flag is judged like any other change\n"
+        "(a create needs a platform owner's approval).",
+        "  flaggate new partial_allocation_ui --owner acme-payments/billing-core --states off,canary,full \\\n"
+        "      --percentages 5,25 --soak-days 3 --guard drift_ppm --description 'UI for partial allocations'",
+    )
+    new.add_argument("name", metavar="NAME", help="the new flag's name (lower case, digits and _; the file is flags/NAME.yaml)")
+    new.add_argument("--description", metavar="TEXT", help="what the flag switches (prompted on a terminal)")
+    new.add_argument(
+        "--owner", action="append", default=[], metavar="OWNER", help="a GitHub login or org/team that approves promotions; repeat for more"
+    )
+    new.add_argument("--states", metavar="LIST", help="comma-separated states, first one off (default: off,on)")
+    new.add_argument("--percentages", metavar="LIST", help="comma-separated canary percentages for a percentage state (e.g. 5,25)")
+    new.add_argument(
+        "--soak-days", type=int, default=None, metavar="DAYS", help="days to soak in every step between the first and the last (default: 7)"
+    )
+    new.add_argument(
+        "--guard",
+        action="append",
+        default=[],
+        metavar="METRIC",
+        help="a metric that guards promotions and triggers a rollback; repeat for more",
+    ).complete = completion.METRIC  # type: ignore[attr-defined]
+    new.add_argument(
+        "--resource", action="append", default=[], metavar="NAME", help="a resource of resources.yaml the flag needs while not off"
+    )
+    new.add_argument("--dry-run", action="store_true", help="print the file, write nothing")
+    _add_common(new)
+
+    diff = _sub(
+        sub,
+        "diff",
+        "what changed between two revisions or two published config.json files, as moves",
+        "Each flag that moved, as the same kinds check --base reports (create, promote, demote, disable, delete),\n"
+        "plus changes of owners or states that are not moves.  A and B are git revisions or config.json files.",
+        "  flaggate diff origin/main HEAD\n  flaggate diff old/config.json public/config.json --format json",
+    )
+    diff.add_argument("a", metavar="A", help="the older side: a git revision or a published config.json file").complete = completion.REF  # type: ignore[attr-defined]
+    diff.add_argument("b", metavar="B", help="the newer side: a git revision or a published config.json file").complete = completion.REF  # type: ignore[attr-defined]
+    diff.add_argument("--format", choices=("text", "json"), default="text", help="text for people, json for scripts (default: text)")
+    _add_common(diff)
+
+    schema = _sub(
+        sub,
+        "schema",
+        "write or check schema/*.json, generated from the models",
+        "The JSON Schemas in schema/ are generated from validator/model.py; commit both together.",
+        "  flaggate schema --check\n  flaggate schema --write",
+    )
     mode = schema.add_mutually_exclusive_group()
     mode.add_argument("--check", action="store_true", help="exit 1 if the committed schemas are out of date (default)")
     mode.add_argument("--write", action="store_true", help="regenerate the committed schemas")
     _add_common(schema)
 
-    promote = sub.add_parser("promote", help="move a flag one step forward, writing the transition block")
-    promote.add_argument("flag")
-    promote.add_argument("--justification", required=True, help="why: shown to reviewers and in the audit log")
-    promote.add_argument("--evidence", nargs="*", default=[], metavar="RUN_ID", help="reconciliation run ids (evidence/<flag>/<id>.json)")
+    promote = _sub(
+        sub,
+        "promote",
+        "move a flag one step forward, writing the transition block",
+        "Edits flags/FLAG.yaml (state, percentage, transition block; every other byte stays) after judging the\n"
+        "result as check --base would.  A change the gate would refuse is never written.",
+        '  flaggate promote allocation_dual_write --justification "3 green runs, 7 days soaked" \\\n'
+        "      --evidence rr-0101 rr-0102 rr-0103",
+    )
+    _add_flag(promote, "the flag to promote")
+    promote.add_argument("--justification", required=True, metavar="TEXT", help="why: shown to reviewers and in the audit log")
+    promote.add_argument(
+        "--evidence",
+        nargs="*",
+        default=[],
+        metavar="RUN_ID",
+        help="reconciliation run ids (evidence/FLAG/RUN_ID.json); `flaggate plan` suggests them",
+    ).complete = completion.RUN  # type: ignore[attr-defined]
     promote.add_argument("--dry-run", action="store_true", help="print the edit, write nothing")
+    _add_base(promote, "judge the promotion against git revision REF")
     _add_now(promote)
     _add_common(promote)
 
-    demote = sub.add_parser("demote", help="move a flag one step back (emergency demote; from the first step: disable)")
-    demote.add_argument("flag")
-    demote.add_argument("--reason", required=True, metavar="CODE", help="a reason code of policy.yaml")
-    demote.add_argument("--justification", required=True)
+    demote = _sub(
+        sub,
+        "demote",
+        "move a flag one step back (an emergency demote; from the plan's second step: disable)",
+        "Edits flags/FLAG.yaml with the reason code and justification; needs no evidence and is never blocked by\n"
+        "a dependency.  The move back from the plan's second step to its first (shadow -> off) is a disable.",
+        '  flaggate demote allocation_dual_write --reason DRIFT_BREACH --justification "drift 812 ppm at 02:10"',
+    )
+    _add_flag(demote, "the flag to demote")
+    demote.add_argument(
+        "--reason", required=True, metavar="CODE", help="a reason code of policy.yaml (e.g. DRIFT_BREACH, OPERATOR_DECISION)"
+    ).complete = completion.REASON  # type: ignore[attr-defined]
+    demote.add_argument(
+        "--justification", required=True, metavar="TEXT", help="why: what was seen, shown to reviewers and in the audit log"
+    )
     demote.add_argument("--dry-run", action="store_true", help="print the edit, write nothing")
+    _add_base(demote, "judge the demote against git revision REF")
     _add_now(demote)
     _add_common(demote)
 
-    plan = sub.add_parser("plan", help="what the next step of a flag needs, and what is still missing")
-    plan.add_argument("flag")
+    plan = _sub(
+        sub,
+        "plan",
+        "what the next step of a flag needs, and what is still missing",
+        "Judges the next promotion exactly as check --base would (against the same base), suggests the newest\n"
+        "streak of usable green runs (never one an earlier promotion cited), and prints the command to run.\n"
+        "Exit 0 when ready, 1 when something is missing.",
+        "  flaggate plan allocation_dual_write\n  flaggate plan allocation_dual_write --base origin/main --now 2026-11-21T00:00:00Z",
+    )
+    _add_flag(plan, "the flag to plan for")
+    _add_base(plan, "judge the next step against git revision REF")
     _add_now(plan)
     _add_common(plan)
 
-    log = sub.add_parser("audit-log", help="the JSON audit log of every state change, from git history")
-    log.add_argument("--rev", default="HEAD", help="walk this revision's first-parent history (default: HEAD)")
-    log.add_argument("--out", type=Path, help="write to FILE (atomically) instead of standard output")
+    log = _sub(
+        sub,
+        "audit-log",
+        "the JSON audit log of every state change, from git history",
+        "Walks the first-parent history of REV; shows progress on a terminal for a long history.",
+        "  flaggate audit-log\n  flaggate audit-log --rev origin/main --out /tmp/audit-log.json",
+    )
+    log.add_argument(
+        "--rev", default="HEAD", metavar="REV", help="walk this revision's first-parent history (default: HEAD)"
+    ).complete = completion.REF  # type: ignore[attr-defined]
+    log.add_argument("--out", type=Path, metavar="FILE", help="write to FILE (atomically) instead of standard output")
     _add_common(log)
 
-    publish = sub.add_parser("publish", help="write config.json and audit-log.json for services, if the commit passes check")
-    publish.add_argument("--out", type=Path, required=True, metavar="DIR")
-    publish.add_argument("--rev", default="HEAD", help="the commit to publish (default: HEAD)")
+    publish = _sub(
+        sub,
+        "publish",
+        "write config.json and audit-log.json for services, if the commit passes check",
+        "Nothing is written unless REV passes flaggate check and every first-parent step since the last publish\n"
+        "passes the gate (approvals aside); the files are replaced atomically.",
+        "  flaggate publish --out public\n  flaggate publish --out public --rev v1.2 --since v1.1",
+    )
+    publish.add_argument(
+        "--out", type=Path, required=True, metavar="DIR", help="the directory to write config.json and audit-log.json into"
+    )
+    publish.add_argument("--rev", default="HEAD", metavar="REV", help="the commit to publish (default: HEAD)").complete = completion.REF  # type: ignore[attr-defined]
     publish.add_argument(
         "--since",
         metavar="REF",
         help="judge every first-parent step since REF (default: the commit of the config.json in --out; without one, the last step)",
-    )
+    ).complete = completion.REF  # type: ignore[attr-defined]
     _add_common(publish)
 
-    pr = sub.add_parser("pr-check", help="report on a pull request: approvals, one summary comment, the flaggate status")
-    pr.add_argument("--repo", metavar="OWNER/NAME", help="default: from GITHUB_EVENT_PATH / GITHUB_REPOSITORY")
+    pr = _sub(
+        sub,
+        "pr-check",
+        "report on a pull request: approvals, one summary comment, the flaggate status",
+        "In a workflow: reads the pull request (GITHUB_TOKEN), judges it, updates one summary comment and sets the\n"
+        "flaggate commit status.  With --dry-run and no GITHUB_TOKEN: an offline preview of the comment, judged\n"
+        "from local git against --base (approvals marked as not read); nothing is contacted.",
+        "  flaggate pr-check --dry-run --base origin/main          # offline preview, before pushing\n"
+        "  flaggate pr-check --repo acme-payments/flags --pr 7     # in CI, with GITHUB_TOKEN",
+    )
+    pr.add_argument("--repo", metavar="OWNER/NAME", help="the repository (default: from GITHUB_EVENT_PATH / GITHUB_REPOSITORY)")
     pr.add_argument("--pr", type=int, metavar="N", help="pull request number (default: from GITHUB_EVENT_PATH)")
-    pr.add_argument("--retries", type=int, default=3, help="retries of a GitHub 5xx (default 3; 0 = none)")
-    pr.add_argument("--timeout", type=float, default=15, help="seconds to wait for GitHub (default 15)")
-    pr.add_argument("--throttle", type=float, default=None, help="seconds between requests (default: PyGithub's)")
-    pr.add_argument("--dry-run", action="store_true", help="print the comment and the verdict, post nothing")
+    _add_base(pr, "offline preview (--dry-run without GITHUB_TOKEN): judge against git revision REF")
+    _add_github(pr)
+    pr.add_argument("--dry-run", action="store_true", help="print the comment and the verdict, post nothing (offline without GITHUB_TOKEN)")
     _add_now(pr)
     _add_common(pr)
 
-    owners = sub.add_parser("codeowners", help="write or check .github/CODEOWNERS from the flags' owners")
+    owners = _sub(
+        sub,
+        "codeowners",
+        "write or check .github/CODEOWNERS from the flags' owners",
+        "Each flag file and its evidence directory are owned by the flag's owners; the rest by platform_owners.",
+        "  flaggate codeowners\n  flaggate codeowners --check",
+    )
     owners.add_argument("--check", action="store_true", help="exit 1 (and show the diff) if the file is out of date")
     _add_common(owners)
 
-    rb = sub.add_parser("rollback-check", help="evaluate a flag's rollback triggers over metric samples (JSON lines)")
-    rb.add_argument("flag")
+    rb = _sub(
+        sub,
+        "rollback-check",
+        "evaluate a flag's rollback triggers over metric samples (JSON lines)",
+        "Exit 0 when no trigger fired, 1 when one did, 2 on bad input.  --apply writes the emergency demote.",
+        "  flaggate rollback-check allocation_dual_write --samples drift.jsonl\n"
+        "  flaggate rollback-check allocation_dual_write --samples drift.jsonl --apply",
+    )
+    _add_flag(rb, "the flag whose rollback triggers to evaluate")
     rb.add_argument("--samples", type=Path, required=True, metavar="FILE", help='JSON lines: {"at": ..., "metrics"|"inputs": {...}}')
-    rb.add_argument("--since", type=_now, help="when the flag entered its state, for timeout triggers (default: from git history)")
+    rb.add_argument(
+        "--since", type=_now, metavar="TIME", help="when the flag entered its state, for timeout triggers (default: from git history)"
+    )
     rb.add_argument("--apply", action="store_true", help="when a trigger fires, write the emergency demote as `flaggate demote` does")
     rb.add_argument("--open-pr", action="store_true", help="with --apply: push a branch and open an emergency pull request")
     rb.add_argument("--repo", metavar="OWNER/NAME", help="for --open-pr (default: GITHUB_REPOSITORY)")
-    rb.add_argument("--remote", default="origin", help="git remote to push the branch to (default: origin)")
-    rb.add_argument("--label", default="emergency", help="label of the pull request (default: emergency)")
-    rb.add_argument("--retries", type=int, default=3)
-    rb.add_argument("--timeout", type=float, default=15)
-    rb.add_argument("--throttle", type=float, default=None)
+    rb.add_argument("--remote", default="origin", metavar="NAME", help="git remote to push the branch to (default: origin)")
+    rb.add_argument("--label", default="emergency", metavar="LABEL", help="label of the pull request (default: emergency)")
+    _add_github(rb)
     _add_now(rb)
     _add_common(rb)
 
-    ev = sub.add_parser(
+    ev = _sub(
+        sub,
         "evidence",
-        help="the reconciliation job's commands: keygen, record (compute, write and sign a run), verify",
-        description="Create signing keys, record signed reconciliation runs, verify run signatures.",
+        "the reconciliation job's commands: keygen, record (compute, write and sign a run), verify",
+        "Create signing keys, record signed reconciliation runs, verify run signatures (see the README's\nsection on signed runs).",
+        "  flaggate evidence keygen --out recon.pem --id recon-2026\n"
+        "  flaggate evidence record allocation_dual_write --state shadow --seq 104 --started 2026-11-20T01:00:00Z \\\n"
+        "      --finished 2026-11-20T01:12:00Z --input ledger_total=1250000.00 --input legacy_total=1250000.00 \\\n"
+        "      --key recon.pem --key-id recon-2026\n"
+        "  flaggate evidence verify evidence/allocation_dual_write/rr-0104.json",
     )
-    ev_sub = ev.add_subparsers(dest="evidence_command", metavar="ACTION")
+    ev_sub = ev.add_subparsers(dest="evidence_command", metavar="ACTION", help="keygen, record or verify")
     ev_sub.required = True
-    keygen = ev_sub.add_parser("keygen", help="new Ed25519 key: private key to FILE (mode 0600), public key printed")
+    keygen = _sub(
+        ev_sub,
+        "keygen",
+        "new Ed25519 key: the private key to FILE (mode 0600, never printed), the public key printed",
+        "The printed entry goes into policy.yaml's signers (an amend the platform owners approve).",
+        "  flaggate evidence keygen --out recon.pem --id recon-2026",
+    )
     keygen.add_argument("--out", type=Path, required=True, metavar="FILE", help="where the private key goes (never overwritten)")
-    keygen.add_argument("--id", default="reconciler", help="the key id runs will name (default: reconciler)")
-    record = ev_sub.add_parser("record", help="compute a run from raw inputs with the gate's formulas, write it and sign it")
-    record.add_argument("flag", help="the flag the run reconciles")
-    record.add_argument("--state", required=True, help="the state the flag was in while the run ran")
-    record.add_argument("--percentage", type=int, help="the canary percentage, for a percentage state")
-    record.add_argument("--seq", type=int, required=True, help="the reconciler's sequence number for this flag (no gaps)")
-    record.add_argument("--started", type=_now, required=True, help="when the run started (ISO 8601)")
-    record.add_argument("--finished", type=_now, required=True, help="when the run finished (ISO 8601)")
+    keygen.add_argument("--id", default="reconciler", metavar="ID", help="the key id runs will name (default: reconciler)")
+    record = _sub(
+        ev_sub,
+        "record",
+        "compute a run from raw inputs with the gate's formulas, write it and sign it",
+        "A run the gate would refuse is never written; an existing run is never overwritten.",
+        "  flaggate evidence record allocation_dual_write --state shadow --seq 104 --started 2026-11-20T01:00:00Z \\\n"
+        "      --finished 2026-11-20T01:12:00Z --input ledger_total=1250000.00 --input legacy_total=1250000.00 \\\n"
+        "      --input failed_ledger_writes=0 --input total_ledger_writes=120000 --key recon.pem --key-id recon-2026",
+    )
+    record.add_argument("flag", help="the flag the run reconciles").complete = completion.FLAG  # type: ignore[attr-defined]
+    record.add_argument("--state", required=True, metavar="STATE", help="the state the flag was in while the run ran")
+    record.add_argument("--percentage", type=int, metavar="N", help="the canary percentage, for a percentage state")
+    record.add_argument("--seq", type=int, required=True, metavar="N", help="the reconciler's sequence number for this flag (no gaps)")
+    record.add_argument("--started", type=_now, required=True, metavar="TIME", help="when the run started (ISO 8601)")
+    record.add_argument("--finished", type=_now, required=True, metavar="TIME", help="when the run finished (ISO 8601)")
     record.add_argument("--input", action="append", default=[], metavar="NAME=VALUE", help="a raw input, e.g. ledger_total=1250000.00")
-    record.add_argument("--status", help="the run's status (default: green when every guard holds, else red)")
-    record.add_argument("--run-id", help="the run id and file name (default: rr-<seq>)")
+    record.add_argument("--status", metavar="STATUS", help="the run's status (default: green when every guard holds, else red)")
+    record.add_argument("--run-id", metavar="ID", help="the run id and file name (default: rr-<seq>)")
     record.add_argument("--key", type=Path, required=True, metavar="FILE", help="the private key (flaggate evidence keygen)")
-    record.add_argument("--key-id", default="reconciler", help="the key id in policy.yaml's signers (default: reconciler)")
+    record.add_argument("--key-id", default="reconciler", metavar="ID", help="the key id in policy.yaml's signers (default: reconciler)")
     _add_common(record)
-    verify = ev_sub.add_parser("verify", help="check run files' signatures against policy.yaml's signers")
+    verify = _sub(
+        ev_sub,
+        "verify",
+        "check run files' signatures against policy.yaml's signers",
+        "Each run file gets one line: who signed it, or why it does not count (exit 1).",
+        "  flaggate evidence verify evidence/allocation_dual_write/rr-0104.json",
+    )
     verify.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="run files evidence/<flag>/<run_id>.json")
     _add_common(verify)
+
+    comp = _sub(
+        sub,
+        "completion",
+        "print a shell completion script (bash, zsh or fish)",
+        "Generated by shtab from this parser; flag names, reason codes and run ids complete from the repository\n"
+        "you are in.  Load it in your shell's start-up file.",
+        '  eval "$(flaggate completion bash)"                       # ~/.bashrc\n'
+        "  flaggate completion zsh > ~/.zfunc/_flaggate             # then compinit\n"
+        "  flaggate completion fish > ~/.config/fish/completions/flaggate.fish",
+    )
+    comp.add_argument("shell", choices=completion.SHELLS, help="the shell to complete in")
 
     return parser
 
@@ -174,7 +408,12 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if getattr(args, "no_color", False):
+        term.disable()
     try:
+        if args.command == "completion":
+            print(completion.script(parser, args.shell))
+            return 0
         return _dispatch(args)
     except FatalError as exc:
         print(f"flaggate: error: {exc}", file=sys.stderr)
@@ -211,6 +450,19 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _rollback_check(args)
     if args.command == "evidence":
         return _evidence(args)
+    if args.command == "status":
+        from validator import status
+
+        root = _root(args)
+        return status.main(root, fmt=args.format, base=args.base, now=args.now or datetime.now(UTC), colour=term.colour_on())
+    if args.command == "new":
+        from validator import scaffold
+
+        return scaffold.main(_root(args), args)
+    if args.command == "diff":
+        from validator import diff
+
+        return diff.main(_root(args), args.a, args.b, fmt=args.format)
     raise FatalError(f"unknown command {args.command}")  # pragma: no cover - argparse refuses first
 
 
@@ -231,7 +483,8 @@ def _check(args: argparse.Namespace) -> int:
             print(reporter(args.format)(Result([Finding(".", 1, 1, rule, str(exc))])))
         print(f"flaggate: error: {rule}: {exc}", file=sys.stderr)
         return 2
-    print(reporter(args.format)(result))
+    out = reporter(args.format)(result)
+    print(term.colour_report(out, term.colour_on()) if resolve(args.format) == "text" else out)
     if args.summary is not None:
         _append(args.summary, reporter("markdown")(result))
     return 0 if result.ok else 1
@@ -276,7 +529,7 @@ def _schema(args: argparse.Namespace) -> int:
 
 
 def _move(args: argparse.Namespace) -> int:
-    from validator import edit
+    from validator import basis, edit
     from validator.report import text
 
     root = _root(args)
@@ -294,24 +547,27 @@ def _move(args: argparse.Namespace) -> int:
         print(f"flags/{args.flag}.yaml:1:1: transition: {refused}")
         print(f"flaggate: {args.command} refused: nothing written", file=sys.stderr)
         return 1
-    result = edit.judge(root, change, now)
+    result = edit.judge(root, change, now, basis.choose(root, args.base))
     if args.dry_run:
         print(edit.diff(change), end="")
     if not result.ok:
-        print(text(result))
+        print(term.colour_report(text(result), term.colour_on()))
         print(f"flaggate: {args.command} refused: nothing written", file=sys.stderr)
         return 1
     if not args.dry_run:
         edit.write_atomically(root / change.path, change.new_text.encode("utf-8"))
-        print(f"{change.kind}: {change.flag}: {change.before} -> {change.after} (wrote {change.path}; commit it and open a pull request)")
+        what = " (the step back to the plan's first step is a disable)" if change.kind != args.command else ""
+        print(
+            f"{change.kind}: {change.flag}: {change.before} -> {change.after}{what} (wrote {change.path}; commit it and open a pull request)"
+        )
     return 0
 
 
 def _plan(args: argparse.Namespace) -> int:
-    from validator import edit
+    from validator import basis, edit
 
     root = _root(args)
-    report, ready = edit.plan_report(root, args.flag, args.now or datetime.now(UTC))
+    report, ready = edit.plan_report(root, args.flag, args.now or datetime.now(UTC), basis.choose(root, args.base))
     print(report)
     return 0 if ready else 1
 
@@ -320,7 +576,8 @@ def _audit_log(args: argparse.Namespace) -> int:
     from validator import audit, jsonout, publish
 
     root = _root(args)
-    text = jsonout.dumps(audit.entries(root, args.rev))
+    with term.progress(f"flaggate audit-log: reading the history of {args.rev}"):
+        text = jsonout.dumps(audit.entries(root, args.rev))
     if args.out is None:
         sys.stdout.write(text)
     else:
@@ -334,7 +591,8 @@ def _publish(args: argparse.Namespace) -> int:
 
     root = _root(args)
     try:
-        config, log = publish.build(root, args.rev, since=args.since or publish.last_published(args.out))
+        with term.progress(f"flaggate publish: checking {args.rev}, the steps since the last publish, and its history"):
+            config, log = publish.build(root, args.rev, since=args.since or publish.last_published(args.out))
     except publish.Refused as refused:
         print(text(Result(refused.findings)))
         print(
@@ -351,6 +609,13 @@ def _publish(args: argparse.Namespace) -> int:
 
 
 def _pr_check(args: argparse.Namespace) -> int:
+    if args.dry_run and not os.environ.get("GITHUB_TOKEN"):
+        from validator import basis, preview  # offline: no PyGithub, no network
+
+        root = _root(args)
+        return preview.main(root, basis.choose(root, args.base), args.now or datetime.now(UTC))
+    if args.base:
+        raise FatalError("--base is for the offline preview (--dry-run without GITHUB_TOKEN); with a token the pull request's base is used")
     from validator import github  # the only module that imports PyGithub
 
     return github.run(

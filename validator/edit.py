@@ -180,9 +180,10 @@ class NoMove(Exception):
     """The plan allows no such move from where the flag is (a finding, exit 1)."""
 
 
-def judge(root: Path, change: Change, now: datetime) -> Result:
+def judge(root: Path, change: Change, now: datetime, base: str = "HEAD") -> Result:
+    """The change as ``flaggate check --base BASE`` would judge it (BASE: the pull request's base)."""
     tree = OverlayTree(root, {change.path: change.new_text.encode("utf-8")})
-    return check.run(root, tree, base="HEAD", now=now)
+    return check.run(root, tree, base=base, now=now)
 
 
 def write_atomically(path: Path, data: bytes) -> None:
@@ -219,8 +220,8 @@ def diff(change: Change) -> str:
     )
 
 
-def plan_report(root: Path, name: str, now: datetime) -> tuple[str, bool]:
-    """What the next promotion of ``name`` needs, and whether it is ready."""
+def plan_report(root: Path, name: str, now: datetime, base: str = "HEAD") -> tuple[str, bool]:
+    """What the next promotion of ``name`` needs, judged against ``base``, and whether it is ready."""
     from validator.rules import evidence as evidence_rule
 
     file = read_flag(root, name)
@@ -241,10 +242,11 @@ def plan_report(root: Path, name: str, now: datetime) -> tuple[str, bool]:
     lines.append(f"next: {target} (promote)")
     suggested: list[str] = []
     if at:
-        suggested, notes = _suggest_runs(root, flag, at, now, evidence_rule, policy)
+        suggested, notes = _suggest_runs(root, flag, at, now, evidence_rule, policy, base)
         lines.extend(notes)
     change = prepare(root, name, "promote", justification="(plan)", evidence=suggested, reason=None)
-    result = judge(root, change, now)
+    result = judge(root, change, now, base)
+    lines.insert(1, f"judged against: {base} (what `flaggate check --base {base}` will compare with)")
     mine = [f for f in result.errors if f.flag == name or f.file == path]
     others = [f for f in result.errors if f not in mine]
     if at is not None and flag.rollout[at].soak_days:
@@ -262,9 +264,52 @@ def plan_report(root: Path, name: str, now: datetime) -> tuple[str, bool]:
     return "\n".join(lines), ready
 
 
-def _suggest_runs(root: Path, flag: Any, at: int, now: datetime, evidence_rule: Any, policy: Any) -> tuple[list[str], list[str]]:
-    """The newest consecutive green runs on disk for leaving step ``at``."""
+def _usable_since(root: Path, flag: Any, base: str) -> tuple[datetime | None, dict[str, str]]:
+    """When the flag entered its current position, and the runs earlier promotions cited, at ``base``."""
+    from validator import history, timeline
+
+    try:
+        standing = timeline.standings(timeline.events(root, base)).get(flag.name)
+    except history.HistoryError:
+        return None, {}
+    if standing is None:
+        return None, {}
+    return standing.entered_at, standing.cited
+
+
+def _suggest_runs(
+    root: Path, flag: Any, at: int, now: datetime, evidence_rule: Any, policy: Any, base: str = "HEAD"
+) -> tuple[list[str], list[str]]:
+    """The newest streak of consecutive usable green runs on disk for leaving step ``at``.
+
+    Usable as the gate judges it: green on recomputed metrics, finished after
+    the flag entered the step and not after now, and never cited by an earlier
+    promotion (a used-up run is never suggested).
+    """
     needed = policy.green_runs if policy else 3
+    entered_at, cited = _usable_since(root, flag, base)
+    left = plan.position(flag)
+    best, runs = usable_streak(root, flag, at, now, needed, entered_at, cited)
+    notes = [f"evidence: needs {needed} consecutive green runs in {left}; on disk: " + ("" if runs else "none")]
+    for run in runs:
+        notes.append(f"  {run.run_id} (seq {run.data['seq']}): {_run_word(run, cited, entered_at, now)}")
+    if not best:
+        state = f"--state {left.state}" + (f" --percentage {left.percentage}" if left.percentage is not None else "")
+        notes.append(f"evidence: no {needed} consecutive usable green runs yet; wait for more reconciliation runs in {left}")
+        notes.append(
+            f"  runs go in evidence/{flag.name}/<run_id>.json (schema/evidence.schema.json); the reconciliation job writes and "
+            f"signs them with `flaggate evidence record {flag.name} {state} --seq N --started ... --finished ... "
+            "--input NAME=VALUE ... --key FILE`"
+        )
+    return best, notes
+
+
+def usable_streak(
+    root: Path, flag: Any, at: int, now: datetime, needed: int, entered_at: datetime | None, cited: dict[str, str]
+) -> tuple[list[str], list[Any]]:
+    """The newest ``needed`` consecutive usable green runs on disk (or none), and every run read, by seq."""
+    from validator.rules import evidence as evidence_rule
+
     directory = root / evidence_rule.EVIDENCE_DIR / flag.name
     guards = [*flag.guards, *flag.rollout[at].guards]
     left = plan.position(flag)
@@ -272,10 +317,18 @@ def _suggest_runs(root: Path, flag: Any, at: int, now: datetime, evidence_rule: 
     for path in sorted(directory.glob("*.json")) if directory.is_dir() else []:
         run = evidence_rule.load_run(flag.name, path.stem, path.read_bytes())
         evidence_rule.judge_run(run, flag.name, left, guards)
-        if isinstance(run.data.get("seq"), int):
+        if isinstance(run.data.get("seq"), int) and not isinstance(run.data.get("seq"), bool):
             runs.append(run)
     runs.sort(key=lambda r: r.data["seq"])
-    green = [r for r in runs if r.green and r.finished_at is not None and r.finished_at <= now]
+
+    def usable(run: Any) -> bool:
+        finished = run.finished_at
+        if not run.green or finished is None or finished > now or run.run_id in cited:
+            return False
+        started = run.started_at
+        return entered_at is None or (started is not None and started > entered_at)
+
+    green = [r for r in runs if usable(r)]
     best: list[Any] = []
     for i in range(len(green)):
         block = [green[i]]
@@ -285,18 +338,21 @@ def _suggest_runs(root: Path, flag: Any, at: int, now: datetime, evidence_rule: 
             block.append(nxt)
         if len(block) >= needed:
             best = block[-needed:]
-    notes = [f"evidence: needs {needed} consecutive green runs in {left}; on disk: " + ("" if runs else "none")]
-    for r in runs:
-        why = r.problems[0].message.split(": ", 1)[-1] if r.problems else ""
-        notes.append(f"  {r.run_id} (seq {r.data['seq']}): {'green' if r.green else 'not green: ' + why}")
-    if len(best) < needed:
-        state = f"--state {left.state}" + (f" --percentage {left.percentage}" if left.percentage is not None else "")
-        notes.append(
-            f"  runs go in {evidence_rule.EVIDENCE_DIR}/{flag.name}/<run_id>.json (schema/evidence.schema.json); the reconciliation job "
-            f"writes and signs them with `flaggate evidence record {flag.name} {state} --seq N --started ... --finished ... "
-            "--input NAME=VALUE ... --key FILE`"
-        )
-    return [r.run_id for r in best], notes
+    return [r.run_id for r in best], runs
+
+
+def _run_word(run: Any, cited: dict[str, str], entered_at: datetime | None, now: datetime) -> str:
+    if run.run_id in cited:
+        return f"already cited in {cited[run.run_id][:12]}"
+    if not run.green:
+        why = run.problems[0].message.split(": ", 1)[-1] if run.problems else ""
+        return f"not green: {why}" if why else "not green"
+    finished, started = run.finished_at, run.started_at
+    if finished is not None and finished > now:
+        return "finishes after now"
+    if started is not None and entered_at is not None and started <= entered_at:
+        return "started before the flag entered this step"
+    return "green"
 
 
 def _approvals_needed(flag: Any, steps: Any, target: int, policy: Any) -> str:

@@ -260,7 +260,9 @@ def read_flag(root: Path, name: str) -> FlagFile:
     path = f"{FLAGS_DIR}/{name}{FLAG_SUFFIX}"
     raw = WorkTree(root).read(path)
     if raw is None:
-        raise FatalError(f"no flag file {path}")
+        from validator.names import unknown_flag
+
+        raise FatalError(unknown_flag(root, name))
     file, findings = load_flag(path, raw)
     if file.flag is None or file.doc is None:
         first = findings[0]

@@ -66,9 +66,42 @@ def _jsonschema_findings(doc: Document, model: type[BaseModel], flag: str | None
                     line, column = doc.where(path + (key,), key=True)
                     findings.append(Finding(doc.path, line, column, RULE, _unknown_key(key, known, path), flag))
             continue
+        deepest = _branch(error)
+        path = tuple(deepest.absolute_path)
         line, column = doc.where(path)
-        findings.append(Finding(doc.path, line, column, RULE, f"{_where(path)}{_message(error)}", flag))
+        findings.append(Finding(doc.path, line, column, RULE, f"{_where(path)}{_message(deepest)}", flag))
     return findings
+
+
+def _branch(error: Any) -> Any:
+    """For "X or null" fields, the X branch's deepest error: it names the field that is wrong."""
+    while error.validator in ("anyOf", "oneOf") and error.context:
+        branches = [e for e in error.context if e.schema.get("type") != "null"]
+        if not branches:
+            break
+        error = max(branches, key=lambda e: len(e.absolute_path))
+    return error
+
+
+# Fields as people know them: the words the README and the commands' options use.
+_WORDS = {
+    "justification": "why the change is made, --justification",
+    "reason_code": "--reason, one of policy.yaml's reason_codes",
+    "evidence": "the cited reconciliation runs, --evidence",
+    "owners": "GitHub logins or org/team",
+    "description": "the description",
+    "states": "the list of states",
+    "state": "the current state",
+    "percentage": "the canary percentage",
+    "rollout": "the rollout plan",
+    "soak_days": "days to soak in the step",
+    "guards": "the guards",
+    "rollback": "the rollback triggers",
+    "threshold": "the trigger's threshold",
+    "metric": "the metric name",
+    "requires": "the requirements",
+    "name": "the flag's name",
+}
 
 
 def _pydantic_findings(doc: Document, exc: ValidationError, flag: str | None) -> list[Finding]:
@@ -86,7 +119,9 @@ def _where(path: tuple[Any, ...]) -> str:
     text = ""
     for part in path:
         text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return f"{text}: "
+    leaf = next((p for p in reversed(path) if isinstance(p, str)), None)
+    words = _WORDS.get(leaf) if leaf is not None else None
+    return f"{text} ({words}): " if words else f"{text}: "
 
 
 def _unknown_key(key: str, known: list[str], path: tuple[Any, ...]) -> str:
@@ -126,6 +161,17 @@ def _message(error: Any) -> str:
     if error.validator == "enum":
         choices = ", ".join(str(c) for c in error.validator_value)
         return f"{_describe(error.instance)} is not one of: {choices}"
+    if error.validator == "minLength":
+        return "must not be empty" if error.validator_value == 1 else f"needs at least {error.validator_value} characters"
+    if error.validator == "maxLength":
+        return f"is {len(error.instance)} characters long; at most {error.validator_value} are allowed"
+    if error.validator == "minItems":
+        n = error.validator_value
+        return f"needs at least {n} item{'s' if n != 1 else ''}, got {len(error.instance)}"
+    if error.validator == "minimum":
+        return f"{_describe(error.instance)} is below the minimum {error.validator_value}"
+    if error.validator == "maximum":
+        return f"{_describe(error.instance)} is above the maximum {error.validator_value}"
     return error.message
 
 

@@ -1,0 +1,385 @@
+"""The everyday surface on real git repositories: status, new, diff, the offline preview, plan's truth."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import run
+from tests.gitrepo import commit_all, flag_path, git, new_repo, three_runs, write_run
+
+NOW = "2026-11-20T12:00:00Z"
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    return new_repo(tmp_path)
+
+
+def status_json(repo: Path, capsys: pytest.CaptureFixture[str], *extra: str, now: str = NOW) -> dict[str, Any]:
+    code, out, err = run(["status", "--root", str(repo), "--now", now, "--format", "json", *extra], capsys)
+    assert code == 0, err
+    return {f["flag"]: f for f in json.loads(out)["flags"]} | {"_": json.loads(out)}
+
+
+# --- status ----------------------------------------------------------------------------------
+def test_status_soak_left_and_what_is_missing(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    flags = status_json(repo, capsys, now="2026-11-04T00:00:00Z")
+    dual = flags["allocation_dual_write"]
+    assert (dual["state"], dual["percentage"], dual["step"]) == ("shadow", 100, 2)
+    assert [p["state"] for p in dual["plan"]] == ["off", "shadow", "enforce"]
+    assert dual["entered_at"] == "2026-11-01T00:00:00Z"
+    assert dual["in_step_seconds"] == 3 * 86400
+    assert dual["soak_left_seconds"] == 4 * 86400
+    assert dual["next"]["ready"] is False
+    assert any(m.startswith("soak: 4d 0h left") for m in dual["next"]["missing"])
+    assert any("no 3 consecutive usable green runs" in m for m in dual["next"]["missing"])
+    assert dual["last_change"]["kind"] == "create" and dual["last_change"]["commit"]
+    backfill = flags["ledger_backfill_mode"]
+    assert backfill["percentage"] == 0 and backfill["next"]["ready"] is True
+
+
+def test_status_ready_with_evidence_and_text_picture(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    three_runs(repo)
+    commit_all(repo, "runs", "2026-11-20T02:00:00Z")
+    dual = status_json(repo, capsys)["allocation_dual_write"]
+    assert dual["next"]["ready"] is True and dual["next"]["evidence"] == ["rr-0101", "rr-0102", "rr-0103"]
+    code, out, _ = run(["status", "--root", str(repo), "--now", NOW], capsys)
+    assert code == 0
+    line = next(i for i, text in enumerate(out.splitlines()) if text.startswith("allocation_dual_write"))
+    assert "off > [shadow] > enforce" in out.splitlines()[line]
+    assert "next: enforce ready" in out and "--evidence rr-0101 rr-0102 rr-0103" in out
+    assert "\x1b[" not in out  # not a terminal: no colour
+
+
+def test_status_last_change_reason_code_and_uncommitted(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, _ = run(
+        ["demote", "allocation_dual_write", "--root", str(repo), "--reason", "DRIFT_BREACH", "--justification", "drift 812 ppm"], capsys
+    )
+    assert code == 0
+    dual = status_json(repo, capsys)["allocation_dual_write"]
+    assert dual["last_change"]["kind"] == "uncommitted" and dual["last_change"]["reason_code"] == "DRIFT_BREACH"
+    commit_all(repo, "demote", "2026-11-10T00:00:00Z")
+    dual = status_json(repo, capsys)["allocation_dual_write"]
+    last = dual["last_change"]
+    assert (last["kind"], last["from"], last["to"], last["reason_code"], last["at"]) == (
+        "disable",
+        "shadow",
+        "off",
+        "DRIFT_BREACH",
+        "2026-11-10T00:00:00Z",
+    )
+
+
+def test_status_base_shows_what_the_branch_changes(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, _ = run(["promote", "outbox_enabled", "--root", str(repo), "--now", NOW, "--justification", "start delivery"], capsys)
+    assert code == 0
+    flags = status_json(repo, capsys, "--base", "HEAD")
+    change = flags["outbox_enabled"]["change"]
+    assert (change["kind"], change["from"], change["to"], change["ok"]) == ("promote", "off", "on", True)
+    assert flags["allocation_dual_write"]["change"] is None
+    assert flags["_"]["base"] == "HEAD"
+
+
+def test_status_outside_git_still_lists_flags(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.conftest import copy_repo
+
+    repo = copy_repo(tmp_path / "plain")
+    flags = status_json(repo, capsys)
+    assert flags["allocation_dual_write"]["entered_at"] is None
+    assert "soak: entry into this step is not committed yet" in flags["allocation_dual_write"]["next"]["missing"]
+
+
+# --- plan tells the truth ----------------------------------------------------------------------
+def _promote(repo: Path, capsys: pytest.CaptureFixture[str], runs: list[str], now: str) -> None:
+    code, out, _ = run(
+        [
+            "promote",
+            "allocation_dual_write",
+            "--root",
+            str(repo),
+            "--now",
+            now,
+            "--justification",
+            "green",
+            "--base",
+            "HEAD",
+            "--evidence",
+            *runs,
+        ],
+        capsys,
+    )
+    assert code == 0, out
+
+
+def test_plan_never_suggests_a_used_up_run(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    ids = three_runs(repo)  # finished 11-18..11-20
+    commit_all(repo, "runs", "2026-11-20T02:00:00Z")
+    _promote(repo, capsys, ids, NOW)
+    commit_all(repo, "promote", "2026-11-20T13:00:00Z")
+    code, _, _ = run(
+        ["demote", "allocation_dual_write", "--root", str(repo), "--reason", "DRIFT_BREACH", "--justification", "drift", "--base", "HEAD"],
+        capsys,
+    )
+    assert code == 0
+    commit_all(repo, "demote", "2026-11-20T14:00:00Z")
+    for i, seq in enumerate((104, 105, 106)):
+        write_run(repo, "allocation_dual_write", f"rr-0{seq}", seq, finished=f"2026-11-2{1 + i}T01:12:00Z")
+    commit_all(repo, "more runs", "2026-11-23T02:00:00Z")
+    # Soak of 7 days after the demote commit: plan at 11-28.
+    code, out, _ = run(["plan", "allocation_dual_write", "--root", str(repo), "--now", "2026-11-28T00:00:00Z", "--base", "HEAD"], capsys)
+    assert "--evidence rr-0104 rr-0105 rr-0106" in out, out
+    assert "rr-0101 (already cited" in out
+    assert code == 0, out
+    _promote(repo, capsys, ["rr-0104", "rr-0105", "rr-0106"], "2026-11-28T00:00:00Z")
+
+
+def test_plan_judges_against_the_upstream_not_head(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    origin = new_repo(tmp_path)
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(origin), str(clone))
+    git(clone, "switch", "-q", "-c", "promote-outbox", "--track", "origin/main")
+    code, _, _ = run(["promote", "outbox_enabled", "--root", str(clone), "--now", NOW, "--justification", "on"], capsys)
+    assert code == 0
+    commit_all(clone, "promote outbox", "2026-11-02T00:00:00Z")
+    # Against HEAD the next promotion of dual write would look alone; against the pull request's base
+    # (the upstream) the branch already promotes outbox, and the policy allows one promotion per change.
+    code, out, _ = run(["plan", "allocation_dual_write", "--root", str(clone), "--now", "2026-11-05T00:00:00Z"], capsys)
+    assert "judged against: origin/main" in out
+    # Two promotions in one change against the PR's base: plan must say so, not "ready".
+    assert code == 1 and "promotes 2 flags" in out, out
+
+
+# --- new -------------------------------------------------------------------------------------
+def test_new_scaffolds_a_flag_that_passes_check(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["new", "partial_allocation_ui", "--root", str(repo), "--owner", "acme-payments/billing-core", "--states", "off,canary,full"]
+    argv += ["--percentages", "5,25", "--soak-days", "3", "--guard", "drift_ppm=1", "--guard", "write_error_rate"]
+    argv += ["--description", "UI for partial allocations", "--resource", "invoice_balance_cache"]
+    code, out, err = run(argv, capsys)
+    assert code == 0, out + err
+    text = flag_path(repo, "partial_allocation_ui").read_text()
+    assert "  - state: canary\n    percentage: 5\n    soak_days: 3\n" in text
+    assert "  - metric: drift_ppm\n    max: 1\n" in text and 'op: ">"\n    threshold: 1\n    reason_code: DRIFT_BREACH' in text
+    code, out, _ = run(["check", "--root", str(repo)], capsys)
+    assert code == 0, out
+    code, report = (lambda r: (r[0], json.loads(r[1])))(
+        run(["check", "--root", str(repo), "--base", "HEAD", "--now", NOW, "--format", "json"], capsys)
+    )
+    assert code == 0 and report["transitions"] == [
+        {"flag": "partial_allocation_ui", "from": None, "to": "off", "from_percentage": None, "to_percentage": None, "kind": "create"}
+    ]
+
+
+def test_new_refuses_without_answers_off_a_terminal(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(["new", "x_flag", "--root", str(repo), "--description", "d"], capsys)
+    assert code == 2 and "--owner is needed" in err and not flag_path(repo, "x_flag").exists()
+    code, _, err = run(["new", "allocation_dual_write", "--root", str(repo)], capsys)
+    assert code == 2 and "already exists" in err
+    code, _, err = run(["new", "Bad-Name", "--root", str(repo)], capsys)
+    assert code == 2 and "not a flag name" in err
+    code, _, err = run(["new", "y_flag", "--root", str(repo), "--description", "d", "--owner", "a", "--guard", "drift_pm"], capsys)
+    assert code == 2 and "did you mean drift_ppm" in err
+    base = ["new", "w_flag", "--root", str(repo), "--description", "d", "--owner", "a"]
+    for extra, expect in (
+        (["--percentages", "5,x", "--states", "off,canary,full"], "whole numbers"),
+        (["--percentages", "25,5", "--states", "off,canary,full"], "rise strictly"),
+        (["--percentages", "5"], "needs a middle state"),
+        (["--states", "off"], "at least two different states"),
+        (["--guard", "drift_ppm=lots"], "not a number"),
+    ):
+        code, out, err = run([*base, *extra], capsys)
+        assert code == 2 and expect in err and "Traceback" not in err and "internal error" not in err, (extra, err)
+    assert not flag_path(repo, "w_flag").exists()
+
+
+def test_new_refuses_a_file_check_would_refuse(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(
+        ["new", "z_flag", "--root", str(repo), "--description", "d", "--owner", "a", "--resource", "no_such_table"], capsys
+    )
+    assert code == 1 and "no_such_table" in out and "nothing written" in err
+    assert not flag_path(repo, "z_flag").exists()
+
+
+def test_new_asks_on_a_terminal(repo: Path) -> None:
+    import argparse
+
+    from validator import scaffold
+
+    answers = iter(["What it does", "acme-payments/billing-core, dana", "off,shadow,enforce", "drift_ppm"])
+    asked: list[str] = []
+
+    def reader(question: str) -> str:
+        asked.append(question)
+        return next(answers)
+
+    args = argparse.Namespace(
+        name="q_flag", description=None, owner=[], states=None, percentages=None, soak_days=None, guard=[], resource=[]
+    )
+    scaffold.answers(args, True, reader)
+    assert args.owner == ["acme-payments/billing-core", "dana"] and args.states == "off,shadow,enforce" and args.guard == ["drift_ppm"]
+    assert len(asked) == 4
+    text = scaffold.render(args, ["DRIFT_BREACH"])
+    assert "    soak_days: 7\n" in text and "reason_code: DRIFT_BREACH" in text
+
+
+# --- diff ------------------------------------------------------------------------------------
+def test_diff_between_revisions_and_published_configs(repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    first = git(repo, "rev-parse", "HEAD").strip()
+    run(["promote", "outbox_enabled", "--root", str(repo), "--now", NOW, "--justification", "on"], capsys)
+    path = flag_path(repo, "event_stream_enabled")
+    path.write_text(path.read_text().replace("  - acme-payments/event-platform\n", "  - acme-payments/event-platform\n  - dana\n", 1))
+    commit_all(repo, "two changes", "2026-11-02T00:00:00Z")
+    code, out, _ = run(["diff", first, "HEAD", "--root", str(repo), "--format", "json"], capsys)
+    moves = {m["flag"]: m["kind"] for m in json.loads(out)["transitions"]}
+    assert code == 0 and moves == {"outbox_enabled": "promote", "event_stream_enabled": "amend"}, out
+    for rev, out_dir in ((first, "a"), ("HEAD", "b")):
+        assert run(["publish", "--root", str(repo), "--rev", rev, "--out", str(tmp_path / out_dir)], capsys)[0] == 0
+    code, out, _ = run(["diff", str(tmp_path / "a/config.json"), str(tmp_path / "b/config.json"), "--root", str(repo)], capsys)
+    assert code == 0 and "outbox_enabled: promote: off -> on" in out and "event_stream_enabled: amend" in out
+    # A revision against a published file: shadow (published as 100) is no move.
+    code, out, _ = run(["diff", first, str(tmp_path / "b/config.json"), "--root", str(repo), "--format", "json"], capsys)
+    moves = {m["flag"]: m["kind"] for m in json.loads(out)["transitions"]}
+    assert code == 0 and moves == {"outbox_enabled": "promote", "event_stream_enabled": "amend"}, out
+    (tmp_path / "bad.json").write_text("{not json")
+    code, _, err = run(["diff", str(tmp_path / "bad.json"), "HEAD", "--root", str(repo)], capsys)
+    assert code == 2 and "not a published config.json" in err
+
+
+# --- offline preview -------------------------------------------------------------------------
+def test_pr_check_dry_run_offline_preview(repo: Path) -> None:
+    git(repo, "switch", "-q", "-c", "start-outbox")
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "validator",
+            "promote",
+            "outbox_enabled",
+            "--root",
+            str(repo),
+            "--justification",
+            "deliver @dana",
+            "--base",
+            "main",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    commit_all(repo, "Start the outbox", "2026-11-02T00:00:00Z")
+    env = {k: v for k, v in os.environ.items() if k not in ("GITHUB_TOKEN", "GITHUB_EVENT_PATH")}
+    env["GITHUB_API_URL"] = "http://127.0.0.1:9"  # nothing listens: any request would fail
+    code = (
+        "import sys; from validator.cli import main; rc = main(sys.argv[1:]); "
+        "print('PYGITHUB' if 'github' in sys.modules else 'NO-PYGITHUB'); sys.exit(rc)"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code, "pr-check", "--dry-run", "--base", "main", "--root", str(repo), "--now", NOW],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    out = proc.stdout
+    assert (
+        "<!-- flaggate:summary -->" in out
+        and "Offline preview (not posted), the working tree as of the last commit: Start the outbox" in out
+    )
+    assert "| outbox_enabled | off | on | promote | deliver @\u200bdana |" in out
+    assert "not read: offline preview without GITHUB_TOKEN" in out and "needs 1 from acme-payments/platform-admins" not in out
+    assert "NO-PYGITHUB" in out
+
+
+# --- messages --------------------------------------------------------------------------------
+def test_unknown_flag_suggests_the_nearest(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    for command in (["plan"], ["promote", "--justification", "x"], ["demote", "--reason", "DRIFT_BREACH", "--justification", "x"]):
+        code, _, err = run([command[0], "allocation_dual_wrte", *command[1:], "--root", str(repo)], capsys)
+        assert code == 2 and "did you mean allocation_dual_write?" in err, err
+
+
+def test_blank_justification_names_the_field_and_the_option(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(["promote", "outbox_enabled", "--root", str(repo), "--justification", ""], capsys)
+    assert code == 1
+    assert "schema: transition.justification (why the change is made, --justification): must not be empty" in out
+
+
+def test_status_history_is_read_once_per_head(repo: Path) -> None:
+    first = subprocess.run(
+        [sys.executable, "-m", "validator", "status", "--root", str(repo), "--format", "json", "--now", NOW], capture_output=True, text=True
+    )
+    assert first.returncode == 0 and (repo / ".git" / "flaggate-status.json").is_file()
+    # Same HEAD, and no git on PATH at all: the answer comes from the kept reading.
+    no_git = {**os.environ, "PATH": str(Path(sys.executable).parent)}
+    second = subprocess.run(
+        [sys.executable, "-m", "validator", "status", "--root", str(repo), "--format", "json", "--now", NOW],
+        capture_output=True,
+        text=True,
+        env=no_git,
+    )
+    assert second.returncode == 0, second.stderr
+    assert json.loads(second.stdout) == json.loads(first.stdout)
+    assert json.loads(second.stdout)["flags"][1]["entered_at"] == "2026-11-01T00:00:00Z"
+
+
+def test_uncommitted_demote_on_a_branch_that_promoted_is_judged_against_the_base(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    origin = new_repo(tmp_path)
+    ids = three_runs(origin)
+    commit_all(origin, "runs", "2026-11-20T02:00:00Z")
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(origin), str(clone))
+    git(clone, "switch", "-q", "-c", "promote-dual", "--track", "origin/main")
+    root = ["--root", str(clone), "--now", NOW]
+    assert run(["promote", "allocation_dual_write", *root, "--justification", "green", "--evidence", *ids], capsys)[0] == 0
+    commit_all(clone, "promote dual write", "2026-11-20T13:00:00Z")
+    code, _, _ = run(["demote", "allocation_dual_write", *root, "--reason", "OPERATOR_DECISION", "--justification", "not yet"], capsys)
+    assert code == 0
+    # Against HEAD a re-promotion would be "no change" and need nothing; against the pull request's
+    # base it is a promotion out of shadow, and it needs its runs.
+    code, out, _ = run(["plan", "allocation_dual_write", *root], capsys)
+    assert "judged against: origin/main" in out and "--evidence rr-0101 rr-0102 rr-0103" in out, out
+    code, out, err = run(["promote", "allocation_dual_write", *root, "--justification", "again"], capsys)
+    assert code == 1 and "evidence" in out and "nothing written" in err
+    assert "evidence: []" not in flag_path(clone, "allocation_dual_write").read_text().split("transition:")[-1]
+
+
+def test_new_prompts_on_a_real_terminal(repo: Path) -> None:
+    import pty
+
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "validator", "new", "tty_flag", "--root", str(repo), "--no-color"],
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+    )
+    os.close(slave)
+    os.write(master, b"Typed at a terminal\nacme-payments/billing-core\noff,shadow,enforce\nreplay_accuracy\n")
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 4096)
+        except OSError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    assert proc.wait(timeout=30) == 0, b"".join(chunks).decode()
+    os.close(master)
+    screen = b"".join(chunks).decode()
+    assert "Owners (GitHub logins or org/team, comma-separated): " in screen
+    text = flag_path(repo, "tty_flag").read_text()
+    assert "description: Typed at a terminal" in text or 'description: "Typed at a terminal"' in text
+    assert "    min: 0.999\n" in text and 'op: "<"' in text and "reason_code: REPLAY_MISMATCH" in text
+    assert run_check_ok(repo)
+
+
+def run_check_ok(repo: Path) -> bool:
+    proc = subprocess.run([sys.executable, "-m", "validator", "check", "--root", str(repo)], capture_output=True, text=True)
+    return proc.returncode == 0

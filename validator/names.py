@@ -1,0 +1,33 @@
+"""Flag names as people type them: the names there are, and the nearest to a typo."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+FLAGS_DIR, FLAG_SUFFIX = "flags", ".yaml"
+
+
+def flag_names(root: Path) -> list[str]:
+    """The stems of ``flags/*.yaml`` in the working tree (cheap: no file is parsed)."""
+    try:
+        names = os.listdir(root / FLAGS_DIR)
+    except OSError:
+        return []
+    return sorted(n[: -len(FLAG_SUFFIX)] for n in names if n.endswith(FLAG_SUFFIX) and not n.startswith("."))
+
+
+def did_you_mean(name: str, known: list[str]) -> str:
+    """`` (did you mean X?)`` for the nearest known name, else the list of names (difflib)."""
+    import difflib
+
+    guess = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+    if guess:
+        return f" (did you mean {guess[0]}?)"
+    if known:
+        return f"; the flags are: {', '.join(known)}"
+    return "; there are no flag files in flags/ yet (create one with `flaggate new NAME`)"
+
+
+def unknown_flag(root: Path, name: str) -> str:
+    return f"no flag {name!r}: no file {FLAGS_DIR}/{name}{FLAG_SUFFIX}{did_you_mean(name, flag_names(root))}"
