@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -35,17 +36,26 @@ def main() -> int:
     directory.mkdir(parents=True, exist_ok=True)
     seqs = [json.loads(p.read_text()).get("seq", 0) for p in directory.glob("*.json")]
     seq = max(seqs, default=0)
+    entered = _entered(root, args.flag)
     for _ in range(args.runs):
         seq += 1
+        # A run counts only if it started after the flag entered its step: in this quick walkthrough
+        # the step was entered seconds ago, so wait until a run can honestly have started after it.
+        if entered is not None:
+            while datetime.now(UTC) < entered + timedelta(seconds=2):
+                time.sleep(0.2)
         finished = datetime.now(UTC)
+        started = finished - timedelta(minutes=12)
+        if entered is not None and started <= entered:
+            started = entered + timedelta(seconds=1)
         run = {
             "run_id": f"rr-{seq:04d}",
             "flag": args.flag,
             "seq": seq,
             "flag_state": flag.state,
             "status": "green",
-            "started_at": (finished - timedelta(minutes=12)).isoformat().replace("+00:00", "Z"),
-            "finished_at": finished.isoformat().replace("+00:00", "Z"),
+            "started_at": started.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "finished_at": finished.strftime("%Y-%m-%dT%H:%M:%SZ"),
             "inputs": {"ledger_total": args.ledger_total, "legacy_total": args.legacy_total},
         }
         if flag.percentage is not None:
@@ -54,6 +64,17 @@ def main() -> int:
         path.write_text(json.dumps(run, indent=2) + "\n")
         print(f"wrote {path.relative_to(root)}")
     return 0
+
+
+def _entered(root: Path, flag: str) -> datetime | None:
+    """When the flag entered its current step, from the git history (as the gate reads it)."""
+    from validator import history, timeline
+
+    try:
+        standing = timeline.standings(timeline.events(root, "HEAD")).get(flag)
+    except history.HistoryError:
+        return None
+    return standing.entered_at if standing is not None else None
 
 
 if __name__ == "__main__":

@@ -135,7 +135,7 @@ def test_plan_never_suggests_a_used_up_run(repo: Path, capsys: pytest.CaptureFix
     # Soak of 7 days after the demote commit: plan at 11-28.
     code, out, _ = run(["plan", "allocation_dual_write", "--root", str(repo), "--now", "2026-11-28T00:00:00Z", "--base", "HEAD"], capsys)
     assert "--evidence rr-0104 rr-0105 rr-0106" in out, out
-    assert "rr-0101 (already cited" in out
+    assert "rr-0101 (seq 101): already cited" in out
     assert code == 0, out
     _promote(repo, capsys, ["rr-0104", "rr-0105", "rr-0106"], "2026-11-28T00:00:00Z")
 
