@@ -374,16 +374,22 @@ def test_publish_with_legal_steps_since(repo: Path, capsys: pytest.CaptureFixtur
 def test_case8_validate_workflow_installs_the_base_validator() -> None:
     import yaml
 
-    workflow = yaml.safe_load((Path(__file__).resolve().parents[1] / ".github/workflows/validate.yml").read_text())
+    workflows = Path(__file__).resolve().parents[1] / ".github/workflows"
+    workflow = yaml.load((workflows / "validate.yml").read_text(), Loader=yaml.BaseLoader)  # "on" stays a string
+    # The definition comes from the base branch: a pull request cannot edit the workflow that judges it.
+    assert set(workflow["on"]) == {"pull_request_target", "workflow_run"}, workflow["on"]
     steps = workflow["jobs"]["flags"]["steps"]
     checkouts = [s for s in steps if str(s.get("uses", "")).startswith("actions/checkout@")]
-    base = [s for s in checkouts if "base.sha" in str(s.get("with", {}).get("ref", ""))]
-    assert base and base[0]["with"].get("path"), "a second checkout of the base sha, in its own directory"
-    base_dir = base[0]["with"]["path"]
+    base = [s for s in checkouts if "ref" not in s.get("with", {}) and s["with"].get("path") == "validator-at-base"]
+    assert base, "the validator comes from a checkout of the base (pull_request_target's own commit), in its own directory"
     installs = [s for s in steps if "pip" in str(s.get("run", "")) and "install" in str(s.get("run", ""))]
-    assert installs and all(base_dir in s["run"] for s in installs), "flaggate is installed from the base checkout only"
+    assert installs and all("validator-at-base" in s["run"] for s in installs), "flaggate is installed from the base checkout only"
     runs = " ".join(str(s.get("run", "")) for s in steps)
     assert "--head" in runs and "--base" in runs
+    # A review re-runs it through workflow_run, never through a pull-request-editable definition.
+    review = yaml.load((workflows / "review.yml").read_text(), Loader=yaml.BaseLoader)
+    assert set(review["on"]) == {"pull_request_review"} and review.get("permissions") == {}
+    assert "flaggate" not in (workflows / "review.yml").read_text().split("jobs:", 1)[1]
 
 
 # --- principle 1: one reading ---------------------------------------------------------------------
@@ -501,3 +507,118 @@ def test_amend_in_text_output_and_the_audit_log(repo: Path, capsys: pytest.Captu
     ]
     assert entries[0]["changes"] == [{"field": "rollout[1].soak_days", "before": 7, "after": 5}]
     assert entries[1]["changes"] == [{"field": "green_runs", "before": 3, "after": 4}]
+
+
+# --- found by attacking the gate after the first round of fixes ------------------------------------
+def test_first_publish_judges_the_whole_history(repo: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    _direct_push_to_enforce(repo)
+    (repo / "NOTES.md").write_text("a harmless commit on top\n")
+    commit_all(repo, "follow-up", "2026-11-19T00:01:00Z")
+    code, out_text, _ = run(["publish", "--root", str(repo), "--out", str(tmp_path / "public")], capsys)
+    assert code == 1 and "not a legal step" in out_text
+    assert not (tmp_path / "public").exists() or not (tmp_path / "public" / "config.json").exists()
+
+
+def test_publish_never_judges_a_step_as_later_than_now(repo: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    # event stream enters shadow now-ish; the promotion commit is dated 8 days in the future.
+    from datetime import UTC, datetime, timedelta
+
+    now = datetime.now(UTC).replace(microsecond=0)
+    iso = lambda t: t.strftime("%Y-%m-%dT%H:%M:%SZ")  # noqa: E731
+    out = tmp_path / "public"
+    assert run(["publish", "--root", str(repo), "--out", str(out)], capsys)[0] == 0
+    set_state(repo, EVENT, "shadow", frm="off", evidence=[])
+    commit_all(repo, "event stream to shadow", iso(now - timedelta(hours=11)))
+    ids = []
+    for i in range(3):
+        started = now - timedelta(hours=10 - i)
+        write_run(
+            repo,
+            EVENT,
+            f"es-{i + 1}",
+            i + 1,
+            state="shadow",
+            inputs=REPLAY,
+            started=iso(started),
+            finished=iso(started + timedelta(minutes=5)),
+        )
+        ids.append(f"es-{i + 1}")
+    set_state(repo, EVENT, "full", frm="shadow", evidence=ids)
+    commit_all(repo, "promote, forward-dated", iso(now + timedelta(days=8)))
+    code, out_text, _ = run(["publish", "--root", str(repo), "--out", str(out)], capsys)
+    assert code == 1 and "soak" in out_text, out_text
+
+
+def _complete_backfill(repo: Path) -> None:
+    for state, frm, date in (("read_only", "off", "02"), ("active", "read_only", "04"), ("off", "active", "06")):
+        set_state(repo, BACKFILL, state, frm=frm, evidence=[])
+        commit_all(repo, f"backfill {state}", f"2026-11-{date}T00:00:00Z")
+
+
+def test_a_change_whose_commits_delete_and_recreate_a_flag_is_refused(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _complete_backfill(repo)
+    base = git(repo, "rev-parse", "HEAD").strip()
+    path = flag_path(repo, BACKFILL)
+    saved = path.read_bytes()
+    path.unlink()
+    commit_all(repo, "drop the backfill", "2026-11-07T00:00:00Z")
+    path.write_bytes(saved)
+    head = commit_all(repo, "bring it back", "2026-11-07T00:01:00Z")
+    code, report = gate(repo, capsys, "--head", head, base=base)
+    assert code == 1 and any("deleted and re-created" in m for m in errors(report, "transition")), report
+    # Squashed into one commit, the same change shows no move and passes (and the plan stays complete).
+    git(repo, "reset", "-q", "--soft", base)
+    squashed = commit_all(repo, "squashed: no change", "2026-11-07T00:02:00Z")
+    assert gate(repo, capsys, "--head", squashed, base=base)[0] == 0
+
+
+def test_a_step_added_before_the_final_off_keeps_the_plan_complete(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _complete_backfill(repo)
+    path = flag_path(repo, BACKFILL)
+    edit(path, "  - state: off\nrequires:", "  - state: verify\n  - state: off\nrequires:")
+    edit(path, "states: [off, read_only, active]", "states: [off, read_only, active, verify]")
+    code, report = gate(repo, capsys)
+    assert code == 0 and report["transitions"][0]["kind"] == "amend", report
+    commit_all(repo, "a verify step (platform owners approved)", "2026-11-07T00:00:00Z")
+    set_state(repo, BACKFILL, "read_only", frm="off", evidence=[])
+    code, report = gate(repo, capsys)
+    assert code == 1 and any("complete" in m for m in errors(report, "transition")), report
+
+
+def test_a_commit_dated_after_year_9999_is_no_crash(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    set_state(repo, EVENT, "shadow", frm="off", evidence=[])
+    git(repo, "add", "-A")
+    far = {"GIT_AUTHOR_DATE": "@253402400000 +0000", "GIT_COMMITTER_DATE": "@253402400000 +0000"}
+    git(repo, "commit", "-q", "-m", "far future", env=far)
+    set_state(repo, EVENT, "full", frm="shadow", evidence=_event_runs(repo, 18))
+    code, out, err = run(["check", "--root", str(repo), "--base", "HEAD", "--now", NOW], capsys)
+    assert code == 1 and "Traceback" not in err and "internal error" not in err and "soak" in out, (out, err)
+    assert "9999-12-31T23:59:59Z" in out  # the latest time a date can say
+
+
+def test_publish_refuses_when_the_published_commit_left_the_first_parent_line(
+    repo: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    git(repo, "branch", "laptop")
+    set_state(repo, "outbox_enabled", "on", frm="off", evidence=[])
+    commit_all(repo, "outbox on", "2026-11-10T00:00:00Z")
+    out = tmp_path / "public"
+    assert run(["publish", "--root", str(repo), "--out", str(out)], capsys)[0] == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    git(repo, "checkout", "-q", "laptop")
+    (repo / "NOTES.md").write_text("local work\n")
+    commit_all(repo, "local work", "2026-11-05T00:00:00Z")
+    git(repo, "merge", "-q", "--no-edit", "main", date="2026-11-11T00:00:00Z")  # git pull
+    git(repo, "checkout", "-q", "main")
+    git(repo, "merge", "-q", "--ff-only", "laptop")  # git push: main's first parents now run through the laptop
+    code, _, err = run(["publish", "--root", str(repo), "--out", str(out)], capsys)
+    assert code == 2 and "no longer on the first-parent line" in err and "--since" not in err, err
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
+@pytest.mark.parametrize("line", ['"flags/*.yaml" ident eol=crlf', '"evidence/\\x/*.json" filter=x'])
+def test_quoted_gitattributes_patterns_are_read_as_git_reads_them(line: str, repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (repo / ".gitattributes").write_text(line + "\n")
+    three_runs(repo)
+    code, out, _ = run(["check", "--root", str(repo)], capsys)
+    assert code == 1 and ".gitattributes:1:1: layout:" in out, out

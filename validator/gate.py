@@ -16,7 +16,7 @@ block a change can rewrite.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +43,7 @@ class Move:
     entered_commit: str | None = None
     verdict: evidence.Verdict | None = None
     from_step: int | None = None  # the base plan's step a legal move leaves
+    to_step: int | None = None  # ... and the step it lands on
     path: str | None = None  # the file amended (a flag file, policy.yaml or resources.yaml)
     changes: list[dict[str, Any]] = field(default_factory=list)  # an amend's fields, before and after
 
@@ -150,6 +151,8 @@ def judge(root: Path, base: Base, head: Snapshot, tree: Tree, now: datetime) -> 
 
     moves.extend(_file_amends(base.snapshot, head))
     findings.extend(_evidence_rewrites(root, base, tree))
+    if tree.rev is not None and tree.rev != base.sha and history.first_parent(root, tree.rev) != base.sha:
+        findings.extend(_hidden_steps(root, base, head, tree.rev, moves))
 
     promotions = [m for m in moves if m.kind == plan.PROMOTE]
     if len(promotions) > policy.max_promotions_per_change:
@@ -184,6 +187,45 @@ def _file_amends(base: Snapshot, head: Snapshot) -> list[Move]:
         if changes:
             found.append(Move(None, amend.KIND, None, None, None, None, path=path, changes=changes))
     return found
+
+
+def _hidden_steps(root: Path, base: Base, head: Snapshot, rev: str, moves: list[Move]) -> list[Finding]:
+    """The commits of a change must not take a flag where the change as a whole does not show.
+
+    The change is judged as a whole (base to head), but merged without a merge
+    commit its commits become the first-parent history, and the history is
+    where the next change's yardstick comes from: a completed plan deleted and
+    re-created in two commits would restart at off with no move to judge.
+    """
+    after = timeline.standings(timeline.events_of(root, rev))
+    moved = {m.flag: m for m in moves if m.flag is not None and m.kind != amend.KIND}
+    findings = []
+    for name, file in head.flags.items():
+        was, standing, now = base.snapshot.flags.get(name), base.standings.get(name), after.get(name)
+        if was is None or was.flag is None or file.flag is None or standing is None or now is None:
+            continue
+        move = moved.get(name)
+        if move is not None and not move.legal:
+            continue  # reported as an illegal move already
+        expected = move.to_step if move is not None else standing.step
+        expected = timeline.relocate(plan.steps(file.flag), expected, plan.position(file.flag))
+        if now.step != expected:
+            _add(
+                findings,
+                file,
+                ("state",),
+                transition.RULE,
+                f"{name}: the commits of this change take it where the change as a whole does not show (deleted and re-created, "
+                f"or moved and moved back): its history would put it at step {_step_name(file, now.step)}, the change at step "
+                f"{_step_name(file, expected)}; squash the commits, or merge with a merge commit",
+            )
+    return findings
+
+
+def _step_name(file: FlagFile, step: int | None) -> str:
+    if step is None or file.flag is None or step >= len(file.flag.rollout):
+        return "?"
+    return f"{step + 1} ({plan.steps(file.flag)[step]})"
 
 
 def _evidence_rewrites(root: Path, base: Base, tree: Tree) -> list[Finding]:
@@ -236,8 +278,8 @@ def _move(was: FlagFile, now_file: FlagFile, at: int | None, findings: list[Find
             f"from {before} the legal next steps are: {plan.describe_moves(steps, at)}",
         )
         return move
-    kind, _ = legal
-    return Move(head_flag.name, kind, before, after, was, now_file, from_step=at)
+    kind, to_step = legal
+    return Move(head_flag.name, kind, before, after, was, now_file, from_step=at, to_step=to_step)
 
 
 def _creation(file: FlagFile, findings: list[Finding]) -> Move:
@@ -325,7 +367,7 @@ def _check_promotion(move: Move, policy: Policy, tree: Tree, now: datetime, cite
         else:
             left = soak.remaining(move.entered_at, step.soak_days, now)
             if left.total_seconds() > 0:
-                ready = move.entered_at + timedelta(days=step.soak_days)
+                ready = soak.ready_at(move.entered_at, step.soak_days)
                 _add(
                     findings,
                     head,

@@ -148,12 +148,21 @@ def fetch(gh: Github, name: str, number: int, step: Any) -> tuple[Any, Any, prch
             )
     with step("listing the pull request's commits"):
         for commit in pr.get_commits():
-            for person in (commit.author, commit.committer):
+            for person, identity in ((commit.author, "author"), (commit.committer, "committer")):
                 if person is not None and person.login:
                     pull.committers.add(person.login)
+                elif identity == "author" or not _web_flow(commit):
+                    who = getattr(getattr(commit.commit, identity, None), "email", None) or "?"
+                    pull.unlinked.append(f"{commit.sha[:12]} {identity} <{who}>")
     with step("listing the pull request's files"):
         pull.changed_files = [f.filename for f in pr.get_files()]
     return repo, pr, pull
+
+
+def _web_flow(commit: Any) -> bool:
+    """GitHub itself committed it (merge button, web edits): its committer is GitHub, not a person."""
+    email = getattr(getattr(commit.commit, "committer", None), "email", None) or ""
+    return email == "noreply@github.com"
 
 
 def team_lookup(gh: Github, policy: Policy, step: Any) -> prcheck.TeamLookup:

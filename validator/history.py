@@ -20,6 +20,7 @@ from validator.repo import DIRECTORY, FILE, FLAGS_DIR, OTHER, SYMLINK, Entry
 
 RULE = "history"
 _ZERO = "0" * 40
+_LAST_SECOND = 253402300799  # 9999-12-31T23:59:59Z: a later committer date cannot be a datetime
 
 
 class HistoryError(FatalError):
@@ -131,7 +132,7 @@ def first_parent_log(root: Path, rev: str, paths: Iterable[str]) -> list[Commit]
             parents=parents.split(),
             author=author,
             author_email=email,
-            time=int(ctime),
+            time=min(int(ctime), _LAST_SECOND),
             trailers=[t.strip() for t in trailer_text.split("\x1d") if t.strip()],
         )
         tokens = raw.lstrip("\0\n").split("\0")
@@ -154,6 +155,12 @@ def first_parent_log(root: Path, rev: str, paths: Iterable[str]) -> list[Commit]
     return commits
 
 
+def first_parent(root: Path, rev: str) -> str | None:
+    """The first parent of ``rev``, or None for a root commit."""
+    out = git(root, "rev-list", "--parents", "-n", "1", rev, "--").split()
+    return out[1] if len(out) > 1 else None
+
+
 def effective_times(root: Path, rev: str) -> dict[str, int]:
     """Every first-parent commit of ``rev``, oldest first, with the time it counts as.
 
@@ -167,7 +174,7 @@ def effective_times(root: Path, rev: str) -> dict[str, int]:
     latest = None
     for line in out.splitlines():
         stamp, sha = line.split(" ", 1)
-        value = int(stamp)
+        value = min(int(stamp), _LAST_SECOND)
         latest = value if latest is None or value > latest else latest
         times[sha] = latest
     return times

@@ -45,6 +45,7 @@ class Pull:
     head_ref: str
     base_ref: str
     committers: set[str] = field(default_factory=set)  # authors and committers of the PR's commits
+    unlinked: list[str] = field(default_factory=list)  # commit identities GitHub links to no account
     changed_files: list[str] = field(default_factory=list)
     reviews: list[Review] = field(default_factory=list)
 
@@ -125,6 +126,20 @@ def evaluate(pull: Pull, moves: list[Move], policy: Policy, teams: TeamLookup) -
                     ERROR,
                 )
             )
+    if pull.unlinked and moves:
+        shown = ", ".join(sorted(set(pull.unlinked))[:3])
+        findings.append(
+            Finding(
+                "flags/",
+                1,
+                1,
+                approval.RULE,
+                f"commits in this pull request are by identities linked to no GitHub account ({shown}), so whether a reviewer "
+                "wrote them cannot be told and no approval can count; link the email to its account or re-author the commits",
+                None,
+                ERROR,
+            )
+        )
     for review in eligible.values():
         verdict = verdicts[review.id]
         if not verdict.counted_for:

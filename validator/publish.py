@@ -89,7 +89,7 @@ def build(root: Path, rev: str, *, since: str | None = None) -> tuple[str, str]:
     errors = judge_steps(root, sha, history.resolve(root, since) if since is not None else None, found)
     if errors:
         raise Refused(errors)
-    committed_at = clock.iso(int(history.git(root, "show", "-s", "--format=%ct", sha).strip()))
+    committed_at = clock.iso(history.effective_times(root, sha)[sha])
     return jsonout.dumps(config(snapshot, sha, committed_at)), jsonout.dumps(audit.entries(root, sha, found))
 
 
@@ -103,6 +103,11 @@ def last_published(out: Path) -> str | None:
     return commit if isinstance(commit, str) and len(commit) == 40 and all(c in "0123456789abcdef" for c in commit) else None
 
 
+def _is_ancestor(root: Path, older: str, newer: str) -> bool:
+    """``older`` is reachable from ``newer`` (both known commits)."""
+    return history.git(root, "rev-list", "-1", older, "--not", newer).strip() == ""
+
+
 def judge_steps(root: Path, sha: str, since: str | None, found: list[timeline.Event | timeline.Problem]) -> list[Finding]:
     """Every first-parent step from ``since`` (default: the parent of ``sha``) to ``sha``, judged by the gate."""
     from validator.check import judge_change
@@ -111,19 +116,24 @@ def judge_steps(root: Path, sha: str, since: str | None, found: list[timeline.Ev
     times = history.effective_times(root, sha)
     order = list(times)
     if since is None:
-        if len(order) < 2:
-            return []  # the root commit: the tree's own check is all there is
-        since = order[-2]
+        since = order[0]  # nothing published before: every step since the first commit is judged
     if since == sha:
         return []
     if since not in times:
+        cause = (
+            "it is an ancestor, but no longer on the first-parent line: a merge with the parents swapped (a `git pull` merge "
+            "pushed to main) has hidden the steps since then from the history; restore main's first-parent line"
+            if _is_ancestor(root, since, sha)
+            else "the history was rewritten (a force push?); restore it"
+        )
         raise FatalError(
-            f"{since[:12]} (published last) is not on the first-parent history of {sha[:12]}: the history was rewritten; "
-            "judge from a commit you trust with --since REF"
+            f"{since[:12]}, the commit published last, is not on the first-parent history of {sha[:12]}: {cause}. "
+            "Judging from another commit would skip steps nobody judged"
         )
     paths = ["flags/", "evidence/", POLICY_FILE, RESOURCES_FILE, ".gitattributes"]
     changed = set(history.git(root, "rev-list", "--first-parent", f"{since}..{sha}", "--", *paths).split())
     errors: list[Finding] = []
+    wall = datetime.now(UTC)
     for i in range(order.index(since) + 1, len(order)):
         commit = order[i]
         if commit not in changed:
@@ -134,7 +144,8 @@ def judge_steps(root: Path, sha: str, since: str | None, found: list[timeline.Ev
         except history.HistoryError as exc:
             errors.append(Finding(".", 1, 1, "history", f"commit {commit[:12]}: {exc}"))
             break
-        now = datetime.fromtimestamp(times[commit], UTC)
+        # A commit's date is what its author wrote: never judge a step as if later than this publish runs.
+        now = min(datetime.fromtimestamp(times[commit], UTC), wall)
         result = judge_change(root, base, history.GitTree(root, commit), now)
         errors.extend(
             replace(f, message=f"commit {commit[:12]} (judged against its first parent {parent[:12]}): {f.message}") for f in result.errors

@@ -24,6 +24,7 @@ from validator.check import check_snapshot
 from validator.model import Flag, Policy, Resources
 from validator.plan import Position
 from validator.repo import WorkTree
+from validator.rules import soak as soak_rule
 
 
 @dataclass
@@ -232,7 +233,7 @@ def _next_step(
     if soak_days:
         status.soak_days = soak_days
         if status.entered_at is not None:
-            status.soak_left = max(timedelta(0), status.entered_at + timedelta(days=soak_days) - now)
+            status.soak_left = max(timedelta(0), soak_rule.ready_at(status.entered_at, soak_days) - now)
     legal = plan.moves(status.steps, at)
     if plan.PROMOTE not in legal:
         return

@@ -273,21 +273,29 @@ def _flag_events(
         )
     if was.position != now.position:
         kind, target, warnings = move_kind(was.plan, at, now.position)
-        step = _relocate(now.plan, target, now.position)
+        step = relocate(now.plan, target, now.position)
         found.append(Event(commit, name, kind, was.position, now.position, path, now.transition, warnings, step=step))
     else:
-        step = _relocate(now.plan, at, now.position)
+        step = relocate(now.plan, at, now.position)
     steps[name] = step
     if found and found[0].kind == amend.KIND:
         found[0].step = step
     return found
 
 
-def _relocate(steps: tuple[Position, ...], at: int | None, here: Position) -> int | None:
-    """The step ``here`` is at in ``steps``: the same index when it still fits (a plan amended around it)."""
-    if at is not None and at < len(steps) and steps[at] == here:
-        return at
-    return plan.locate(steps, here)
+def relocate(steps: tuple[Position, ...], at: int | None, here: Position) -> int | None:
+    """The step ``here`` is at in ``steps`` (a plan amended around it): the candidate nearest ``at``.
+
+    The nearest, and the later one on a tie, so that a flag at the backfill's
+    last ``off`` (plan complete) stays at the last ``off`` when a step is
+    added before it, never back at the first.
+    """
+    candidates = [i for i, step in enumerate(steps) if step == here]
+    if not candidates:
+        return None
+    if at is None:
+        return candidates[0]
+    return min(candidates, key=lambda i: (abs(i - at), -i))
 
 
 def move_kind(steps: tuple[Position, ...], at: int | None, target: Position) -> tuple[str, int | None, list[str]]:

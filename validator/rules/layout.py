@@ -85,7 +85,7 @@ def _attributes(path: str, raw: bytes, protected: list[str], base: str | None = 
         stripped = line.strip()
         if not stripped or stripped.startswith("#"):
             continue
-        pattern, *attrs = stripped.split()
+        pattern, attrs = _split(stripped)
         if pattern.startswith("[attr]"):
             bad = [a for a in attrs if _sets_forbidden(a, macros)]
             if bad:
@@ -96,7 +96,7 @@ def _attributes(path: str, raw: bytes, protected: list[str], base: str | None = 
             continue
         hits = [p for p in protected if p.startswith(directory) and _matches(pattern, p[len(directory) :])]
         if hits:
-            column = line.index(pattern) + 1
+            column = len(line) - len(line.lstrip()) + 1
             findings.append(
                 Finding(
                     path,
@@ -108,6 +108,22 @@ def _attributes(path: str, raw: bytes, protected: list[str], base: str | None = 
                 )
             )
     return findings
+
+
+def _split(line: str) -> tuple[str, list[str]]:
+    """The pattern (C-quoted ones unquoted, as git reads them) and the attributes of one line."""
+    if line.startswith('"'):
+        i, out = 1, []
+        while i < len(line) and line[i] != '"':
+            if line[i] == "\\" and i + 1 < len(line):
+                i += 1
+                out.append({"n": "\n", "t": "\t"}.get(line[i], line[i]))
+            else:
+                out.append(line[i])
+            i += 1
+        return "".join(out), line[i + 1 :].split()
+    pattern, *attrs = line.split()
+    return pattern, attrs
 
 
 def _sets_forbidden(attribute: str, macros: dict[str, list[str]]) -> bool:

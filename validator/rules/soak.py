@@ -15,8 +15,16 @@ from datetime import datetime, timedelta
 RULE = "soak"
 
 
+def ready_at(entered_at: datetime, soak_days: int) -> datetime:
+    """When the soak is done; the last representable moment when that is later (a commit dated near year 9999)."""
+    try:
+        return entered_at + timedelta(days=soak_days)
+    except OverflowError:
+        return datetime.max.replace(tzinfo=entered_at.tzinfo)
+
+
 def remaining(entered_at: datetime, soak_days: int, now: datetime) -> timedelta:
-    return entered_at + timedelta(days=soak_days) - now
+    return ready_at(entered_at, soak_days) - now
 
 
 def human(delta: timedelta) -> str:
