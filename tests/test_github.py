@@ -348,3 +348,14 @@ def test_the_head_is_judged_from_git_objects_not_the_checkout(
     code, out, _ = pr_check(repo, capsys)
     assert code == 0, out
     assert "outbox_enabled" not in fake.pulls[7].comments[0]["body"]
+
+
+def test_a_commit_by_an_unlinked_identity_makes_approvals_uncountable(
+    repo: dict[str, Any], fake: FakeGitHub, capsys: pytest.CaptureFixture[str]
+) -> None:
+    commit = fake.pulls[7].commits[0]
+    commit["author"] = None  # GitHub links the commit's email to no account: it could be anyone, the reviewer too
+    commit["commit"] = {"author": {"name": "Lena", "email": "lena@laptop.local"}, "committer": {"name": "Pat", "email": "pat@example.com"}}
+    fake.review(fake.pulls[7], "lena-ledger", "APPROVED", repo["head"], AT)
+    code, out, _ = pr_check(repo, capsys)
+    assert code == 1 and "linked to no GitHub account" in out and "lena@laptop.local" in out, out
