@@ -199,7 +199,7 @@ def _hidden_steps(root: Path, base: Base, head: Snapshot, rev: str, moves: list[
     """
     after = timeline.standings(timeline.events_of(root, rev))
     moved = {m.flag: m for m in moves if m.flag is not None and m.kind != amend.KIND}
-    findings = []
+    findings: list[Finding] = []
     for name, file in head.flags.items():
         was, standing, now = base.snapshot.flags.get(name), base.standings.get(name), after.get(name)
         if was is None or was.flag is None or file.flag is None or standing is None or now is None:
@@ -284,7 +284,8 @@ def _move(was: FlagFile, now_file: FlagFile, at: int | None, findings: list[Find
 
 def _creation(file: FlagFile, findings: list[Finding]) -> Move:
     flag = file.flag
-    assert flag is not None
+    if not (flag is not None):
+        raise ValueError("the gate was handed a move without the files it describes")
     first = plan.steps(flag)[0]
     move = Move(flag.name, plan.CREATE, None, plan.position(flag), None, file)
     if plan.position(flag) != first:
@@ -309,7 +310,8 @@ def _creation(file: FlagFile, findings: list[Finding]) -> Move:
 
 def _deletion(was: FlagFile, head: Snapshot, findings: list[Finding]) -> Move:
     flag = was.flag
-    assert flag is not None
+    if not (flag is not None):
+        raise ValueError("the gate was handed a move without the files it describes")
     move = Move(flag.name, plan.DELETE, plan.position(flag), None, was, None)
     problems = []
     if flag.state != flag.rollout[0].state:
@@ -325,7 +327,8 @@ def _deletion(was: FlagFile, head: Snapshot, findings: list[Finding]) -> Move:
 
 def _check_transition_block(move: Move, findings: list[Finding]) -> None:
     head = move.head
-    assert head is not None and head.flag is not None and move.before is not None and move.after is not None
+    if not (head is not None and head.flag is not None and move.before is not None and move.after is not None):
+        raise ValueError("the gate was handed a move without the files it describes")
     block = head.flag.transition
     if block is None:
         _add(
@@ -357,9 +360,11 @@ def _check_transition_block(move: Move, findings: list[Finding]) -> None:
 
 def _check_promotion(move: Move, policy: Policy, tree: Tree, now: datetime, cited: dict[str, str], findings: list[Finding]) -> None:
     base, head = move.base, move.head
-    assert base is not None and base.flag is not None and head is not None and head.flag is not None and head.doc is not None
+    if not (base is not None and base.flag is not None and head is not None and head.flag is not None and head.doc is not None):
+        raise ValueError("the gate was handed a move without the files it describes")
     at = move.from_step
-    assert at is not None
+    if not (at is not None):
+        raise ValueError("the gate was handed a move without the files it describes")
     step = base.flag.rollout[at]
     if step.soak_days:
         if move.entered_at is None:
@@ -379,12 +384,15 @@ def _check_promotion(move: Move, policy: Policy, tree: Tree, now: datetime, cite
     if at == 0:
         return  # out of the first step (off): nothing ran yet to reconcile
     block = head.flag.transition
+    before, flag = move.before, move.flag
+    if before is None or flag is None:
+        raise ValueError("a promotion leaves a position of a named flag")
     verdict = evidence.check_promotion(
-        flag=move.flag,
+        flag=flag,
         flag_path=head.path,
         where=head.doc.where,
         run_ids=list(block.evidence) if block else [],
-        left=move.before,  # type: ignore[arg-type]
+        left=before,
         guards=[*base.flag.guards, *step.guards],
         read=tree.read,
         entered_at=move.entered_at,
@@ -392,7 +400,7 @@ def _check_promotion(move: Move, policy: Policy, tree: Tree, now: datetime, cite
         green_runs=policy.green_runs,
         max_age_days=policy.max_evidence_age_days,
         already_cited=cited,
-        on_file=_run_ids(tree, move.flag),
+        on_file=_run_ids(tree, flag),
         signers=list(policy.signers),
     )
     move.verdict = verdict
@@ -414,7 +422,8 @@ def _run_ids(tree: Tree, flag: str | None) -> list[str]:
 
 def _check_reason(move: Move, policy: Policy, findings: list[Finding]) -> None:
     head = move.head
-    assert head is not None and head.flag is not None
+    if not (head is not None and head.flag is not None):
+        raise ValueError("the gate was handed a move without the files it describes")
     block = head.flag.transition
     if block is None:
         return  # reported by the transition block check

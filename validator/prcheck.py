@@ -241,7 +241,8 @@ def _owner_match(login: str, owners: list[str], teams: TeamLookup, sources: set[
 
 # --- rendering -------------------------------------------------------------------------------
 def _mermaid(move: Move) -> str:
-    flag = (move.base or move.head).flag if (move.base or move.head) else None
+    file = move.base or move.head
+    flag = file.flag if file is not None else None
     if flag is None:
         return ""
     steps = plan.steps(flag)

@@ -42,7 +42,11 @@ class Tree(Protocol):
     """A flag repository as files: the working tree, or a revision read from git objects."""
 
     label: str
-    rev: str | None  # the revision read, or None for the working tree
+
+    @property
+    def rev(self) -> str | None:
+        """The revision read, or None for the working tree."""
+        ...
 
     def flag_entries(self) -> list[Entry]: ...
 
