@@ -6,6 +6,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from validator import rules
 from validator.finding import Finding
 from validator.repo import Entry, Snapshot, Tree, load_snapshot
 from validator.report import Result
@@ -19,6 +20,7 @@ def check_snapshot(tree: Tree, entries: list[Entry] | None = None) -> tuple[Snap
     """Every finding of one tree on its own (no base to compare with)."""
     snapshot = load_snapshot(tree, entries)
     findings = [*snapshot.findings, *layout.check(tree), *consistency.check(snapshot), *dependency.check(snapshot)]
+    findings.extend(rules.run_checks(rules.Context(tree, snapshot)))
     return snapshot, findings
 
 
@@ -44,4 +46,5 @@ def judge_change(root: Path, base: gate.Base, tree: Tree, now: datetime, *, entr
     findings.extend(judgement.findings)
     moved = {m.flag: m.kind for m in judgement.moves if m.flag is not None and m.kind != "amend"}
     findings.extend(dependency.check(snapshot, moved=moved, yardstick=base.snapshot))
+    findings.extend(rules.run_checks(rules.Context(tree, snapshot, base, judgement.moves, now)))
     return Result(findings, checked=len(snapshot.files), transitions=[m.as_json() for m in judgement.moves], judgement=judgement)

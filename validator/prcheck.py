@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from validator import plan
+from validator import plan, rules
 from validator.finding import ERROR, Finding
 from validator.gate import Move
 from validator.model import Policy
@@ -336,9 +336,11 @@ def comment(pull: Pull, result: Result, approvals: Approvals) -> str:
     by_rule: dict[str, list[Finding]] = {}
     for finding in [*result.findings, *approvals.findings]:
         by_rule.setdefault(finding.rule, []).append(finding)
+    # Every rule with findings gets a section, in the registry's order: one added later is never
+    # counted but left unshown (approvals have their own section below).
     first = ("transition", "amend", "soak", "evidence", "dependency", "reason_code", "layout", "consistency", "schema", "yaml")
-    # Every rule with findings gets a section: one added later is never counted but left unshown.
-    for rule in [*first, *sorted(r for r in by_rule if r not in first and r != "approval")]:
+    order = [*first, *(r for r in rules.ids() if r not in first), *sorted(r for r in by_rule if r not in rules.REGISTRY)]
+    for rule in [r for r in order if r != "approval"]:
         items = [
             f
             for f in by_rule.get(rule, [])
