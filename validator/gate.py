@@ -223,9 +223,10 @@ def _move(was: FlagFile, now_file: FlagFile, at: int | None, findings: list[Find
         raise ValueError("a move needs both flag files read")
     steps = plan.steps(base_flag)
     before, after = plan.position(base_flag), plan.position(head_flag)
-    legal = plan.classify(steps, at, after)
+    kill = base_flag.kill_switch  # the base's: a change cannot arm the switch it uses
+    legal = plan.classify(steps, at, after, kill_switch=kill)
     if legal is None:
-        kind, _, _ = timeline.move_kind(steps, at, after)
+        kind, _, _ = timeline.move_kind(steps, at, after, kill_switch=kill)
         move = Move(head_flag.name, kind, before, after, was, now_file, legal=False)
         _add(
             findings,
@@ -233,7 +234,8 @@ def _move(was: FlagFile, now_file: FlagFile, at: int | None, findings: list[Find
             ("state",),
             transition.RULE,
             f"{head_flag.name}: {before} -> {after} is not a legal step of its rollout plan; "
-            f"from {before} the legal next steps are: {plan.describe_moves(steps, at)}",
+            f"from {before} the legal next steps are: {plan.describe_moves(steps, at, kill_switch=kill)}"
+            + ("" if kill or at is None or at < 2 else f" (straight to {steps[0]} only for a flag with kill_switch: true at the base)"),
         )
         return move
     kind, _ = legal
