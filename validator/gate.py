@@ -146,7 +146,7 @@ def judge(root: Path, base: Base, head: Snapshot, tree: Tree, now: datetime) -> 
                 cited = standing.cited if standing is not None else {}
                 _check_promotion(move, policy, tree, now, cited, findings)
             elif move.kind in (plan.DEMOTE, plan.DISABLE):
-                _check_reason(move, policy, findings)
+                _check_reason(move, policy, findings, head.policy.reason_codes if head.policy else None)
 
     moves.extend(_file_amends(base.snapshot, head))
     findings.extend(_evidence_rewrites(root, base, tree))
@@ -372,7 +372,7 @@ def _run_ids(tree: Tree, flag: str | None) -> list[str]:
     )
 
 
-def _check_reason(move: Move, policy: Policy, findings: list[Finding]) -> None:
+def _check_reason(move: Move, policy: Policy, findings: list[Finding], head_codes: list[str] | None = None) -> None:
     head = move.head
     assert head is not None and head.flag is not None
     block = head.flag.transition
@@ -387,7 +387,8 @@ def _check_reason(move: Move, policy: Policy, findings: list[Finding]) -> None:
             reason_code.RULE,
             f"{move.kind} {move.before} -> {move.after} needs transition.reason_code, one of: {codes}",
         )
-    elif block.reason_code not in policy.reason_codes:
+    elif block.reason_code not in policy.reason_codes and (head_codes is None or block.reason_code in head_codes):
+        # A code unknown to the tree's policy too is the consistency rule's finding, at the same line: one finding per problem.
         _add(
             findings,
             head,
