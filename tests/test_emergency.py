@@ -181,7 +181,20 @@ def test_no_kill_switch_refuses_and_lists_the_legal_moves(tmp_path: Path, capsys
     commit_all(repo, "enforce", "2026-11-10T00:00:00Z")
     before = flag_path(repo, "allocation_dual_write").read_bytes()
     code, out, err = run(
-        ["demote", "allocation_dual_write", "--root", str(repo), "--now", NOW, "--to", "off", "--reason", "DRIFT_BREACH", "--justification", "x"],
+        [
+            "demote",
+            "allocation_dual_write",
+            "--root",
+            str(repo),
+            "--now",
+            NOW,
+            "--to",
+            "off",
+            "--reason",
+            "DRIFT_BREACH",
+            "--justification",
+            "x",
+        ],
         capsys,
     )
     assert code == 1 and "nothing written" in err
@@ -195,7 +208,9 @@ def test_no_kill_switch_refuses_and_lists_the_legal_moves(tmp_path: Path, capsys
     assert "only for a flag with kill_switch: true at the base" in error["message"]
 
 
-def test_arming_the_kill_switch_is_an_amend_and_does_not_count_in_the_same_change(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_arming_the_kill_switch_is_an_amend_and_does_not_count_in_the_same_change(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     repo = new_repo(tmp_path)
     set_state(repo, "allocation_dual_write", "enforce", frm="shadow", evidence=[])
     commit_all(repo, "enforce", "2026-11-10T00:00:00Z")
@@ -267,7 +282,9 @@ def test_demote_records_metrics_from_the_command_line_and_samples(tmp_path: Path
     assert entries[-1]["metrics"] == {"drift_ppm": 812, "write_error_rate": 0.002}
 
 
-@pytest.mark.parametrize(("item", "expect"), [("drift=1", "did you mean drift_ppm?"), ("drift_ppm", "NAME=VALUE"), ("drift_ppm=1e3", "decimal")])
+@pytest.mark.parametrize(
+    ("item", "expect"), [("drift=1", "did you mean drift_ppm?"), ("drift_ppm", "NAME=VALUE"), ("drift_ppm=1e3", "decimal")]
+)
 def test_bad_metrics_are_exit_2(item: str, expect: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     repo = new_repo(tmp_path)
     argv = ["demote", "allocation_dual_write", "--root", str(repo), "--reason", "DRIFT_BREACH", "--justification", "x", "--metrics", item]

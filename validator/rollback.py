@@ -59,6 +59,7 @@ class Firing:
     trigger: Trigger
     samples: list[Sample]
     detail: str
+    breaching: list[Sample] = field(default_factory=list)  # every breaching sample of the series, for the worst value
 
     @property
     def at(self) -> datetime:
@@ -66,7 +67,7 @@ class Firing:
 
     def snapshot(self) -> dict[str, Decimal]:
         """The breaching values, worst first: the metrics snapshot a demote records."""
-        values = [s.values[self.trigger.metric] for s in self.samples]
+        values = [s.values[self.trigger.metric] for s in (self.breaching or self.samples)]
         worst = max(values) if self.trigger.op in (">", ">=") else min(values)
         return {self.trigger.metric: worst}
 
@@ -201,6 +202,7 @@ def evaluate(flag: Flag, samples: list[Sample], *, since: datetime | None, now: 
 
         firing = _fire(trigger, series, breaches, start, until)
         if firing is not None:
+            firing.breaching = [s for s in series if breaches(s)]
             report.fired.append(firing)
             continue
         short = _too_few(trigger, series, start, until)
@@ -283,8 +285,8 @@ def _fire(trigger: Trigger, series: list[Sample], breaches: Any, start: datetime
     if trigger.timeout_hours is not None:
         deadline = start + timedelta(hours=trigger.timeout_hours)
         current = [s for s in series if s.at <= now]
-        if now < deadline or not current:
-            return None
+        if now < deadline or not current or current[-1].at < deadline:
+            return None  # a sample from before the deadline cannot show the breach outlasted it
         latest = current[-1]
         if breaches(latest):
             return Firing(
@@ -349,7 +351,7 @@ def justification(report: Report) -> str:
     for firing in report.fired:
         worst = metrics.display(next(iter(firing.snapshot().values())))
         parts.append(
-            f"{_describe(firing.trigger)} fired ({firing.detail}); worst {firing.trigger.metric} {worst} at {clock.iso(firing.at)}"
+            f"{_describe(firing.trigger)} fired at {clock.iso(firing.at)} ({firing.detail}); worst {firing.trigger.metric} {worst}"
         )
     return "rollback-check: " + "; ".join(parts)
 
