@@ -322,7 +322,7 @@ def test_open_pr_without_a_token_writes_nothing_and_a_retry_succeeds(
     assert code == 2 and "GITHUB_TOKEN is not set" in err and "nothing written" in err
     assert flag_path(repo, "allocation_dual_write").read_bytes() == before
     assert git(repo, "status", "--porcelain").strip() == ""
-    assert git(remote, "branch", "--list").strip() == "main" or "flaggate/" not in git(remote, "branch", "--list")
+    assert "flaggate/" not in git(remote, "branch", "--list") and "flaggate/" not in git(repo, "branch", "--list")
     with FakeGitHub() as fake:
         monkeypatch.setenv("GITHUB_TOKEN", "good-token")
         monkeypatch.setenv("GITHUB_API_URL", fake.url)
@@ -373,8 +373,4 @@ def test_open_pr_help_says_it_implies_apply(capsys: pytest.CaptureFixture[str]) 
     with pytest.raises(SystemExit):
         main(["rollback-check", "--help"])
     out = capsys.readouterr().out
-    assert (
-        "--open-pr: implies --apply" in out
-        and "- reads standard input" in out.replace("\n", " ").replace("  ", " ")
-        or "standard input" in out
-    )
+    assert "--open-pr: implies --apply" in out and "standard input" in out
