@@ -23,7 +23,11 @@ Trigger semantics (``rollback:`` in the flag file):
   deadline has passed, still breaches.
 
 A trigger watches the states in its ``states`` (default: every state but the
-plan's first).  Boundaries are exact: ``drift_ppm > 500`` does not fire on
+plan's first).  The verdict never shrugs: exit 0 only when every watching
+trigger was judged on enough samples and none fired; 1 when any fired (all are
+reported); 2 when one cannot be judged (no sample of its metric, fewer than
+``consecutive``, a span shorter than ``sustained_minutes``, or a passed
+timeout with no sample since).  Near misses say how close and how long.  Boundaries are exact: ``drift_ppm > 500`` does not fire on
 exactly 500.
 """
 
