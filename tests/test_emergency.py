@@ -173,6 +173,7 @@ def test_kill_switch_takes_full_to_off_in_one_change(tmp_path: Path, capsys: pyt
     entries = json.loads(out)
     entries = entries["entries"] if isinstance(entries, dict) else entries
     assert entries[-1]["flag"] == "allocation_read_switch" and entries[-1]["kind"] == "disable"
+    assert not entries[-1].get("warning")  # the history reads the kill as a legal move, as the gate does
 
 
 def test_no_kill_switch_refuses_and_lists_the_legal_moves(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -374,3 +374,18 @@ def test_open_pr_help_says_it_implies_apply(capsys: pytest.CaptureFixture[str]) 
         main(["rollback-check", "--help"])
     out = capsys.readouterr().out
     assert "--open-pr: implies --apply" in out and "standard input" in out
+
+
+def test_apply_cascades_a_stranded_dependent(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    set_state(repo, "ledger_backfill_mode", "read_only", frm="off", evidence=[])
+    commit_all(repo, "backfill read only", "2026-11-02T00:00:00Z")
+    rows = series("drift_ppm", [900])
+    for row in rows:
+        row["metrics"]["write_error_rate"] = 0
+    code, out, _ = rollback(repo, capsys, "allocation_dual_write", rows, "--apply")
+    assert code == 1
+    assert "cascade: disable: ledger_backfill_mode: read_only -> off (DRIFT_BREACH)" in out
+    assert "reason_code: DRIFT_BREACH" in flag_path(repo, "ledger_backfill_mode").read_text()
+    code, report = run_json(["check", "--root", str(repo), "--base", "HEAD", "--now", NOW], capsys)
+    assert (code, report["errors"], report["warnings"]) == (0, [], [])
+    assert run(["check", "--root", str(repo)], capsys)[0] == 0
