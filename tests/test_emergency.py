@@ -160,6 +160,8 @@ def _read_switch_full(repo: Path) -> None:
 def test_kill_switch_takes_full_to_off_in_one_change(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     repo = new_repo(tmp_path)
     _read_switch_full(repo)
+    code, out, _ = run(["plan", "allocation_read_switch", "--root", str(repo), "--now", NOW], capsys)
+    assert "kill switch: flaggate demote allocation_read_switch --to off" in out and "(full -> off)" in out
     argv = ["demote", "allocation_read_switch", "--root", str(repo), "--now", NOW, "--to", "off"]
     code, out, err = run([*argv, "--reason", "DRIFT_BREACH", "--justification", "drift on the read path"], capsys)
     assert code == 0, out + err
