@@ -54,12 +54,15 @@ LEGAL: dict[str, dict[tuple[str, str], str]] = {
         ("full", "canary25"): "demote",
         ("canary25", "canary5"): "demote",
         ("canary5", "off"): "disable",
+        ("canary25", "off"): "disable",  # kill_switch: true
+        ("full", "off"): "disable",
     },
     "active_reconciliation": {
         ("off", "dry"): "promote",
         ("dry", "enforce"): "promote",
         ("enforce", "dry"): "demote",
         ("dry", "off"): "disable",
+        ("enforce", "off"): "disable",  # kill_switch: true
     },
     "outbox_enabled": {("off", "on"): "promote", ("on", "off"): "disable"},
     "event_stream_enabled": {
@@ -67,6 +70,7 @@ LEGAL: dict[str, dict[tuple[str, str], str]] = {
         ("shadow", "full"): "promote",
         ("full", "shadow"): "demote",
         ("shadow", "off"): "disable",
+        ("full", "off"): "disable",  # kill_switch: true
     },
 }
 POSITIONS = {
@@ -372,16 +376,21 @@ def test_demote_needs_reason_code(repo: Path, capsys: pytest.CaptureFixture[str]
     assert code == 1
 
 
-def test_demote_that_strands_a_dependent_warns_only(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_demote_that_strands_a_dependent_is_an_error_with_and_without_base(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     repo = new_repo(tmp_path)
     set_state(repo, "ledger_backfill_mode", "read_only", frm="off", evidence=[])
     commit_all(repo, "backfill read only", "2026-11-02T00:00:00Z")
     set_state(repo, "allocation_dual_write", "off", frm="shadow", reason="DRIFT_BREACH")
     code, report = gate(repo, capsys)
-    assert code == 0, report["errors"]
-    [warning] = report["warnings"]
-    assert warning["rule"] == "dependency" and warning["file"] == DUAL
-    assert "ledger_backfill_mode" in warning["message"]
+    assert code == 1 and rules(report) == {"dependency"} and report["warnings"] == []
+    [error] = report["errors"]
+    assert error["file"] == DUAL and "move ledger_backfill_mode back in the same change" in error["message"]
+    code, plain = run_json(["check", "--root", str(repo)], capsys)
+    assert code == 1 and {e["rule"] for e in plain["errors"]} == {"dependency"}
+    # Moving the dependent in the same change (what the cascade writes) passes.
+    set_state(repo, "ledger_backfill_mode", "off", frm="read_only", reason="DRIFT_BREACH")
+    code, report = gate(repo, capsys)
+    assert (code, report["errors"], report["warnings"]) == (0, [], [])
 
 
 # --- dependencies, both directions -----------------------------------------------------------
@@ -557,8 +566,9 @@ def test_demote_helper_and_dry_run(repo: Path, capsys: pytest.CaptureFixture[str
 
 def test_demote_with_unknown_reason_writes_nothing(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     before = flag_path(repo, "allocation_dual_write").read_bytes()
-    code, out, _ = run(["demote", "allocation_dual_write", "--root", str(repo), "--reason", "BECAUSE", "--justification", "x"], capsys)
-    assert code == 1 and flag_path(repo, "allocation_dual_write").read_bytes() == before
+    code, out, err = run(["demote", "allocation_dual_write", "--root", str(repo), "--reason", "BECAUSE", "--justification", "x"], capsys)
+    assert code == 2 and flag_path(repo, "allocation_dual_write").read_bytes() == before
+    assert "not a reason code of policy.yaml" in err and "DRIFT_BREACH" in err
 
 
 def test_promote_canary_writes_percentage(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:

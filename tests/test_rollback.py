@@ -39,7 +39,10 @@ def rollback(repo: Path, capsys: pytest.CaptureFixture[str], flag: str, rows: li
     [([12, 499, 500], False), ([12, 500.01, 3], True), ([501], True)],
 )
 def test_plain_trigger_boundaries(values: list[Any], fires: bool, repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = rollback(repo, capsys, "allocation_dual_write", series("drift_ppm", values))
+    rows = series("drift_ppm", values)
+    for row in rows:  # both triggers of dual write need samples to be judged
+        row["metrics"]["write_error_rate"] = 0
+    code, out, _ = rollback(repo, capsys, "allocation_dual_write", rows)
     assert code == (1 if fires else 0), out
     assert ("FIRED: drift_ppm > 500" in out) is fires
 
@@ -50,7 +53,8 @@ def test_plain_trigger_on_recomputed_inputs(repo: Path, capsys: pytest.CaptureFi
         {"at": "2026-11-20T01:05:00Z", "inputs": {"failed_ledger_writes": 1201, "total_ledger_writes": 120000}},
     ]
     code, out, _ = rollback(repo, capsys, "allocation_dual_write", rows)
-    assert code == 1 and "write_error_rate > 0.01" in out and "drift_ppm > 500" not in out.split("FIRED")[1]
+    assert code == 1 and "FIRED: write_error_rate > 0.01" in out and "FIRED: drift_ppm" not in out
+    assert "quiet: drift_ppm > 500 (DRIFT_BREACH): 1 samples, worst 500" in out  # exactly 500 ppm: inclusive boundary
 
 
 def _read_switch_in_canary(repo: Path) -> None:
@@ -72,15 +76,20 @@ def _outbox_on(repo: Path) -> None:
 
 @pytest.mark.parametrize(
     ("values", "step", "fires"),
-    [([0.98] * 7, 5, True), ([0.98] * 6, 5, False), ([0.98, 0.98, 0.98, 0.995, 0.98, 0.98, 0.98, 0.98], 5, False), ([0.99] * 10, 5, False)],
+    [
+        ([0.98] * 7, 5, 1),
+        ([0.98] * 6, 5, 2),  # 25 minutes of samples cannot show 30 sustained ones: cannot judge
+        ([0.98, 0.98, 0.98, 0.995, 0.98, 0.98, 0.98, 0.98], 5, 0),
+        ([0.99] * 10, 5, 0),
+    ],
 )
-def test_sustained(values: list[float], step: int, fires: bool, repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_sustained(values: list[float], step: int, fires: int, repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     _outbox_on(repo)
     rows = [{"at": f"2026-11-20T01:{i * step:02d}:00Z", "metrics": {"delivery_success_rate": str(v)}} for i, v in enumerate(values)]
     for row in rows:  # as JSON numbers, exact
         row["metrics"]["delivery_success_rate"] = float(row["metrics"]["delivery_success_rate"])
     code, out, _ = rollback(repo, capsys, "outbox_enabled", rows)
-    assert code == (1 if fires else 0), out
+    assert code == fires, out
 
 
 def _backfill_active(repo: Path, date: str) -> None:
@@ -155,7 +164,7 @@ def test_apply_writes_a_demote_that_passes_the_gate(repo: Path, capsys: pytest.C
     code, out, _ = rollback(repo, capsys, "allocation_dual_write", series("drift_ppm", [12, 612, 700]), "--apply")
     assert code == 1 and "applied: disable allocation_dual_write: shadow -> off (DRIFT_BREACH)" in out
     text = flag_path(repo, "allocation_dual_write").read_text()
-    assert "reason_code: DRIFT_BREACH" in text and "metrics: {drift_ppm: 612}" in text
+    assert "reason_code: DRIFT_BREACH" in text and "metrics: {drift_ppm: 700}" in text  # the worst breaching value
     assert '# Spec: "drift_ppm > 500 or write_errors > 1%"' in text  # comments kept
     code, report = run_json(["check", "--root", str(repo), "--base", "HEAD", "--now", NOW], capsys)
     assert (code, report["errors"]) == (0, [])
@@ -204,3 +213,179 @@ def test_open_pr_pushes_a_branch_and_opens_a_labelled_pull_request(
     pushed = git(remote, "show", f"{pull.head_ref}:flags/allocation_dual_write.yaml")
     assert "reason_code: DRIFT_BREACH" in pushed
     assert git(repo, "rev-parse", "--abbrev-ref", "HEAD").strip() == "main"
+
+
+# --- verdicts: exit 0 only when every trigger was judged ----------------------------------------
+def test_no_sample_of_a_triggers_metric_cannot_judge(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = rollback(repo, capsys, "allocation_dual_write", series("drift_ppm", [12, 13]))
+    assert code == 2, out
+    assert "CANNOT JUDGE: write_error_rate > 0.01 (WRITE_ERRORS): no sample carries write_error_rate" in out
+    assert "verdict: cannot judge write_error_rate" in out and "nothing fired" not in out
+
+
+@pytest.mark.parametrize(
+    ("flag", "rows", "why"),
+    [
+        ("allocation_read_switch", series("drift_ppm", [3]), "1 drift_ppm sample, the trigger needs 2 consecutive"),
+        ("outbox_enabled", series("delivery_success_rate", [0.999, 0.999, 0.999]), "span 10 minutes of the 30 minutes"),
+    ],
+)
+def test_too_few_samples_for_the_window_cannot_judge(
+    flag: str, rows: list[dict[str, Any]], why: str, repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _read_switch_in_canary(repo) if flag == "allocation_read_switch" else _outbox_on(repo)
+    code, out, _ = rollback(repo, capsys, flag, rows)
+    assert code == 2 and why in out, out
+
+
+def test_a_passed_deadline_without_a_sample_after_it_cannot_judge(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _backfill_active(repo, "2026-11-17T00:00:00Z")  # deadline 2026-11-20T00:00
+    rows = [{"at": "2026-11-19T23:00:00Z", "metrics": {"synthetic_completeness": 0.9}}]
+    code, out, _ = rollback(repo, capsys, "ledger_backfill_mode", rows)
+    assert code == 2 and "the deadline 2026-11-20T00:00:00Z has passed but the newest synthetic_completeness sample" in out
+
+
+def test_every_fired_trigger_is_reported_and_recorded(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rows = [
+        {"at": "2026-11-20T01:00:00Z", "metrics": {"drift_ppm": 612, "write_error_rate": 0.02}},
+        {"at": "2026-11-20T01:05:00Z", "metrics": {"drift_ppm": 900, "write_error_rate": 0.015}},
+    ]
+    code, out, _ = rollback(repo, capsys, "allocation_dual_write", rows, "--apply")
+    assert code == 1
+    assert "FIRED: drift_ppm > 500 (DRIFT_BREACH)" in out and "FIRED: write_error_rate > 0.01 (WRITE_ERRORS)" in out
+    text = flag_path(repo, "allocation_dual_write").read_text()
+    assert "metrics: {drift_ppm: 900, write_error_rate: 0.02}" in text  # every breaching metric, worst value
+    assert "drift_ppm > 500 (DRIFT_BREACH) fired" in text and "write_error_rate > 0.01 (WRITE_ERRORS) fired" in text
+    code, report = run_json(["check", "--root", str(repo), "--base", "HEAD", "--now", NOW], capsys)
+    assert (code, report["errors"]) == (0, [])
+
+
+def test_near_misses_say_how_close_and_how_long(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _outbox_on(repo)
+    rows = [{"at": f"2026-11-20T01:{m:02d}:00Z", "metrics": {"delivery_success_rate": 0.98}} for m in range(0, 30)]
+    rows.append({"at": "2026-11-20T01:31:00Z", "metrics": {"delivery_success_rate": 0.995}})
+    code, out, _ = rollback(repo, capsys, "outbox_enabled", rows)
+    assert code == 0, out
+    assert "near miss: delivery_success_rate < 0.99 sustained 30 min (DELIVERY_FAILURES): breached for 29 minutes of 30" in out
+    assert "verdict: every trigger judged, nothing fired (exit 0)" in out
+
+
+def test_a_timeout_not_yet_reached_is_a_near_miss(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _backfill_active(repo, "2026-11-18T00:00:00Z")  # deadline 2026-11-21T00:00, now 2026-11-20T12:00
+    rows = [{"at": "2026-11-20T11:00:00Z", "metrics": {"synthetic_completeness": 0.97}}]
+    code, out, _ = rollback(repo, capsys, "ledger_backfill_mode", rows)
+    assert code == 0, out
+    assert "near miss: synthetic_completeness < 1" in out and "12 h before the deadline 2026-11-21T00:00:00Z" in out
+
+
+def test_samples_from_standard_input(repo: Path) -> None:
+    import subprocess
+    import sys
+
+    body = "".join(json.dumps(r) + "\n" for r in series("drift_ppm", [12, 900]))
+    result = subprocess.run(
+        [sys.executable, "-m", "validator", "rollback-check", "allocation_dual_write", "--root", str(repo), "--samples", "-", "--now", NOW],
+        input=body,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "FIRED: drift_ppm > 500" in result.stdout
+    empty = subprocess.run(
+        [sys.executable, "-m", "validator", "rollback-check", "allocation_dual_write", "--root", str(repo), "--samples", "-"],
+        input="",
+        capture_output=True,
+        text=True,
+    )
+    assert empty.returncode == 2 and "<stdin>: no samples" in empty.stderr
+
+
+# --- --open-pr: checked before anything is written, safe to retry -------------------------------
+def _with_remote(repo: Path, tmp_path: Path) -> Path:
+    remote = tmp_path / "remote.git"
+    git(tmp_path, "init", "-q", "--bare", str(remote))
+    git(repo, "remote", "add", "origin", str(remote))
+    git(repo, "push", "-q", "origin", "main")
+    return remote
+
+
+OPEN_PR = ("--open-pr", "--repo", "acme-payments/flags", "--retries", "0", "--throttle", "0")
+
+
+def test_open_pr_without_a_token_writes_nothing_and_a_retry_succeeds(
+    repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    remote = _with_remote(repo, tmp_path)
+    before = flag_path(repo, "allocation_dual_write").read_bytes()
+    monkeypatch.delenv("GITHUB_TOKEN", raising=False)
+    code, out, err = rollback(repo, capsys, "allocation_dual_write", series("drift_ppm", [900]), *OPEN_PR)
+    assert code == 2 and "GITHUB_TOKEN is not set" in err and "nothing written" in err
+    assert flag_path(repo, "allocation_dual_write").read_bytes() == before
+    assert git(repo, "status", "--porcelain").strip() == ""
+    assert "flaggate/" not in git(remote, "branch", "--list") and "flaggate/" not in git(repo, "branch", "--list")
+    with FakeGitHub() as fake:
+        monkeypatch.setenv("GITHUB_TOKEN", "good-token")
+        monkeypatch.setenv("GITHUB_API_URL", fake.url)
+        code, out, err = rollback(repo, capsys, "allocation_dual_write", series("drift_ppm", [900]), *OPEN_PR)
+        assert code == 1, out + err
+        [pull] = fake.pulls.values()
+    assert pull.head_ref in git(remote, "branch", "--list")
+    assert git(repo, "status", "--porcelain").strip() == ""
+
+
+def test_open_pr_refuses_a_dirty_tree_or_a_missing_remote_before_writing(
+    repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GITHUB_TOKEN", "good-token")
+    code, _, err = rollback(repo, capsys, "allocation_dual_write", series("drift_ppm", [900]), *OPEN_PR)
+    assert code == 2 and "no git remote 'origin'" in err
+    _with_remote(repo, tmp_path)
+    (repo / "resources.yaml").write_text((repo / "resources.yaml").read_text() + "\n")
+    before = flag_path(repo, "allocation_dual_write").read_bytes()
+    code, _, err = rollback(repo, capsys, "allocation_dual_write", series("drift_ppm", [900]), *OPEN_PR)
+    assert code == 2 and "needs a clean working tree" in err and "resources.yaml" in err
+    assert flag_path(repo, "allocation_dual_write").read_bytes() == before
+
+
+def test_a_failed_pull_request_is_retried_on_a_new_branch(
+    repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.fakegithub import Fault
+
+    remote = _with_remote(repo, tmp_path)
+    with FakeGitHub() as fake:
+        monkeypatch.setenv("GITHUB_TOKEN", "good-token")
+        monkeypatch.setenv("GITHUB_API_URL", fake.url)
+        fake.faults.append(Fault(path=r"/pulls$", method="POST", status=502, times=1))
+        code, out, err = rollback(repo, capsys, "allocation_dual_write", series("drift_ppm", [900]), *OPEN_PR)
+        assert code == 2 and "the demote is pushed on branch flaggate/rollback-allocation_dual_write-" in err, out + err
+        assert git(repo, "status", "--porcelain").strip() == ""  # the tree is as it was: safe to run again
+        code, out, err = rollback(repo, capsys, "allocation_dual_write", series("drift_ppm", [900]), *OPEN_PR)
+        assert code == 1, out + err
+        [pull] = fake.pulls.values()
+    pushed = [b.strip() for b in git(remote, "branch", "--list").splitlines() if "flaggate/" in b]
+    assert len(pushed) == 2 and pull.head_ref in pushed  # a branch per run: no "already exists"
+
+
+def test_open_pr_help_says_it_implies_apply(capsys: pytest.CaptureFixture[str]) -> None:
+    from validator.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["rollback-check", "--help"])
+    out = capsys.readouterr().out
+    assert "--open-pr: implies --apply" in out and "standard input" in out
+
+
+def test_apply_cascades_a_stranded_dependent(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    set_state(repo, "ledger_backfill_mode", "read_only", frm="off", evidence=[])
+    commit_all(repo, "backfill read only", "2026-11-02T00:00:00Z")
+    rows = series("drift_ppm", [900])
+    for row in rows:
+        row["metrics"]["write_error_rate"] = 0
+    code, out, _ = rollback(repo, capsys, "allocation_dual_write", rows, "--apply")
+    assert code == 1
+    assert "cascade: disable: ledger_backfill_mode: read_only -> off (DRIFT_BREACH)" in out
+    assert "reason_code: DRIFT_BREACH" in flag_path(repo, "ledger_backfill_mode").read_text()
+    code, report = run_json(["check", "--root", str(repo), "--base", "HEAD", "--now", NOW], capsys)
+    assert (code, report["errors"], report["warnings"]) == (0, [], [])
+    assert run(["check", "--root", str(repo)], capsys)[0] == 0

@@ -88,7 +88,7 @@ def _sub(sub: Any, name: str, summary: str, description: str, examples: str) -> 
     )
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(reason_listing: str = "  (run in a flag repository to list them)", reason_source: str = "") -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="flaggate",
         description="Validate, gate and publish feature flags kept as YAML in git.",
@@ -224,20 +224,40 @@ def build_parser() -> argparse.ArgumentParser:
     demote = _sub(
         sub,
         "demote",
-        "move a flag one step back (an emergency demote; from the plan's second step: disable)",
-        "Edits flags/FLAG.yaml with the reason code and justification; needs no evidence and is never blocked by\n"
-        "a dependency.  The move back from the plan's second step to its first (shadow -> off) is a disable.",
-        '  flaggate demote allocation_dual_write --reason DRIFT_BREACH --justification "drift 812 ppm at 02:10"',
+        "move a flag back: one step (an emergency demote), or straight to off with --to off (a kill switch)",
+        "Edits flags/FLAG.yaml with the reason code and justification; needs no evidence.  The move back from the\n"
+        "plan's second step to its first (shadow -> off) is a disable; so is --to off from any later step, legal\n"
+        "only for a flag with `kill_switch: true`.  Every flag whose requirement the move would break moves too,\n"
+        "in the same change with the same reason code (the cascade, printed before anything is written), so the\n"
+        "result passes check, check --base, the pre-commit hook and publish.  Nothing is written if it would not.\n\n"
+        f"reason codes (--reason; from policy.yaml{reason_source}):\n{reason_listing}",
+        '  flaggate demote allocation_dual_write --reason DRIFT_BREACH --justification "drift 812 ppm at 02:10" \\\n'
+        "      --metrics drift_ppm=812\n"
+        '  flaggate demote allocation_read_switch --to off --reason DRIFT_BREACH --justification "drift on full"',
     )
     _add_flag(demote, "the flag to demote")
     demote.add_argument(
-        "--reason", required=True, metavar="CODE", help="a reason code of policy.yaml (e.g. DRIFT_BREACH, OPERATOR_DECISION)"
+        "--reason", required=True, metavar="CODE", help="a reason code of the base's policy.yaml (listed above)"
     ).complete = completion.REASON  # type: ignore[attr-defined]
     demote.add_argument(
         "--justification", required=True, metavar="TEXT", help="why: what was seen, shown to reviewers and in the audit log"
     )
+    demote.add_argument(
+        "--to", metavar="STATE", help="the state to move to: the step back (default), or off for a flag with kill_switch: true"
+    )
+    demote.add_argument(
+        "--metrics",
+        nargs="+",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="what was seen, recorded in the transition block and the audit log (e.g. drift_ppm=812)",
+    )
+    demote.add_argument(
+        "--samples", type=Path, metavar="FILE", help="record the worst value of each metric in these samples (JSON lines; - = stdin)"
+    )
     demote.add_argument("--dry-run", action="store_true", help="print the edit, write nothing")
-    _add_base(demote, "judge the demote against git revision REF")
+    _add_base(demote, "judge the demote against git revision REF (its policy's reason codes too)")
     _add_now(demote)
     _add_common(demote)
 
@@ -319,17 +339,34 @@ def build_parser() -> argparse.ArgumentParser:
         sub,
         "rollback-check",
         "evaluate a flag's rollback triggers over metric samples (JSON lines)",
-        "Exit 0 when no trigger fired, 1 when one did, 2 on bad input.  --apply writes the emergency demote.",
+        "Exit 0 only when every trigger watching the flag's state was judged on enough samples and none fired;\n"
+        "1 when a trigger fired (every fired trigger is reported); 2 when a trigger cannot be judged (no sample\n"
+        "of its metric, or too few for its consecutive / sustained_minutes / timeout_hours) or on bad input.\n"
+        "Near misses are reported (how close, how long).\n\n"
+        "--apply: when a trigger fired, write the emergency demote to the working tree as `flaggate demote`\n"
+        "does (cascade included; reason code of the first trigger that fired, every fired trigger in the\n"
+        "justification, every breaching metric's worst value in the metrics snapshot).\n"
+        "--open-pr: implies --apply; first checks GITHUB_TOKEN, the repository, the remote and a clean working\n"
+        "tree (nothing is written if one is missing), then commits the demote on a new branch named per run,\n"
+        "pushes it and opens a pull request labelled --label.  A failed run leaves the tree as it was; retry it.",
         "  flaggate rollback-check allocation_dual_write --samples drift.jsonl\n"
-        "  flaggate rollback-check allocation_dual_write --samples drift.jsonl --apply",
+        "  collect-metrics | flaggate rollback-check allocation_dual_write --samples -\n"
+        "  flaggate rollback-check allocation_dual_write --samples drift.jsonl --apply\n"
+        "  flaggate rollback-check allocation_dual_write --samples drift.jsonl --open-pr --repo acme-payments/flags",
     )
     _add_flag(rb, "the flag whose rollback triggers to evaluate")
-    rb.add_argument("--samples", type=Path, required=True, metavar="FILE", help='JSON lines: {"at": ..., "metrics"|"inputs": {...}}')
+    rb.add_argument(
+        "--samples",
+        type=Path,
+        required=True,
+        metavar="FILE",
+        help='JSON lines: {"at": ..., "metrics"|"inputs": {...}}; - reads standard input',
+    )
     rb.add_argument(
         "--since", type=_now, metavar="TIME", help="when the flag entered its state, for timeout triggers (default: from git history)"
     )
-    rb.add_argument("--apply", action="store_true", help="when a trigger fires, write the emergency demote as `flaggate demote` does")
-    rb.add_argument("--open-pr", action="store_true", help="with --apply: push a branch and open an emergency pull request")
+    rb.add_argument("--apply", action="store_true", help="when a trigger fires, write the emergency demote (and its cascade)")
+    rb.add_argument("--open-pr", action="store_true", help="implies --apply: commit it on a new branch, push, open a pull request")
     rb.add_argument("--repo", metavar="OWNER/NAME", help="for --open-pr (default: GITHUB_REPOSITORY)")
     rb.add_argument("--remote", default="origin", metavar="NAME", help="git remote to push the branch to (default: origin)")
     rb.add_argument("--label", default="emergency", metavar="LABEL", help="label of the pull request (default: emergency)")
@@ -405,8 +442,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _reason_help(argv: Sequence[str]) -> dict[str, str]:
+    """The reason codes for `demote --help`, read only when that help is asked for (never on the check path)."""
+    if not argv or argv[0] != "demote" or not ({"-h", "--help"} & set(argv)):
+        return {}
+    from validator import reasons
+    from validator.repo import find_root
+
+    try:
+        root = Path(argv[argv.index("--root") + 1]) if "--root" in argv[:-1] else find_root(Path.cwd())
+        known = reasons.at(root.resolve(), "HEAD")
+    except (FatalError, OSError):
+        return {}
+    return {"reason_listing": known.listing(), "reason_source": f" at {known.source.split(' at ')[-1]}" if " at " in known.source else ""}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    parser = build_parser(**_reason_help(list(sys.argv[1:] if argv is None else argv)))
     args = parser.parse_args(argv)
     if getattr(args, "no_color", False):
         term.disable()
@@ -434,8 +486,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _check(args)
     if args.command == "schema":
         return _schema(args)
-    if args.command in ("promote", "demote"):
+    if args.command == "promote":
         return _move(args)
+    if args.command == "demote":
+        return _demote(args)
     if args.command == "plan":
         return _plan(args)
     if args.command == "audit-log":
@@ -560,6 +614,48 @@ def _move(args: argparse.Namespace) -> int:
         print(
             f"{change.kind}: {change.flag}: {change.before} -> {change.after}{what} (wrote {change.path}; commit it and open a pull request)"
         )
+    return 0
+
+
+def _demote(args: argparse.Namespace) -> int:
+    """The emergency demote: reason checked first, the cascade printed, the whole change judged, then written."""
+    from validator import basis, edit, emergency, reasons, rollback
+    from validator.report import text
+
+    root = _root(args)
+    now = args.now or datetime.now(UTC)
+    base = basis.choose(root, args.base)
+    problem = reasons.problem(args.reason, reasons.at(root, base))
+    if problem is not None:
+        raise FatalError(problem)
+    snapshot = emergency.parse_metrics([item for group in args.metrics for item in group])
+    if args.samples is not None:
+        from validator.repo import read_flag
+
+        file = read_flag(root, args.flag)
+        assert file.flag is not None
+        seen = rollback.worst_of(file.flag, rollback.read_samples(args.samples))
+        snapshot = {**seen, **snapshot}  # a value typed on the command line wins
+    try:
+        change = emergency.prepare(
+            root, args.flag, reason=args.reason, justification=args.justification, snapshot=snapshot, to=args.to, base=base, now=now
+        )
+    except edit.NoMove as refused:
+        print(f"flags/{args.flag}.yaml:1:1: transition: {refused}")
+        print("flaggate: demote refused: nothing written", file=sys.stderr)
+        return 1
+    print("\n".join(change.lines(args.reason)))
+    if args.dry_run:
+        for one in change.changes:
+            print(edit.diff(one), end="")
+    if not change.result.ok:
+        print(term.colour_report(text(change.result), term.colour_on()))
+        print("flaggate: demote refused: nothing written", file=sys.stderr)
+        return 1
+    if not args.dry_run:
+        edit.write_all(root, change.changes)
+        paths = " ".join(c.path for c in change.changes)
+        print(f"wrote {paths}; commit {'them' if len(change.changes) > 1 else 'it'} and open a pull request")
     return 0
 
 
@@ -695,50 +791,95 @@ def _entered_at(root: Path, flag: str, position: object) -> datetime | None:
 
 
 def _rollback_check(args: argparse.Namespace) -> int:
-    from validator import edit, plan, rollback
+    from validator import edit, emergency, plan, rollback
     from validator.repo import read_flag
     from validator.report import text
 
     root = _root(args)
     file = read_flag(root, args.flag)
     assert file.flag is not None
+    opening = _open_pr_preflight(root, args) if args.open_pr else None
     samples = rollback.read_samples(args.samples)
     since = args.since or _entered_at(root, file.flag.name, plan.position(file.flag))
     report = rollback.evaluate(file.flag, samples, since=since, now=args.now)
     print(rollback.render(report))
-    if not report.fired:
-        return 0
-    if not (args.apply or args.open_pr):
-        return 1
-    firing = report.fired[0]
-    change = edit.prepare(
-        root,
-        args.flag,
-        "demote",
-        justification=rollback.justification(firing),
-        evidence=[],
-        reason=firing.trigger.reason_code,
-        metrics=firing.snapshot(),
-    )
-    result = edit.judge(root, change, args.now or datetime.now(UTC))
-    if not result.ok:
-        print(text(result))
+    if not report.fired or not (args.apply or args.open_pr):
+        return report.verdict
+    reason = report.fired[0].trigger.reason_code
+    try:
+        change = emergency.prepare(
+            root,
+            args.flag,
+            reason=reason,
+            justification=rollback.justification(report),
+            snapshot=report.snapshot(),
+            to=None,
+            base="HEAD",
+            now=args.now or datetime.now(UTC),
+        )
+    except edit.NoMove as refused:
+        raise FatalError(f"the emergency demote cannot be written: {refused}; nothing written") from None
+    print("\n".join(change.lines(reason)))
+    if not change.result.ok:
+        print(text(change.result))
         raise FatalError("the emergency demote would not pass flaggate check --base HEAD; nothing written")
-    edit.write_atomically(root / change.path, change.new_text.encode("utf-8"))
-    print(f"applied: {change.kind} {change.flag}: {change.before} -> {change.after} ({firing.trigger.reason_code}); wrote {change.path}")
-    if args.open_pr:
-        from validator import github, history
+    edit.write_all(root, change.changes)
+    p = change.primary
+    print(f"applied: {p.kind} {p.flag}: {p.before} -> {p.after} ({reason}); wrote {' '.join(c.path for c in change.changes)}")
+    if opening is not None:
+        _open_pr(root, args, opening, change, reason, rollback.render(report))
+    return 1
 
-        stamp = firing.at.strftime("%Y%m%dT%H%M%SZ")
-        branch = f"flaggate/rollback-{change.flag}-{stamp}"
-        base = history.current_branch(root)
-        title = f"Emergency demote: {change.flag} {change.before} -> {change.after} ({firing.trigger.reason_code})"
-        history.push_branch(root, branch, [change.path], title, args.remote)
-        body = f"{title}\n\nOpened by `flaggate rollback-check`.\n\n```text\n{rollback.render(report)}\n```\n"
+
+def _open_pr_preflight(root: Path, args: argparse.Namespace) -> dict[str, str]:
+    """Everything --open-pr needs, checked before anything is written: token, repository, remote, a clean tree, a branch."""
+    from validator import history
+
+    if not os.environ.get("GITHUB_TOKEN"):
+        raise FatalError("GITHUB_TOKEN is not set: --open-pr needs a token that can open pull requests; nothing written")
+    repo = args.repo or os.environ.get("GITHUB_REPOSITORY") or ""
+    if repo.count("/") != 1:
+        raise FatalError("--open-pr needs --repo OWNER/NAME (or GITHUB_REPOSITORY); nothing written")
+    history.ensure_repository(root)
+    if not history.git(root, "remote", "get-url", args.remote, check=False).strip():
+        raise FatalError(f"--open-pr: no git remote {args.remote!r} to push to (--remote NAME); nothing written")
+    dirty = history.git(root, "status", "--porcelain", "--untracked-files=no", check=False).strip()
+    if dirty:
+        first = dirty.splitlines()[0].strip()
+        raise FatalError(
+            f"--open-pr needs a clean working tree (the pull request must hold the demote alone), but {first!r} is changed: "
+            "commit or stash it; nothing written"
+        )
+    base = history.current_branch(root)
+    import secrets
+
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    # Unique per run: a retry after a failed push or pull request never collides with the branch it left.
+    branch = f"flaggate/rollback-{args.flag}-{stamp}-{secrets.token_hex(3)}"
+    return {"repo": repo, "base": base, "branch": branch}
+
+
+def _open_pr(root: Path, args: argparse.Namespace, opening: dict[str, str], change: Any, reason: str, report: str) -> None:
+    """Commit the written demote on its own branch, push it, open the pull request; on failure, restore the tree."""
+    from validator import github, history
+
+    p = change.primary
+    moved = len(change.changes)
+    title = f"Emergency demote: {p.flag} {p.before} -> {p.after} ({reason})" + (f", {moved - 1} cascaded" if moved > 1 else "")
+    branch = opening["branch"]
+    paths = [c.path for c in change.changes]
+    try:
+        history.push_branch(root, branch, paths, title, args.remote)
+    except FatalError:
+        _restore(root, change.changes)
+        history.git(root, "branch", "-q", "-D", branch, check=False)
+        raise
+    body = f"{title}\n\nOpened by `flaggate rollback-check`.\n\n```text\n{report}\n```\n"
+    try:
         url = github.open_emergency_pr(
-            repo=args.repo,
+            repo=opening["repo"],
             head=branch,
-            base=base,
+            base=opening["base"],
             title=title,
             body=body,
             label=args.label,
@@ -746,5 +887,19 @@ def _rollback_check(args: argparse.Namespace) -> int:
             timeout=args.timeout,
             throttle=args.throttle,
         )
-        print(f"opened {url} from branch {branch}")
-    return 1
+    except FatalError as exc:
+        raise FatalError(f"{exc}; the demote is pushed on branch {branch}: open the pull request from it, or run again") from None
+    print(f"opened {url} from branch {branch}")
+
+
+def _restore(root: Path, changes: list[Any]) -> None:
+    """Put back the files a failed --open-pr wrote, where they still hold what it wrote."""
+    from validator import edit
+
+    for change in changes:
+        path = root / change.path
+        try:
+            if path.read_text(encoding="utf-8") == change.new_text:
+                edit.write_atomically(path, change.old_text.encode("utf-8"))
+        except OSError:
+            pass

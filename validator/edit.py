@@ -20,8 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from validator import check, loading, plan
+from validator.errors import FatalError
 from validator.plan import Position
-from validator.repo import WorkTree, load_policy, read_flag
+from validator.repo import FlagFile, WorkTree, load_policy, read_flag
 from validator.report import Result
 
 _SAFE_PLAIN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*\Z")
@@ -148,20 +149,52 @@ def prepare(
     evidence: list[str],
     reason: str | None,
     metrics: dict[str, Decimal] | None = None,
+    to: str | None = None,
 ) -> Change:
+    """The edit for one move of ``name``: ``direction`` promote or demote; ``to`` names the target state of a demote."""
     file = read_flag(root, name)
     assert file.flag is not None and file.doc is not None
-    path, flag = file.path, file.flag
+    flag = file.flag
     steps = plan.steps(flag)
     at = plan.index(flag)
-    legal = plan.moves(steps, at) if at is not None else {}
+    legal = plan.moves(steps, at, kill_switch=flag.kill_switch) if at is not None else {}
     if direction == "promote":
         kind = plan.PROMOTE
+        target = legal.get(kind)
     else:
-        kind = plan.DEMOTE if plan.DEMOTE in legal else plan.DISABLE
-    if kind not in legal:
-        raise NoMove(f"{name} is {plan.position(flag)}: no {direction} is possible (legal moves: {plan.describe_moves(steps, at)})")
-    before, after = plan.position(flag), steps[legal[kind]]
+        backs = {k: t for k, t in legal.items() if k in (plan.DEMOTE, plan.DISABLE)}
+        if to is None:
+            kind = plan.DEMOTE if plan.DEMOTE in backs else plan.DISABLE
+            target = backs.get(kind)
+        else:
+            found = [(k, t) for k, t in backs.items() if to in (steps[t].state, str(steps[t]))]
+            kind, target = found[0] if found else (plan.DEMOTE, None)
+    if target is None:
+        wanted = f"{direction} to {to}" if to is not None else direction
+        hint = ""
+        if to is not None and to == steps[0].state and at is not None and at >= 2 and not flag.kill_switch:
+            hint = f"; straight to {steps[0]} only for a flag with `kill_switch: true` (an amend of its own pull request)"
+        raise NoMove(
+            f"{name} is {plan.position(flag)}: no {wanted} is possible "
+            f"(legal moves: {plan.describe_moves(steps, at, kill_switch=flag.kill_switch)}){hint}"
+        )
+    return change_to(file, target, kind, justification=justification, evidence=evidence, reason=reason, metrics=metrics)
+
+
+def change_to(
+    file: FlagFile,
+    target: int,
+    kind: str,
+    *,
+    justification: str,
+    evidence: list[str],
+    reason: str | None,
+    metrics: dict[str, Decimal] | None = None,
+) -> Change:
+    """The edit that puts ``file``'s flag on step ``target`` of its plan with a transition block for ``kind``."""
+    assert file.flag is not None and file.doc is not None
+    flag = file.flag
+    before, after = plan.position(flag), plan.steps(flag)[target]
     block: dict[str, Any] = {"from": before.state, "to": after.state}
     if before.percentage is not None or after.percentage is not None:
         block["from_percentage"] = before.percentage
@@ -173,17 +206,45 @@ def prepare(
         block["reason_code"] = reason
         block["metrics"] = metrics or None
     new_text = rewrite(file.doc, after, block)
-    return Change(name, path, kind, before, after, file.doc.text, new_text)
+    return Change(flag.name, file.path, kind, before, after, file.doc.text, new_text)
 
 
 class NoMove(Exception):
     """The plan allows no such move from where the flag is (a finding, exit 1)."""
 
 
-def judge(root: Path, change: Change, now: datetime, base: str = "HEAD") -> Result:
-    """The change as ``flaggate check --base BASE`` would judge it (BASE: the pull request's base)."""
-    tree = OverlayTree(root, {change.path: change.new_text.encode("utf-8")})
+def judge(root: Path, change: Change | list[Change], now: datetime, base: str = "HEAD") -> Result:
+    """The change (one or several files) as ``flaggate check --base BASE`` would judge it (BASE: the pull request's base)."""
+    changes = change if isinstance(change, list) else [change]
+    tree = OverlayTree(root, {c.path: c.new_text.encode("utf-8") for c in changes})
     return check.run(root, tree, base=base, now=now)
+
+
+def write_all(root: Path, changes: list[Change]) -> None:
+    """Write every changed file, each atomically; all temporary files are written before any is moved into place."""
+    staged: list[tuple[str, Path]] = []
+    try:
+        for change in changes:
+            target = root / change.path
+            fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+            staged.append((tmp, target))
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(change.new_text.encode("utf-8"))
+                handle.flush()
+                os.fsync(handle.fileno())
+            try:
+                os.chmod(tmp, os.stat(target).st_mode & 0o777)
+            except FileNotFoundError:
+                os.chmod(tmp, 0o644)
+        for tmp, target in staged:
+            os.replace(tmp, target)
+    except BaseException:
+        for tmp, _ in staged:
+            try:
+                os.unlink(tmp)
+            except FileNotFoundError:
+                pass
+        raise
 
 
 def write_atomically(path: Path, data: bytes) -> None:
@@ -231,12 +292,22 @@ def plan_report(root: Path, name: str, now: datetime, base: str = "HEAD") -> tup
     steps = plan.steps(flag)
     at = plan.index(flag)
     lines = [f"{name}: {plan.position(flag)} (step {at + 1 if at is not None else '?'} of {len(steps)}: {' -> '.join(map(str, steps))})"]
-    legal = plan.moves(steps, at) if at is not None else {}
+    legal = plan.moves(steps, at, kill_switch=flag.kill_switch) if at is not None else {}
     back = legal.get(plan.DEMOTE, legal.get(plan.DISABLE))
     if back is not None:
+        from validator import reasons
+
         lines.append(f"emergency: flaggate demote {name} --reason CODE --justification TEXT   ({plan.position(flag)} -> {steps[back]})")
+        if plan.DEMOTE in legal and plan.DISABLE in legal:
+            lines.append(
+                f"kill switch: flaggate demote {name} --to {steps[0]} --reason CODE --justification TEXT   ({plan.position(flag)} -> {steps[0]})"
+            )
+        try:
+            lines.append(f"  reason codes: {reasons.at(root, base).inline()}")
+        except FatalError:
+            pass  # an unreadable policy is reported by check; the plan still shows the rest
     if plan.PROMOTE not in legal:
-        lines.append(f"next: none ({plan.describe_moves(steps, at)})")
+        lines.append(f"next: none ({plan.describe_moves(steps, at, kill_switch=flag.kill_switch)})")
         return "\n".join(lines), False
     target = steps[legal[plan.PROMOTE]]
     lines.append(f"next: {target} (promote)")

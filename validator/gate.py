@@ -147,7 +147,7 @@ def judge(root: Path, base: Base, head: Snapshot, tree: Tree, now: datetime) -> 
                 cited = standing.cited if standing is not None else {}
                 _check_promotion(move, policy, tree, now, cited, findings)
             elif move.kind in (plan.DEMOTE, plan.DISABLE):
-                _check_reason(move, policy, findings)
+                _check_reason(move, policy, findings, head.policy.reason_codes if head.policy else None)
 
     moves.extend(_file_amends(base.snapshot, head))
     findings.extend(_evidence_rewrites(root, base, tree))
@@ -265,9 +265,10 @@ def _move(was: FlagFile, now_file: FlagFile, at: int | None, findings: list[Find
         raise ValueError("a move needs both flag files read")
     steps = plan.steps(base_flag)
     before, after = plan.position(base_flag), plan.position(head_flag)
-    legal = plan.classify(steps, at, after)
+    kill = base_flag.kill_switch  # the base's: a change cannot arm the switch it uses
+    legal = plan.classify(steps, at, after, kill_switch=kill)
     if legal is None:
-        kind, _, _ = timeline.move_kind(steps, at, after)
+        kind, _, _ = timeline.move_kind(steps, at, after, kill_switch=kill)
         move = Move(head_flag.name, kind, before, after, was, now_file, legal=False)
         _add(
             findings,
@@ -275,7 +276,8 @@ def _move(was: FlagFile, now_file: FlagFile, at: int | None, findings: list[Find
             ("state",),
             transition.RULE,
             f"{head_flag.name}: {before} -> {after} is not a legal step of its rollout plan; "
-            f"from {before} the legal next steps are: {plan.describe_moves(steps, at)}",
+            f"from {before} the legal next steps are: {plan.describe_moves(steps, at, kill_switch=kill)}"
+            + ("" if kill or at is None or at < 2 else f" (straight to {steps[0]} only for a flag with kill_switch: true at the base)"),
         )
         return move
     kind, to_step = legal
@@ -420,7 +422,7 @@ def _run_ids(tree: Tree, flag: str | None) -> list[str]:
     )
 
 
-def _check_reason(move: Move, policy: Policy, findings: list[Finding]) -> None:
+def _check_reason(move: Move, policy: Policy, findings: list[Finding], head_codes: list[str] | None = None) -> None:
     head = move.head
     if not (head is not None and head.flag is not None):
         raise ValueError("the gate was handed a move without the files it describes")
@@ -436,7 +438,8 @@ def _check_reason(move: Move, policy: Policy, findings: list[Finding]) -> None:
             reason_code.RULE,
             f"{move.kind} {move.before} -> {move.after} needs transition.reason_code, one of: {codes}",
         )
-    elif block.reason_code not in policy.reason_codes:
+    elif block.reason_code not in policy.reason_codes and (head_codes is None or block.reason_code in head_codes):
+        # A code unknown to the tree's policy too is the consistency rule's finding, at the same line: one finding per problem.
         _add(
             findings,
             head,

@@ -133,6 +133,10 @@ class Flag(_Strict):
     requires: Requires = Field(default_factory=Requires)
     guards: list[Guard] = Field(default_factory=list)
     rollback: list[Trigger] = Field(default_factory=list)
+    kill_switch: bool = Field(
+        default=False,
+        description="true: a disable from any step straight to off is a legal emergency move (flaggate demote FLAG --to off)",
+    )
     transition: Transition | None = None
 
 

@@ -5,7 +5,9 @@ such as ``canary``, a percentage.  From step *i*:
 
 * **promote** moves to step *i+1*;
 * **demote** (emergency) moves back to step *i-1*, from step 2 or later;
-* **disable** moves from step 1 back to step 0 (``shadow -> off``).
+* **disable** moves from step 1 back to step 0 (``shadow -> off``); for a
+  flag that declares ``kill_switch: true`` it moves from any later step
+  straight back to step 0 too (the kill switch: ``full -> off`` in one move).
 
 A plan that ends in the state it started in (the backfill's
 ``off -> read_only -> active -> off``) is complete at its last step: nothing
@@ -78,8 +80,14 @@ def is_complete(plan: Steps, at: int) -> bool:
     return at == len(plan) - 1 and at > 0 and plan[at] == plan[0]
 
 
-def moves(plan: Steps, at: int) -> dict[str, int]:
-    """Legal moves from step ``at``: kind -> target step."""
+def moves(plan: Steps, at: int, *, kill_switch: bool = False) -> dict[str, int]:
+    """Legal moves from step ``at``: kind -> target step.
+
+    ``kill_switch`` (the base flag's) adds the disable straight to step 0
+    from any step after the second, except where the next step already
+    lands on that position (the backfill's completing ``active -> off``):
+    the same position cannot be two different moves.
+    """
     if is_complete(plan, at):
         return {}
     legal: dict[str, int] = {}
@@ -89,23 +97,25 @@ def moves(plan: Steps, at: int) -> dict[str, int]:
         legal[DISABLE] = 0
     elif at >= 2:
         legal[DEMOTE] = at - 1
+        if kill_switch and plan[at - 1] != plan[0] and (at + 1 >= len(plan) or plan[at + 1] != plan[0]):
+            legal[DISABLE] = 0
     return legal
 
 
-def classify(plan: Steps, at: int | None, target: Position) -> tuple[str, int] | None:
+def classify(plan: Steps, at: int | None, target: Position, *, kill_switch: bool = False) -> tuple[str, int] | None:
     """The legal move from step ``at`` that lands on ``target``: (kind, step), or None."""
     if at is None:
         return None
-    for kind, step in moves(plan, at).items():
+    for kind, step in moves(plan, at, kill_switch=kill_switch).items():
         if plan[step] == target:
             return kind, step
     return None
 
 
-def describe_moves(plan: Steps, at: int | None) -> str:
+def describe_moves(plan: Steps, at: int | None, *, kill_switch: bool = False) -> str:
     if at is None:
         return "none (the current state is not a step of the plan)"
-    legal = moves(plan, at)
+    legal = moves(plan, at, kill_switch=kill_switch)
     if not legal:
         return "none (the rollout plan is complete)"
     return ", ".join(f"{plan[target]} ({kind})" for kind, target in legal.items())

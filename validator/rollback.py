@@ -23,7 +23,11 @@ Trigger semantics (``rollback:`` in the flag file):
   deadline has passed, still breaches.
 
 A trigger watches the states in its ``states`` (default: every state but the
-plan's first).  Boundaries are exact: ``drift_ppm > 500`` does not fire on
+plan's first).  The verdict never shrugs: exit 0 only when every watching
+trigger was judged on enough samples and none fired; 1 when any fired (all are
+reported); 2 when one cannot be judged (no sample of its metric, fewer than
+``consecutive``, a span shorter than ``sustained_minutes``, or a passed
+timeout with no sample since).  Near misses say how close and how long.  Boundaries are exact: ``drift_ppm > 500`` does not fire on
 exactly 500.
 """
 
@@ -59,6 +63,7 @@ class Firing:
     trigger: Trigger
     samples: list[Sample]
     detail: str
+    breaching: list[Sample] = field(default_factory=list)  # every breaching sample of the series, for the worst value
 
     @property
     def at(self) -> datetime:
@@ -66,9 +71,17 @@ class Firing:
 
     def snapshot(self) -> dict[str, Decimal]:
         """The breaching values, worst first: the metrics snapshot a demote records."""
-        values = [s.values[self.trigger.metric] for s in self.samples]
+        values = [s.values[self.trigger.metric] for s in (self.breaching or self.samples)]
         worst = max(values) if self.trigger.op in (">", ">=") else min(values)
         return {self.trigger.metric: worst}
+
+
+@dataclass
+class Unjudged:
+    """A trigger the samples cannot judge: no sample of its metric, or too few for its window."""
+
+    trigger: Trigger
+    why: str
 
 
 @dataclass
@@ -78,14 +91,44 @@ class Report:
     samples: int
     watched: list[Trigger]
     fired: list[Firing] = field(default_factory=list)
+    unjudged: list[Unjudged] = field(default_factory=list)
+    near: list[str] = field(default_factory=list)  # near misses: how close, how long
+    healthy: list[str] = field(default_factory=list)  # triggers judged and quiet, with their worst value
     notes: list[str] = field(default_factory=list)
+
+    @property
+    def verdict(self) -> int:
+        """0: every trigger judged, none fired; 1: a trigger fired; 2: a trigger could not be judged."""
+        if self.fired:
+            return 1
+        return 2 if self.unjudged else 0
+
+    def snapshot(self) -> dict[str, Decimal]:
+        """Every breaching metric of every fired trigger, at its worst value."""
+        found: dict[str, Decimal] = {}
+        for firing in self.fired:
+            for metric, value in firing.snapshot().items():
+                if metric not in found or _worse(firing.trigger, value, found[metric]):
+                    found[metric] = value
+        return found
+
+
+def _worse(trigger: Trigger, a: Decimal, b: Decimal) -> bool:
+    return a > b if trigger.op in (">", ">=") else a < b
 
 
 def read_samples(path: Path) -> list[Sample]:
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise BadSamples(f"cannot read {path}: {exc.strerror}") from None
+    """The samples of ``path``; ``-`` is standard input (a collector piping its output in)."""
+    if str(path) == "-":
+        import sys
+
+        raw = sys.stdin.buffer.read()
+        path = Path("<stdin>")
+    else:
+        try:
+            raw = path.read_bytes()
+        except OSError as exc:
+            raise BadSamples(f"cannot read {path}: {exc.strerror}") from None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
@@ -150,29 +193,104 @@ def evaluate(flag: Flag, samples: list[Sample], *, since: datetime | None, now: 
     if not report.watched:
         report.notes.append(f"{flag.name} is {flag.state}: no rollback trigger watches this state")
         return report
+    start, until = since or samples[0].at, now or samples[-1].at
     for trigger in report.watched:
-        series = [s for s in samples if trigger.metric in s.values]
+        series = [s for s in samples if trigger.metric in s.values and s.at <= until]
         if not series:
-            report.notes.append(f"no sample carries {trigger.metric}: trigger {_describe(trigger)} not evaluated")
+            report.unjudged.append(Unjudged(trigger, f"no sample carries {trigger.metric}"))
             continue
         breach = OPS[trigger.op]
 
         def breaches(sample: Sample, trigger: Trigger = trigger, breach: Any = breach) -> bool:
             return breach(sample.values[trigger.metric], Decimal(trigger.threshold))
 
-        firing = _fire(trigger, series, breaches, since or samples[0].at, now or samples[-1].at)
+        firing = _fire(trigger, series, breaches, start, until)
         if firing is not None:
+            firing.breaching = [s for s in series if breaches(s)]
             report.fired.append(firing)
+            continue
+        short = _too_few(trigger, series, start, until)
+        if short is not None:
+            report.unjudged.append(Unjudged(trigger, short))
+            continue
+        near = _near_miss(trigger, series, breaches, start, until)
+        if near is not None:
+            report.near.append(f"{_describe(trigger)}: {near}")
+        report.healthy.append(f"{_describe(trigger)}: {len(series)} samples, worst {metrics.display(_worst(trigger, series))}")
     report.fired.sort(key=lambda f: f.at)
     return report
+
+
+def _worst(trigger: Trigger, series: list[Sample]) -> Decimal:
+    values = [s.values[trigger.metric] for s in series]
+    return max(values) if trigger.op in (">", ">=") else min(values)
+
+
+def _too_few(trigger: Trigger, series: list[Sample], start: datetime, now: datetime) -> str | None:
+    """Why ``series`` cannot show the trigger quiet (None when it can)."""
+    count = len(series)
+    if trigger.timeout_hours is not None:
+        deadline = start + timedelta(hours=trigger.timeout_hours)
+        if now >= deadline and series[-1].at < deadline:
+            return (
+                f"the deadline {clock.iso(deadline)} has passed but the newest {trigger.metric} sample is from "
+                f"{clock.iso(series[-1].at)}: nothing shows whether it is still breached"
+            )
+        return None
+    if trigger.sustained_minutes is not None:
+        span = series[-1].at - series[0].at
+        if span < timedelta(minutes=trigger.sustained_minutes):
+            return (
+                f"{count} {trigger.metric} sample{'s' if count != 1 else ''} span {_minutes(span)} of the "
+                f"{trigger.sustained_minutes} minutes the trigger needs"
+            )
+        return None
+    if count < trigger.consecutive:
+        return f"{count} {trigger.metric} sample{'s' if count != 1 else ''}, the trigger needs {trigger.consecutive} consecutive"
+    return None
+
+
+def _minutes(span: timedelta) -> str:
+    minutes = span.total_seconds() / 60
+    return f"{minutes:g} minute{'s' if minutes != 1 else ''}"
+
+
+def _near_miss(trigger: Trigger, series: list[Sample], breaches: Any, start: datetime, now: datetime) -> str | None:
+    """How close a quiet trigger came: the longest breaching run, or a breach waiting for its deadline."""
+    if trigger.timeout_hours is not None:
+        deadline = start + timedelta(hours=trigger.timeout_hours)
+        latest = series[-1]
+        if now < deadline and breaches(latest):
+            left = deadline - now
+            return (
+                f"breaching now ({metrics.display(latest.values[trigger.metric])} at {clock.iso(latest.at)}), "
+                f"{left.total_seconds() / 3600:g} h before the deadline {clock.iso(deadline)}"
+            )
+        return None
+    longest: list[Sample] = []
+    run: list[Sample] = []
+    for sample in series:
+        run = [*run, sample] if breaches(sample) else []
+        if len(run) > len(longest) or (run and trigger.sustained_minutes is not None and run[-1].at - run[0].at > _span(longest)):
+            longest = run
+    if not longest:
+        return None
+    worst = metrics.display(_worst(trigger, longest))
+    if trigger.sustained_minutes is not None:
+        return f"breached for {_minutes(_span(longest))} of {trigger.sustained_minutes} (from {clock.iso(longest[0].at)}, worst {worst})"
+    return f"{len(longest)} of {trigger.consecutive} consecutive samples breached (from {clock.iso(longest[0].at)}, worst {worst})"
+
+
+def _span(samples: list[Sample]) -> timedelta:
+    return samples[-1].at - samples[0].at if samples else timedelta(0)
 
 
 def _fire(trigger: Trigger, series: list[Sample], breaches: Any, start: datetime, now: datetime) -> Firing | None:
     if trigger.timeout_hours is not None:
         deadline = start + timedelta(hours=trigger.timeout_hours)
         current = [s for s in series if s.at <= now]
-        if now < deadline or not current:
-            return None
+        if now < deadline or not current or current[-1].at < deadline:
+            return None  # a sample from before the deadline cannot show the breach outlasted it
         latest = current[-1]
         if breaches(latest):
             return Firing(
@@ -215,11 +333,40 @@ def render(report: Report) -> str:
             f"line {s.line} at {clock.iso(s.at)}: {metrics.display(s.values[firing.trigger.metric])}" for s in firing.samples
         )
         lines.append(f"FIRED: {_describe(firing.trigger)}: {firing.detail}; samples: {values}")
-    if not report.fired:
-        lines.append("nothing fired")
+    for unjudged in report.unjudged:
+        lines.append(f"CANNOT JUDGE: {_describe(unjudged.trigger)}: {unjudged.why}")
+    lines += [f"near miss: {n}" for n in report.near]
+    lines += [f"quiet: {h}" for h in report.healthy]
+    if report.fired:
+        lines.append(f"verdict: {len(report.fired)} trigger(s) fired (exit 1)")
+    elif report.unjudged:
+        metrics_missing = ", ".join(sorted({u.trigger.metric for u in report.unjudged}))
+        lines.append(f"verdict: cannot judge {metrics_missing}: send more samples (exit 2); no data never proves a flag healthy")
+    elif report.watched:
+        lines.append("verdict: every trigger judged, nothing fired (exit 0)")
+    else:
+        lines.append("verdict: nothing to judge (exit 0)")
     return "\n".join(lines)
 
 
-def justification(firing: Firing) -> str:
-    worst = metrics.display(next(iter(firing.snapshot().values())))
-    return f"rollback-check: {_describe(firing.trigger)} fired ({firing.detail}); worst {firing.trigger.metric} {worst} at {clock.iso(firing.at)}"
+def justification(report: Report) -> str:
+    """One line per fired trigger, for the transition block and the audit log."""
+    parts = []
+    for firing in report.fired:
+        worst = metrics.display(next(iter(firing.snapshot().values())))
+        parts.append(
+            f"{_describe(firing.trigger)} fired at {clock.iso(firing.at)} ({firing.detail}); worst {firing.trigger.metric} {worst}"
+        )
+    return "rollback-check: " + "; ".join(parts)
+
+
+def worst_of(flag: Flag, samples: list[Sample]) -> dict[str, Decimal]:
+    """Each metric seen in ``samples`` at its worst: against its trigger's direction, else the metric's own."""
+    found: dict[str, Decimal] = {}
+    for sample in samples:
+        for name, value in sample.values.items():
+            trigger = next((t for t in flag.rollback if t.metric == name), None)
+            higher_bad = trigger.op in (">", ">=") if trigger is not None else not metrics.METRICS[name].higher_is_better
+            if name not in found or (value > found[name] if higher_bad else value < found[name]):
+                found[name] = value
+    return found

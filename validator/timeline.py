@@ -272,7 +272,7 @@ def _flag_events(
             Event(commit, name, amend.KIND, was.position, was.position, path, None, changes=amend.changes(was.rules, now.rules), step=at)
         )
     if was.position != now.position:
-        kind, target, warnings = move_kind(was.plan, at, now.position)
+        kind, target, warnings = move_kind(was.plan, at, now.position, kill_switch=bool(was.rules.get("kill_switch")))
         step = relocate(now.plan, target, now.position)
         found.append(Event(commit, name, kind, was.position, now.position, path, now.transition, warnings, step=step))
     else:
@@ -298,9 +298,11 @@ def relocate(steps: tuple[Position, ...], at: int | None, here: Position) -> int
     return min(candidates, key=lambda i: (abs(i - at), -i))
 
 
-def move_kind(steps: tuple[Position, ...], at: int | None, target: Position) -> tuple[str, int | None, list[str]]:
+def move_kind(
+    steps: tuple[Position, ...], at: int | None, target: Position, *, kill_switch: bool = False
+) -> tuple[str, int | None, list[str]]:
     """The kind of a move and the step it lands on; an illegal one is still named, with a warning."""
-    legal = plan.classify(steps, at, target)
+    legal = plan.classify(steps, at, target, kill_switch=kill_switch)
     if legal is not None:
         return legal[0], legal[1], []
     to = plan.locate(steps, target)

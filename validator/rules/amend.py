@@ -2,7 +2,7 @@
 
 Anything that decides a verdict or what services read is a rule: a flag's
 ``states``, ``rollout`` (its steps, percentages, ``soak_days`` and step
-guards), ``guards``, ``rollback``, ``requires`` and ``owners``; the whole of
+guards), ``guards``, ``rollback``, ``requires``, ``owners`` and ``kill_switch``; the whole of
 ``policy.yaml``; the whole of ``resources.yaml``.  Changing one of them is a
 move of kind ``amend``:
 
@@ -39,7 +39,7 @@ KIND = "amend"
 
 # The fields of a flag whose change is an amend (the rest: name, description,
 # state, percentage, transition).
-FLAG_FIELDS = ("states", "rollout", "guards", "rollback", "requires", "owners")
+FLAG_FIELDS = ("states", "rollout", "guards", "rollback", "requires", "owners", "kill_switch")
 
 
 def rules_of(model: BaseModel, fields: tuple[str, ...] | None = None) -> dict[str, Any]:

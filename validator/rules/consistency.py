@@ -170,7 +170,7 @@ def check_flag(file: FlagFile, policy: Policy | None) -> list[Finding]:
         if transition.reason_code is not None and reason_codes is not None and transition.reason_code not in reason_codes:
             add(
                 ("transition", "reason_code"),
-                f"reason code {transition.reason_code} is not one of policy.yaml's: {', '.join(sorted(reason_codes))}",
+                _unknown_reason(transition.reason_code, list(policy.reason_codes) if policy else sorted(reason_codes)),
             )
         for i, run_id in enumerate(transition.evidence):
             if not plain_run_id(run_id):
@@ -229,3 +229,11 @@ def _guard(file: FlagFile, path: tuple[Any, ...], guard: Guard) -> list[Finding]
         return []
     line, column = file.doc.where(path)
     return [Finding(file.path, line, column, RULE, message, file.flag.name)]
+
+
+def _unknown_reason(code: str, codes: list[str]) -> str:
+    from validator.reasons import suggestion
+
+    guess = suggestion(code, codes)
+    did = f" (did you mean {guess}?)" if guess else ""
+    return f"reason code {code} is not one of policy.yaml's{did}: {', '.join(codes)}"

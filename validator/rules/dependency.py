@@ -9,9 +9,12 @@
   moving ``ledger_backfill_mode`` out of off while ``allocation_dual_write``
   is not in shadow is refused, and so is promoting ``allocation_dual_write``
   to enforce while the backfill is running.
-* an emergency demote is never blocked by a dependency: the flags whose
-  requirement it breaks are reported as warnings, so the reviewer sees the
-  fallout.
+* a demote that breaks a requirement moves the dependent too, in the same
+  change: ``flaggate demote`` (and ``rollback-check --apply``) cascades each
+  dependent to the nearest step back where its requirements hold, with the
+  same reason code.  A change that leaves a dependent stranded is an error,
+  with and without ``--base`` alike, because such a tree could never be
+  published.
 
 Passing::
 
@@ -29,7 +32,7 @@ Failing::
 
 from __future__ import annotations
 
-from validator.finding import WARNING, Finding
+from validator.finding import Finding
 from validator.model import Flag
 from validator.repo import FlagFile, Snapshot
 
@@ -41,8 +44,7 @@ def check(snapshot: Snapshot, *, moved: dict[str, str] | None = None, yardstick:
     """All dependency findings of a snapshot.
 
     ``moved`` maps the flags a change moves to the kind of move; it decides
-    where a broken requirement is reported (at the flag that moved) and turns
-    breaks caused by demotes into warnings.  ``yardstick`` is the base of a
+    where a broken requirement is reported (at the flag that moved).  ``yardstick`` is the base of a
     change: its requirements and resources hold for the new states too, so a
     change cannot drop the requirement it breaks.
     """
@@ -234,9 +236,11 @@ def _invariants(snapshot: Snapshot, moved: dict[str, str]) -> list[Finding]:
         if required is not None and name not in moved and required in moved:
             at = flags[required]  # the move of the required flag broke it: point there
             message = f"{moved[required]} of {required} breaks a requirement: {message}"
-        severity = "error"
-        if moved.get(at.flag.name) in ("demote", "disable") and at is not file:  # type: ignore[union-attr]
-            severity = WARNING
+            if moved[required] in ("demote", "disable"):
+                message += (
+                    f"; move {name} back in the same change (`flaggate demote {required}` cascades it, "
+                    "with the same reason code), or the tree can never be published"
+                )
         where = at.doc.where(("state",))  # type: ignore[union-attr]
-        findings.append(_at(at, where, message, severity))
+        findings.append(_at(at, where, message))
     return findings
