@@ -15,7 +15,7 @@ from pathlib import Path
 
 from validator import __version__
 from validator.errors import FatalError
-from validator.report import FORMATS
+from validator.report import FORMATS, escape
 
 
 def _now(text: str) -> datetime:
@@ -25,7 +25,10 @@ def _now(text: str) -> datetime:
         raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {text!r} (example: 2026-11-20T01:00:00Z)") from None
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise argparse.ArgumentTypeError(f"{text!r} is outside years 0001-9999 in UTC") from None
 
 
 def _root(args: argparse.Namespace) -> Path:
@@ -136,7 +139,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return _dispatch(args)
     except FatalError as exc:
-        print(f"flaggate: error: {exc}", file=sys.stderr)
+        print(f"flaggate: error: {escape(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
@@ -145,7 +148,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # a bug must still not look like a verdict
         if os.environ.get("FLAGGATE_DEBUG"):
             raise
-        print(f"flaggate: internal error: {type(exc).__name__}: {exc} (set FLAGGATE_DEBUG=1 for a traceback)", file=sys.stderr)
+        print(f"flaggate: internal error: {type(exc).__name__}: {escape(exc)} (set FLAGGATE_DEBUG=1 for a traceback)", file=sys.stderr)
         return 2
 
 

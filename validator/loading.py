@@ -47,6 +47,7 @@ _FALSE = frozenset(("false", "False", "FALSE"))
 _NULL = frozenset(("", "~", "null", "Null", "NULL"))
 _NUMBER_START = frozenset("0123456789+-")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 Path = tuple[Any, ...]
 
@@ -275,9 +276,13 @@ def _build(
                             raise _Stop
                         value = event.value
                         plain = event.style == ""
-                        key: Any = resolve(value) if plain and value else value
+                        # An empty plain key is null, exactly like ``~``: both are refused.
+                        key: Any = (resolve(value) if value else None) if plain else value
                         if plain and value == "<<":
                             problem(event.start_mark, "merge keys (<<) are not allowed: write the keys out")
+                        elif plain and not value:
+                            problem(event.start_mark, "empty key (null) is not a string; write the key's name")
+                            key = value
                         elif type(key) is not str:
                             shown = "null" if key is None else value
                             problem(event.start_mark, f"key {shown!r} is not a string; quote it")
@@ -302,6 +307,10 @@ def _build(
                 node_path = ()
             if kind is ScalarEvent:
                 value = event.value
+                if event.style == '"' and _LONE_SURROGATE.search(value):
+                    # libyaml refuses \ud800 escapes; the pure-Python parser does not.
+                    problem(event.start_mark, "string holds a lone surrogate, which is not a Unicode character")
+                    value = ""
                 if len(value) > MAX_SCALAR:
                     problem(event.start_mark, f"value is {len(value)} characters long, over the {MAX_SCALAR} bound")
                     value = ""

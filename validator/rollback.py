@@ -120,7 +120,10 @@ def read_samples(path: Path) -> list[Sample]:
                 raise BadSamples(f"{path}:{number}: unknown metric {name!r}")
             if isinstance(value, bool) or not isinstance(value, (int, Decimal)):
                 raise BadSamples(f"{path}:{number}: metric {name} must be a number, not {value!r}")
-            values[name] = Decimal(value)
+            try:
+                values[name] = metrics.claim(name, value)
+            except metrics.MetricError as exc:
+                raise BadSamples(f"{path}:{number}: {exc}") from None
         if inputs:
             for name, metric in metrics.METRICS.items():
                 if not all(f in inputs for f, _ in metric.inputs):

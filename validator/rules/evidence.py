@@ -132,7 +132,11 @@ def load_run(flag: str, run_id: str, raw: bytes) -> Run:
             run.add((key,), f"{key} must be {_kind_name(kind)}, not {_show(value)}", flag)
     for key in ("started_at", "finished_at"):
         if isinstance(data.get(key), str) and clock.parse(data[key]) is None:
-            run.add((key,), f"{key} {data[key]!r} is not an ISO 8601 time with a zone (2026-11-20T01:12:00Z)", flag)
+            run.add(
+                (key,),
+                f"{key} {data[key]!r} is not an ISO 8601 time with a zone, in years 0001-9999 once in UTC (2026-11-20T01:12:00Z)",
+                flag,
+            )
     if isinstance(data.get("run_id"), str) and data["run_id"] != run_id:
         run.add(("run_id",), f"run_id is {data['run_id']!r} but the file is named {run_id}.json", flag)
     return run
@@ -184,7 +188,13 @@ def judge_run(run: Run, flag: str, left: Position, guards: list[Guard]) -> None:
             continue
         if isinstance(value, bool) or not isinstance(value, (int, Decimal)):
             run.add(("metrics", name), f"claimed {name} must be a number, not {_show(value)}", flag)
-        elif not metrics.agrees(Decimal(value), run.metrics[name]):
+            continue
+        try:
+            number = metrics.claim(name, value)
+        except metrics.MetricError as exc:
+            run.add(("metrics", name), str(exc), flag)
+            continue
+        if not metrics.agrees(number, run.metrics[name]):
             run.add(("metrics", name), f"claims {name} = {value} but its inputs give {metrics.display(run.metrics[name])}", flag)
     for guard in guards:
         value = run.metrics.get(guard.metric)
