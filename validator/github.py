@@ -26,7 +26,7 @@ from validator import check, history, jsonfile, prcheck
 from validator.errors import FatalError
 from validator.model import Policy
 from validator.repo import WorkTree
-from validator.report import Result, text
+from validator.report import Result, escape, text
 
 DEFAULT_API = "https://api.github.com"
 
@@ -226,7 +226,7 @@ def run(
     print(text(final))
     for verdict in approvals.verdicts:
         counted = "counted for " + ", ".join(verdict.counted_for) if verdict.counted_for else "not counted: " + "; ".join(verdict.reasons)
-        print(f"review {verdict.review.id} by {verdict.review.login} ({verdict.review.state}): {counted}")
+        print(f"review {verdict.review.id} by {escape(verdict.review.login)} ({escape(verdict.review.state)}): {escape(counted)}")
     if dry_run:
         print(body)
         return 0 if final.ok else 1

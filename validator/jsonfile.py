@@ -23,7 +23,7 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import Decimal, DecimalException
 from json.decoder import scanstring  # type: ignore[attr-defined]
 from typing import Any
 
@@ -86,7 +86,24 @@ def _strict() -> json.JSONDecoder:
                 seen.add(key)
         return result
 
-    return json.JSONDecoder(object_pairs_hook=pairs, parse_float=Decimal, parse_constant=_constant)
+    return json.JSONDecoder(object_pairs_hook=pairs, parse_float=_decimal, parse_constant=_constant)
+
+
+def _decimal(token: str) -> Decimal:
+    try:
+        return Decimal(token)
+    except DecimalException:  # an exponent beyond what any Decimal holds
+        raise _Refused("number") from None
+
+
+def _unreadable_number(token: str) -> bool:
+    if len(token) > MAX_NUMBER_CHARS:
+        return True
+    try:
+        Decimal(token)
+    except DecimalException:
+        return True
+    return False
 
 
 # For skipping over values of a text already known to be valid.
@@ -198,9 +215,17 @@ def loads(raw: bytes, *, max_bytes: int = MAX_BYTES) -> JSONDocument:
         data = _strict().decode(text)
     except _DuplicateKey as exc:
         raise _duplicate(text, exc) from None
-    except _Refused:
-        error = _first(text, _CONSTANT, "unexpected {!r}: expected a JSON value (NaN and Infinity are not JSON)")
-        raise error or JSONError(1, 1, "NaN and Infinity are not JSON") from None
+    except _Refused as exc:
+        if str(exc) == "number":
+            error = _first(
+                text,
+                _NUMBER_TOKEN,
+                "number {} is out of range: at most 40 characters and an exponent a decimal can hold",
+                _unreadable_number,
+            )
+        else:
+            error = _first(text, _CONSTANT, "unexpected {}: expected a JSON value (NaN and Infinity are not JSON)")
+        raise error or JSONError(1, 1, str(exc)) from None
     except json.JSONDecodeError as exc:
         raise _syntax(text, exc) from None
     except RecursionError:
@@ -209,7 +234,12 @@ def loads(raw: bytes, *, max_bytes: int = MAX_BYTES) -> JSONDocument:
     if _depth_exceeds(text, MAX_DEPTH):
         raise _too_deep(text)
     if _LONG_RUN.search(text):
-        error = _first(text, _NUMBER_TOKEN, "number {!r} is too long", lambda token: len(token) > MAX_NUMBER_CHARS)
+        error = _first(
+            text,
+            _NUMBER_TOKEN,
+            f"number {{}} is too long (at most {MAX_NUMBER_CHARS} characters)",
+            lambda token: len(token) > MAX_NUMBER_CHARS,
+        )
         if error:
             raise error
     if _SURROGATE_ESCAPE.search(text):
@@ -236,7 +266,8 @@ def _first(text: str, token: re.Pattern[str], message: str, test: Any = None) ->
         found = match.group(1)
         if found is not None and (test is None or test(found)):
             line, column = _Lines(text).at(match.start())
-            return JSONError(line, column, message.format(found))
+            shown = found if len(found) <= 24 else found[:20] + "..."
+            return JSONError(line, column, message.format(repr(shown)))
     return None
 
 
