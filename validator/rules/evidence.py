@@ -63,6 +63,7 @@ _FIELDS: dict[str, tuple[type | tuple[type, ...], bool]] = {
     "metrics": (dict, False),
 }
 GREEN = "green"
+MAX_UNKNOWN_KEYS = 20
 
 
 def plain_run_id(run_id: str) -> bool:
@@ -119,9 +120,13 @@ def load_run(flag: str, run_id: str, raw: bytes) -> Run:
         run.add((), "a run file holds one JSON object", flag)
         return run
     run.data = data
-    for key in data:
-        if key not in _FIELDS:
-            run.add((key,), f"unknown key {key!r}; known keys: {', '.join(_FIELDS)}", flag, key=True)
+    unknown = [key for key in data if key not in _FIELDS]
+    for key in unknown[:MAX_UNKNOWN_KEYS]:
+        run.add((key,), f"unknown key {key!r}; known keys: {', '.join(_FIELDS)}", flag, key=True)
+    if len(unknown) > MAX_UNKNOWN_KEYS:
+        # One finding per key of a file made of keys would bury the report.
+        rest = unknown[MAX_UNKNOWN_KEYS:]
+        run.add((rest[0],), f"{len(rest)} more unknown keys from {rest[0]!r} on; known keys: {', '.join(_FIELDS)}", flag, key=True)
     for key, (kind, required) in _FIELDS.items():
         if key not in data:
             if required:
