@@ -228,3 +228,14 @@ def test_bad_now_outside_utc_range_is_a_usage_error(repo: Path, capsys: pytest.C
 def test_run_json_helper_still_refuses_tracebacks(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, report = run_json(["check", "--root", str(repo)], capsys)
     assert (code, report["errors"]) == (0, [])
+
+
+def test_sample_lines_are_numbered_by_newlines_only(tmp_path: Path) -> None:
+    from validator import rollback
+
+    path = tmp_path / "samples.jsonl"
+    first = '{"at": "2026-11-20T01:00:00Z", "inputs": {"note\u2028\u0085": 1}, "metrics": {"drift_ppm": 0}}'
+    path.write_text(first + '\n{"at": "2026-11-20T02:00:00Z", "metrics": {"drift_ppm": 1e-999999}}\n', encoding="utf-8")
+    with pytest.raises(rollback.BadSamples) as refused:
+        rollback.read_samples(path)
+    assert f"{path}:2:" in str(refused.value) and "decimal places" in str(refused.value)

@@ -81,18 +81,29 @@ class Report:
     notes: list[str] = field(default_factory=list)
 
 
+# One JSON object per line, each line under the evidence bound (1 MiB); the
+# file as a whole under this one, so a runaway export cannot exhaust memory.
+MAX_SAMPLES_BYTES = 64 * 1024 * 1024
+
+
 def read_samples(path: Path) -> list[Sample]:
     try:
-        raw = path.read_bytes()
+        with open(path, "rb") as handle:
+            raw = handle.read(MAX_SAMPLES_BYTES + 1)
     except OSError as exc:
         raise BadSamples(f"cannot read {path}: {exc.strerror}") from None
+    if len(raw) > MAX_SAMPLES_BYTES:
+        raise BadSamples(f"{path}: over the {MAX_SAMPLES_BYTES}-byte bound; pass a shorter window of samples")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise BadSamples(f"{path}: not UTF-8") from None
     samples: list[Sample] = []
     seen: dict[datetime, int] = {}
-    for number, line in enumerate(text.splitlines(), 1):
+    # Lines end at "\n" only: str.splitlines() would also break at U+2028 or
+    # U+0085 inside a JSON string and number the lines unlike any editor.
+    for number, line in enumerate(text.removesuffix("\n").split("\n"), 1):
+        line = line.removesuffix("\r")
         if not line.strip():
             continue
         try:
