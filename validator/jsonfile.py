@@ -235,6 +235,9 @@ def loads(raw: bytes, *, max_bytes: int = MAX_BYTES) -> JSONDocument:
         raise _syntax(text, exc) from None
     except RecursionError:
         raise _too_deep(text) from None
+    except ValueError:  # int() refuses over 4,300 digits before any hook of ours sees the number
+        error = _first(text, _NUMBER_TOKEN, f"number {{}} is too long (at most {MAX_NUMBER_CHARS} characters)", _unreadable_number)
+        raise error or JSONError(1, 1, "unreadable JSON") from None
     finally:
         if collecting:
             gc.enable()
