@@ -17,7 +17,7 @@ from validator.cli import main
 #   HYPOTHESIS_PROFILE=long .venv/bin/python -m pytest tests/test_properties.py
 _PROPERTY = {"deadline": None, "print_blob": True, "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large]}
 settings.register_profile(
-    "ci", max_examples=int(os.environ.get("HYPOTHESIS_EXAMPLES", "2000")), derandomize=True, database=None, **_PROPERTY
+    "ci", max_examples=int(os.environ.get("HYPOTHESIS_EXAMPLES", "1000")), derandomize=True, database=None, **_PROPERTY
 )
 settings.register_profile("long", max_examples=int(os.environ.get("HYPOTHESIS_EXAMPLES", "20000")), **_PROPERTY)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
