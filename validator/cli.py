@@ -191,7 +191,7 @@ def _check(args: argparse.Namespace) -> int:
         rule = getattr(exc, "rule", "history")
         if resolve(args.format) != "text":
             print(reporter(args.format)(Result([Finding(".", 1, 1, rule, str(exc))])))
-        print(f"flaggate: error: {rule}: {exc}", file=sys.stderr)
+        print(f"flaggate: error: {rule}: {escape(exc)}", file=sys.stderr)
         return 2
     print(reporter(args.format)(result))
     if args.summary is not None:

@@ -114,7 +114,9 @@ def read_samples(path: Path) -> list[Sample]:
             raise BadSamples(f"{path}:{number}: a sample is a JSON object")
         unknown = set(data) - {"at", "metrics", "inputs"}
         if unknown:
-            raise BadSamples(f"{path}:{number}: unknown key(s) {', '.join(repr(k) for k in sorted(unknown))}; a sample has at, metrics, inputs")
+            raise BadSamples(
+                f"{path}:{number}: unknown key(s) {', '.join(repr(k) for k in sorted(unknown))}; a sample has at, metrics, inputs"
+            )
         at = clock.parse(data["at"]) if isinstance(data.get("at"), str) else None
         if at is None:
             raise BadSamples(f"{path}:{number}: 'at' must be an ISO 8601 time with a zone, such as 2026-11-20T01:00:00Z")
