@@ -8,8 +8,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from validator.cli import main
+
+# Property-based tests: ``ci`` is the default, seeded (the same examples every
+# run) and bounded to about a minute; ``long`` is for a run by hand:
+#   HYPOTHESIS_PROFILE=long .venv/bin/python -m pytest tests/test_properties.py
+_PROPERTY = {"deadline": None, "print_blob": True, "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large]}
+settings.register_profile(
+    "ci", max_examples=int(os.environ.get("HYPOTHESIS_EXAMPLES", "1000")), derandomize=True, database=None, **_PROPERTY
+)
+settings.register_profile("long", max_examples=int(os.environ.get("HYPOTHESIS_EXAMPLES", "20000")), **_PROPERTY)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 REPO = Path(__file__).resolve().parents[1]
 REPO_FILES = ("policy.yaml", "resources.yaml", "flags", "schema", "evidence")

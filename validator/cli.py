@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from validator import __version__, completion, term
 from validator.errors import FatalError
-from validator.report import FORMATS
+from validator.report import FORMATS, escape
 
 if TYPE_CHECKING:
     from validator.repo import Entry, Tree
@@ -29,7 +29,10 @@ def _now(text: str) -> datetime:
         raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {text!r} (example: 2026-11-20T01:00:00Z)") from None
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise argparse.ArgumentTypeError(f"{text!r} is outside years 0001-9999 in UTC") from None
 
 
 def _root(args: argparse.Namespace) -> Path:
@@ -468,7 +471,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         return _dispatch(args)
     except FatalError as exc:
-        print(f"flaggate: error: {exc}", file=sys.stderr)
+        print(f"flaggate: error: {escape(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
@@ -477,7 +480,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # a bug must still not look like a verdict
         if os.environ.get("FLAGGATE_DEBUG"):
             raise
-        print(f"flaggate: internal error: {type(exc).__name__}: {exc} (set FLAGGATE_DEBUG=1 for a traceback)", file=sys.stderr)
+        print(f"flaggate: internal error: {type(exc).__name__}: {escape(exc)} (set FLAGGATE_DEBUG=1 for a traceback)", file=sys.stderr)
         return 2
 
 
@@ -535,7 +538,7 @@ def _check(args: argparse.Namespace) -> int:
         rule = getattr(exc, "rule", "history")
         if resolve(args.format) != "text":
             print(reporter(args.format)(Result([Finding(".", 1, 1, rule, str(exc))])))
-        print(f"flaggate: error: {rule}: {exc}", file=sys.stderr)
+        print(f"flaggate: error: {rule}: {escape(exc)}", file=sys.stderr)
         return 2
     out = reporter(args.format)(result)
     print(term.colour_report(out, term.colour_on()) if resolve(args.format) == "text" else out)

@@ -75,6 +75,8 @@ def parse(raw: bytes) -> Config:
         data = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:
         raise ConfigError(f"not valid JSON: {exc}") from None
+    except RecursionError:
+        raise ConfigError("not valid JSON: nested too deeply") from None
     if not isinstance(data, dict):
         raise ConfigError("config is not a JSON object")
     version = data.get("schema_version")

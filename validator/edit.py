@@ -23,7 +23,7 @@ from validator import check, loading, plan
 from validator.errors import FatalError
 from validator.plan import Position
 from validator.repo import FlagFile, WorkTree, load_policy, read_flag
-from validator.report import Result
+from validator.report import Result, escape
 
 _SAFE_PLAIN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*\Z")
 
@@ -325,9 +325,9 @@ def plan_report(root: Path, name: str, now: datetime, base: str = "HEAD") -> tup
         lines.append(f"soak: {soak[0].message}" if soak else f"soak: {flag.rollout[at].soak_days} days in {plan.position(flag)}: done")
     for finding in mine:
         if finding.rule != "soak":
-            lines.append(f"missing ({finding.rule}): {finding.message}")
+            lines.append(f"missing ({finding.rule}): {escape(finding.message)}")
     for finding in others:
-        lines.append(f"elsewhere: {finding.file}:{finding.line}: {finding.rule}: {finding.message}")
+        lines.append(f"elsewhere: {escape(finding.file)}:{finding.line}: {finding.rule}: {escape(finding.message)}")
     lines.append(_approvals_needed(flag, steps, legal[plan.PROMOTE], policy))
     ready = not result.errors
     command = f"flaggate promote {name} --justification TEXT" + (f" --evidence {' '.join(suggested)}" if suggested else "")

@@ -11,7 +11,6 @@ posts a success status.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import sys
 from collections.abc import Iterator
@@ -23,10 +22,10 @@ import requests
 from github import Auth, Github, GithubException, RateLimitExceededException
 from urllib3.util.retry import Retry
 
-from validator import check, history, prcheck
+from validator import check, history, jsonfile, prcheck
 from validator.errors import FatalError
 from validator.model import Policy
-from validator.report import Result, text
+from validator.report import Result, escape, text
 
 DEFAULT_API = "https://api.github.com"
 
@@ -83,16 +82,39 @@ def _describe(exc: GithubException, what: str) -> str:
     return f"GitHub answered {status} {message} while {what}".strip()
 
 
+# GitHub caps webhook payloads at 25 MB; the event file is one of them.
+MAX_EVENT_BYTES = 25 * 1024 * 1024
+
+
 def _event() -> dict[str, Any]:
     path = os.environ.get("GITHUB_EVENT_PATH")
     if not path:
         return {}
     try:
-        with open(path, encoding="utf-8") as handle:
-            data = json.load(handle)
-    except (OSError, ValueError) as exc:
-        raise FatalError(f"cannot read the event file GITHUB_EVENT_PATH={path}: {exc}") from None
-    return data if isinstance(data, dict) else {}
+        with open(path, "rb") as handle:
+            raw = handle.read(MAX_EVENT_BYTES + 1)
+    except OSError as exc:
+        raise FatalError(f"cannot read the event file GITHUB_EVENT_PATH={path}: {exc.strerror}") from None
+    try:
+        data = jsonfile.loads(raw, max_bytes=MAX_EVENT_BYTES).data
+    except jsonfile.JSONError as exc:
+        raise FatalError(f"the event file GITHUB_EVENT_PATH={path}:{exc.line}:{exc.column} is not valid JSON: {exc.message}") from None
+    if not isinstance(data, dict):
+        raise FatalError(f"the event file GITHUB_EVENT_PATH={path} holds {type(data).__name__}, not a JSON object")
+    return data
+
+
+def _member(event: dict[str, Any], key: str, inner: str, kind: type) -> Any:
+    """``event[key][inner]`` when present, with a one-line cause when the event has another shape."""
+    outer = event.get(key)
+    if outer is None:
+        return None
+    if not isinstance(outer, dict):
+        raise FatalError(f"the event file's {key!r} is not an object; is GITHUB_EVENT_PATH a pull_request event?")
+    value = outer.get(inner)
+    if value is not None and (not isinstance(value, kind) or isinstance(value, bool)):
+        raise FatalError(f"the event file's {key}.{inner} is not {'a string' if kind is str else 'a whole number'}")
+    return value
 
 
 def target(repo: str | None, number: int | None) -> tuple[str, int]:
@@ -100,9 +122,8 @@ def target(repo: str | None, number: int | None) -> tuple[str, int]:
     if repo and number:
         return repo, number
     event = _event()
-    pull = event.get("pull_request") if isinstance(event.get("pull_request"), dict) else None
-    name = repo or (event.get("repository") or {}).get("full_name") or os.environ.get("GITHUB_REPOSITORY")
-    found = number or (pull or {}).get("number")
+    name = repo or _member(event, "repository", "full_name", str) or os.environ.get("GITHUB_REPOSITORY")
+    found = number or _member(event, "pull_request", "number", int)
     if not name or not isinstance(found, int):
         raise FatalError("no pull request: pass --repo OWNER/NAME --pr N, or run in a pull_request workflow (GITHUB_EVENT_PATH)")
     if name.count("/") != 1:
@@ -213,7 +234,7 @@ def run(
     print(text(final))
     for verdict in approvals.verdicts:
         counted = "counted for " + ", ".join(verdict.counted_for) if verdict.counted_for else "not counted: " + "; ".join(verdict.reasons)
-        print(f"review {verdict.review.id} by {verdict.review.login} ({verdict.review.state}): {counted}")
+        print(f"review {verdict.review.id} by {escape(verdict.review.login)} ({escape(verdict.review.state)}): {escape(counted)}")
     if dry_run:
         print(body)
         return 0 if final.ok else 1

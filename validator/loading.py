@@ -51,6 +51,8 @@ _FALSE = frozenset(("false", "False", "FALSE"))
 _NULL = frozenset(("", "~", "null", "Null", "NULL"))
 _NUMBER_START = frozenset("0123456789+-")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+_ODD_LINE_BREAK = re.compile("\r(?!\n)|[\x85\u2028\u2029]")
 
 Path = tuple[Any, ...]
 
@@ -165,6 +167,13 @@ def _decode(path: str, raw: bytes) -> tuple[str | None, list[Finding]]:
         line, column = _position(text, control.start())
         code = f"U+{ord(control.group()):04X}"
         return None, finding(line, column, f"control character {code} is not allowed")
+    # libyaml also breaks lines at these; editors and every position here
+    # count "\n" only, so a finding after one would point at the wrong line.
+    odd_break = _ODD_LINE_BREAK.search(text)
+    if odd_break:
+        line, column = _position(text, odd_break.start())
+        code = "a carriage return without a line feed" if odd_break.group() == "\r" else f"line separator U+{ord(odd_break.group()):04X}"
+        return None, finding(line, column, f"{code} is not allowed; end lines with \\n (or \\r\\n)")
     return text, []
 
 
@@ -184,6 +193,12 @@ def _yaml_error(path: str, text: str, exc: yaml.MarkedYAMLError) -> Finding:
         message += ": a tab; indent with spaces"
     line = mark.line + 1 if mark is not None else 1
     column = mark.column + 1 if mark is not None else 1
+    # At the end of the stream libyaml points one line past a file without a
+    # final newline: the place to show is the end of the last line.
+    lines = text.split("\n")
+    if line > len(lines):
+        line, column = len(lines), len(lines[-1]) + 1
+    column = min(column, len(lines[line - 1]) + 1)
     return Finding(path, line, column, RULE, message)
 
 
@@ -284,9 +299,13 @@ def _build(
                             raise _Stop
                         value = event.value
                         plain = event.style == ""
-                        key: Any = resolve(value) if plain and value else value
+                        # An empty plain key is null, exactly like ``~``: both are refused.
+                        key: Any = (resolve(value) if value else None) if plain else value
                         if plain and value == "<<":
                             problem(event.start_mark, "merge keys (<<) are not allowed: write the keys out")
+                        elif plain and not value:
+                            problem(event.start_mark, "empty key (null) is not a string; write the key's name")
+                            key = value
                         elif type(key) is not str:
                             shown = "null" if key is None else value
                             problem(event.start_mark, f"key {shown!r} is not a string; quote it")
@@ -311,6 +330,10 @@ def _build(
                 node_path = ()
             if kind is ScalarEvent:
                 value = event.value
+                if event.style == '"' and _LONE_SURROGATE.search(value):
+                    # libyaml refuses \ud800 escapes; the pure-Python parser does not.
+                    problem(event.start_mark, "string holds a lone surrogate, which is not a Unicode character")
+                    value = ""
                 if len(value) > MAX_SCALAR:
                     problem(event.start_mark, f"value is {len(value)} characters long, over the {MAX_SCALAR} bound")
                     value = ""

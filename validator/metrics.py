@@ -11,12 +11,26 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from decimal import Decimal, localcontext
+from decimal import Context, Decimal, DecimalException, DivisionByZero, InvalidOperation, Overflow, localcontext
 from typing import Any
 
 AMOUNT = "amount"
 COUNT = "count"
 _AMOUNT_TEXT = re.compile(r"-?[0-9]{1,30}(\.[0-9]{1,12})?\Z")
+MAX_COUNT = 10**40
+# A claimed or sampled metric is a plain decimal: no more than MAX_PLACES
+# decimal places and no more than MAX_DIGITS digits before the point.
+# ``1e-999999`` is a valid JSON number, and quantizing to it would ask for a
+# million digits.
+MAX_PLACES = 30
+MAX_DIGITS = 30
+# Every computation on numbers from a file runs in this context: the
+# exponents the inputs above can produce are far inside it, and anything
+# outside raises instead of producing a silently rounded figure.
+_CONTEXT = Context(prec=34, Emin=-999, Emax=999, traps=[InvalidOperation, DivisionByZero, Overflow])
+# Rounding the recomputed value to a claim's places needs the value's whole
+# integer part (at most 10**48 for a drift) plus MAX_PLACES digits.
+_EXACT = Context(prec=120, Emin=-999, Emax=999, traps=[InvalidOperation, DivisionByZero, Overflow])
 
 
 class MetricError(ValueError):
@@ -135,7 +149,24 @@ def parse_input(field: str, kind: str, value: Any) -> Decimal:
         raise MetricError(field, f"count {field} must be a whole number, not {_kind(value)}")
     if value < 0:
         raise MetricError(field, f"count {field} is negative: {value}")
+    if value > MAX_COUNT:
+        raise MetricError(field, f"count {field} is over 10**40: {value}")
     return Decimal(value)
+
+
+def claim(name: str, value: Any) -> Decimal:
+    """A claimed (or sampled) value of metric ``name`` as a Decimal, or MetricError saying why not."""
+    if isinstance(value, bool) or not isinstance(value, (int, Decimal)):
+        raise MetricError(name, f"claimed {name} must be a number, not {_kind(value)}")
+    number = Decimal(value)
+    if not number.is_finite():
+        raise MetricError(name, f"claimed {name} must be a finite number, not {value}")
+    exponent = number.as_tuple().exponent
+    if isinstance(exponent, int) and -exponent > MAX_PLACES:
+        raise MetricError(name, f"claimed {name} = {value} has {-exponent} decimal places; write at most {MAX_PLACES}")
+    if number.adjusted() >= MAX_DIGITS:
+        raise MetricError(name, f"claimed {name} = {value} is out of range (more than {MAX_DIGITS} digits before the point)")
+    return number
 
 
 def _kind(value: Any) -> str:
@@ -160,27 +191,37 @@ def compute(name: str, inputs: Mapping[str, Any]) -> Decimal:
         values[field] = parse_input(field, kind, inputs[field])
     if values[metric.denominator] == 0:
         raise MetricError(metric.denominator, f"{metric.denominator} is zero, so {name} is undefined")
-    with localcontext() as ctx:
-        ctx.prec = 34
-        return metric.compute(values)
+    try:
+        with localcontext(_CONTEXT):
+            return metric.compute(values)
+    except DecimalException:
+        raise MetricError(metric.denominator, f"{name} cannot be computed from these inputs: out of range") from None
 
 
 def agrees(claimed: Decimal, actual: Decimal) -> bool:
-    """A claimed figure agrees when it is the actual one rounded to the claim's own places."""
+    """A claimed figure agrees when it is the actual one rounded to the claim's own places.
+
+    Only a claim that ``claim`` accepted can agree; any other is refused there.
+    """
     exponent = claimed.as_tuple().exponent
-    if not isinstance(exponent, int):
+    if not isinstance(exponent, int) or -exponent > MAX_PLACES or not actual.is_finite():
         return False
-    places = Decimal(1).scaleb(min(exponent, 0))
-    with localcontext() as ctx:
-        ctx.prec = 60
-        return actual.quantize(places) == claimed
+    try:
+        with localcontext(_EXACT):
+            return actual.quantize(Decimal(1).scaleb(min(exponent, 0))) == claimed
+    except DecimalException:
+        return False
 
 
 def display(value: Decimal) -> str:
     """A metric as a person reads it: exact, without exponent, at most 6 places."""
-    if value == value.to_integral_value():
-        return str(value.quantize(Decimal(1)))
-    with localcontext() as ctx:
-        ctx.prec = 60
-        text = format(value.quantize(Decimal("0.000001")), "f")
+    if not value.is_finite():
+        return str(value)
+    try:
+        with localcontext(_EXACT):
+            if value == value.to_integral_value():
+                return format(value.quantize(Decimal(1)), "f")
+            text = format(value.quantize(Decimal("0.000001")), "f")
+    except DecimalException:
+        return format(value, "e")
     return text.rstrip("0").rstrip(".") if "." in text else text

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from validator import loading
+from validator import jsonfile, loading
 from validator.errors import FatalError
 from validator.finding import Finding
 from validator.model import Flag, Policy, Resources
@@ -168,7 +168,9 @@ class WorkTree:
         full = self.root / path if not os.path.isabs(path) else Path(path)
         try:
             with open(full, "rb") as handle:
-                return handle.read(loading.MAX_BYTES + 1)
+                # Enough to see that a file is over its bound (YAML 256 KiB, evidence JSON 1 MiB):
+                # each parser reports its own; a cut at the smaller one made big evidence look truncated.
+                return handle.read(max(loading.MAX_BYTES, jsonfile.MAX_BYTES) + 1)
         except FileNotFoundError:
             return None
         except IsADirectoryError:

@@ -40,19 +40,49 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
 
+# Characters that change what a terminal, a CI log or a reader sees beyond
+# themselves: C0/C1 controls (newline starts a GitHub workflow command, ESC an
+# ANSI sequence), line/paragraph separators, bidi overrides and isolates,
+# zero-width characters, the BOM, and lone surrogates (unprintable: they would
+# crash the UTF-8 encoder of stdout).
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff\ud800-\udfff]")
+
+
+# What json.dumps leaves raw: C0 controls it escapes itself (and a raw
+# newline in its output is indentation).
+_UNSAFE_IN_JSON = re.compile(_UNSAFE.pattern.replace("\x00-\x1f", "", 1))
+
+
+def _escape_char(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return {9: "\\t", 10: "\\n", 13: "\\r"}.get(code) or (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+
+
+def escape(value: Any) -> str:
+    """Any value from a file or the API as one inert line: every unsafe character written as its escape.
+
+    The one rendering function of every reporter: text, github and json
+    output never carry a control character from input (``"shadow\\n::error"``
+    prints as ``shadow\\n::error`` on one line).
+    """
+    return _UNSAFE.sub(_escape_char, str(value))
+
+
 def text(result: Result) -> str:
     lines = []
     for finding in sorted(result.findings, key=sort_key):
         prefix = "warning: " if finding.severity == WARNING else ""
-        lines.append(f"{finding.file}:{finding.line}:{finding.column}: {finding.rule}: {prefix}{finding.message}")
+        lines.append(f"{escape(finding.file)}:{finding.line}:{finding.column}: {escape(finding.rule)}: {prefix}{escape(finding.message)}")
     for move in result.transitions:
         if move["kind"] == "amend":
             from validator.rules.amend import describe
 
             for change in move.get("changes", []):
-                lines.append(f"amend: {move['flag'] or move.get('file')}: {describe(change)}")
+                lines.append(f"amend: {escape(move['flag'] or move.get('file'))}: {escape(describe(change))}")
             continue
-        lines.append(f"transition: {move['flag']}: {_position(move, 'from')} -> {_position(move, 'to')} ({move['kind']})")
+        lines.append(
+            f"transition: {escape(move['flag'])}: {escape(_position(move, 'from'))} -> {escape(_position(move, 'to'))} ({move['kind']})"
+        )
     lines.append(summary(result))
     return "\n".join(lines)
 
@@ -60,7 +90,9 @@ def text(result: Result) -> str:
 def summary(result: Result) -> str:
     errors, warnings = len(result.errors), len(result.warnings)
     if errors:
-        return f"flaggate: {_plural(errors, 'error')}, {_plural(warnings, 'warning')} in {_plural(result.checked, 'flag file')}"
+        # The findings may be in any file (evidence, policy.yaml), so the
+        # count of flag files is what was checked, not where the errors are.
+        return f"flaggate: {_plural(errors, 'error')}, {_plural(warnings, 'warning')}; {_plural(result.checked, 'flag file')} checked"
     tail = f", {_plural(warnings, 'warning')}" if warnings else ""
     return f"flaggate: ok, {_plural(result.checked, 'flag file')} checked{tail}"
 
@@ -80,7 +112,9 @@ def as_json(result: Result) -> str:
         "warnings": [f.as_json() for f in result.warnings],
         "transitions": result.transitions,
     }
-    return json.dumps(body, indent=2, sort_keys=False, ensure_ascii=False)
+    # json.dumps escapes C0 controls only; the rest of the unsafe set is
+    # written as \\uXXXX too, which decodes to the same string.
+    return _UNSAFE_IN_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", json.dumps(body, indent=2, sort_keys=False, ensure_ascii=False))
 
 
 def _escape_data(value: str) -> str:
@@ -95,24 +129,21 @@ def github(result: Result) -> str:
     lines = []
     for finding in sorted(result.findings, key=sort_key):
         level = "warning" if finding.severity == WARNING else "error"
-        props = f"file={_escape_property(finding.file)},line={finding.line},col={finding.column},title={_escape_property(finding.rule)}"
-        lines.append(f"::{level} {props}::{_escape_data(finding.message)}")
+        props = f"file={_escape_property(escape(finding.file))},line={finding.line},col={finding.column},title={_escape_property(escape(finding.rule))}"
+        lines.append(f"::{level} {props}::{_escape_data(escape(finding.message))}")
     lines.append(summary(result))
     return "\n".join(lines)
-
-
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
 def inert(text: Any, limit: int = 300) -> str:
     """Text from a pull request or a flag file as harmless markdown table content.
 
-    No HTML, no control or bidi characters, no backticks or pipes that break
+    No HTML, control or bidi characters escaped (``escape``), no backticks or pipes that break
     out of a cell, and a zero-width space after every ``@`` so nobody is pinged.
     """
     import html
 
-    text = _CONTROL.sub("", str(text))
+    text = escape(text)
     if len(text) > limit:
         text = text[: limit - 1] + "…"
     text = html.escape(text, quote=False)

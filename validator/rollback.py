@@ -117,25 +117,36 @@ def _worse(trigger: Trigger, a: Decimal, b: Decimal) -> bool:
     return a > b if trigger.op in (">", ">=") else a < b
 
 
+# One JSON object per line, each line under the evidence bound (1 MiB); the
+# file as a whole under this one, so a runaway export cannot exhaust memory.
+MAX_SAMPLES_BYTES = 64 * 1024 * 1024
+
+
 def read_samples(path: Path) -> list[Sample]:
     """The samples of ``path``; ``-`` is standard input (a collector piping its output in)."""
     if str(path) == "-":
         import sys
 
-        raw = sys.stdin.buffer.read()
+        raw = sys.stdin.buffer.read(MAX_SAMPLES_BYTES + 1)
         path = Path("<stdin>")
     else:
         try:
-            raw = path.read_bytes()
+            with open(path, "rb") as handle:
+                raw = handle.read(MAX_SAMPLES_BYTES + 1)
         except OSError as exc:
             raise BadSamples(f"cannot read {path}: {exc.strerror}") from None
+    if len(raw) > MAX_SAMPLES_BYTES:
+        raise BadSamples(f"{path}: over the {MAX_SAMPLES_BYTES}-byte bound; pass a shorter window of samples")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise BadSamples(f"{path}: not UTF-8") from None
     samples: list[Sample] = []
     seen: dict[datetime, int] = {}
-    for number, line in enumerate(text.splitlines(), 1):
+    # Lines end at "\n" only: str.splitlines() would also break at U+2028 or
+    # U+0085 inside a JSON string and number the lines unlike any editor.
+    for number, line in enumerate(text.removesuffix("\n").split("\n"), 1):
+        line = line.removesuffix("\r")
         if not line.strip():
             continue
         try:
@@ -146,7 +157,9 @@ def read_samples(path: Path) -> list[Sample]:
             raise BadSamples(f"{path}:{number}: a sample is a JSON object")
         unknown = set(data) - {"at", "metrics", "inputs"}
         if unknown:
-            raise BadSamples(f"{path}:{number}: unknown key(s) {', '.join(sorted(unknown))}; a sample has at, metrics, inputs")
+            raise BadSamples(
+                f"{path}:{number}: unknown key(s) {', '.join(repr(k) for k in sorted(unknown))}; a sample has at, metrics, inputs"
+            )
         at = clock.parse(data["at"]) if isinstance(data.get("at"), str) else None
         if at is None:
             raise BadSamples(f"{path}:{number}: 'at' must be an ISO 8601 time with a zone, such as 2026-11-20T01:00:00Z")
@@ -163,7 +176,10 @@ def read_samples(path: Path) -> list[Sample]:
                 raise BadSamples(f"{path}:{number}: unknown metric {name!r}")
             if isinstance(value, bool) or not isinstance(value, (int, Decimal)):
                 raise BadSamples(f"{path}:{number}: metric {name} must be a number, not {value!r}")
-            values[name] = Decimal(value)
+            try:
+                values[name] = metrics.claim(name, value)
+            except metrics.MetricError as exc:
+                raise BadSamples(f"{path}:{number}: {exc}") from None
         if inputs:
             for name, metric in metrics.METRICS.items():
                 if not all(f in inputs for f, _ in metric.inputs):

@@ -64,6 +64,7 @@ _FIELDS: dict[str, tuple[type | tuple[type, ...], bool]] = {
     "metrics": (dict, False),
 }
 GREEN = "green"
+MAX_UNKNOWN_KEYS = 20
 
 
 def plain_run_id(run_id: str) -> bool:
@@ -131,9 +132,13 @@ def load_run(flag: str, run_id: str, raw: bytes) -> Run:
         run.add((), "a run file holds one JSON object", flag)
         return run
     run.data = data
-    for key in data:
-        if key not in _FIELDS:
-            run.add((key,), f"unknown key {key!r}; known keys: {', '.join(_FIELDS)}", flag, key=True)
+    unknown = [key for key in data if key not in _FIELDS]
+    for key in unknown[:MAX_UNKNOWN_KEYS]:
+        run.add((key,), f"unknown key {key!r}; known keys: {', '.join(_FIELDS)}", flag, key=True)
+    if len(unknown) > MAX_UNKNOWN_KEYS:
+        # One finding per key of a file made of keys would bury the report.
+        rest = unknown[MAX_UNKNOWN_KEYS:]
+        run.add((rest[0],), f"{len(rest)} more unknown keys from {rest[0]!r} on; known keys: {', '.join(_FIELDS)}", flag, key=True)
     for key, (kind, required) in _FIELDS.items():
         if key not in data:
             if required:
@@ -144,7 +149,11 @@ def load_run(flag: str, run_id: str, raw: bytes) -> Run:
             run.add((key,), f"{key} must be {_kind_name(kind)}, not {_show(value)}", flag)
     for key in ("started_at", "finished_at"):
         if isinstance(data.get(key), str) and clock.parse(data[key]) is None:
-            run.add((key,), f"{key} {data[key]!r} is not an ISO 8601 time with a zone (2026-11-20T01:12:00Z)", flag)
+            run.add(
+                (key,),
+                f"{key} {data[key]!r} is not an ISO 8601 time with a zone, in years 0001-9999 once in UTC (2026-11-20T01:12:00Z)",
+                flag,
+            )
     if isinstance(data.get("run_id"), str) and data["run_id"] != run_id:
         run.add(("run_id",), f"run_id is {data['run_id']!r} but the file is named {run_id}.json", flag)
     return run
@@ -198,7 +207,13 @@ def judge_run(run: Run, flag: str, left: Position, guards: list[Guard]) -> None:
             continue
         if isinstance(value, bool) or not isinstance(value, (int, Decimal)):
             run.add(("metrics", name), f"claimed {name} must be a number, not {_show(value)}", flag)
-        elif not metrics.agrees(Decimal(value), run.metrics[name]):
+            continue
+        try:
+            number = metrics.claim(name, value)
+        except metrics.MetricError as exc:
+            run.add(("metrics", name), str(exc), flag)
+            continue
+        if not metrics.agrees(number, run.metrics[name]):
             run.add(("metrics", name), f"claims {name} = {value} but its inputs give {metrics.display(run.metrics[name])}", flag)
     for guard in guards:
         value = run.metrics.get(guard.metric)
