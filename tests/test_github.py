@@ -359,3 +359,27 @@ def test_a_commit_by_an_unlinked_identity_makes_approvals_uncountable(
     fake.review(fake.pulls[7], "lena-ledger", "APPROVED", repo["head"], AT)
     code, out, _ = pr_check(repo, capsys)
     assert code == 1 and "linked to no GitHub account" in out and "lena@laptop.local" in out, out
+
+
+@pytest.mark.parametrize("path", ["setup.py", "setup.cfg", "MANIFEST.in", "public/config.json", "validator/gate.py"])
+def test_packaging_and_published_files_need_the_platform_owners(path: str) -> None:
+    from validator import prcheck
+    from validator.repo import WorkTree, load_snapshot
+
+    policy = load_snapshot(WorkTree(Path(__file__).resolve().parents[1])).policy
+    assert policy is not None
+    pull = prcheck.Pull(7, "t", "mallory", "a" * 40, "b" * 40, "x", "main", changed_files=[path])
+    verdict = prcheck.evaluate(pull, [], policy, lambda team: (set(), "policy.yaml teams"))
+    assert [f.rule for f in verdict.findings] == ["approval"] and "platform-admins" in verdict.findings[0].message
+    pull.unlinked = ["0123456789ab author <someone@laptop>"]
+    assert any("linked to no GitHub account" in f.message for f in prcheck.evaluate(pull, [], policy, lambda t: (set(), "x")).findings)
+
+
+def test_one_person_in_both_groups_is_not_two_approvals(repo: dict[str, Any], fake: FakeGitHub, capsys: pytest.CaptureFixture[str]) -> None:
+    fake.teams["acme-payments/platform-admins"] = ["lena-ledger", "dana-platform"]
+    head = _amend_head(repo, fake, ["flags/allocation_dual_write.yaml"])
+    fake.review(fake.pulls[7], "lena-ledger", "APPROVED", head, AT)  # a flag owner who is also a platform owner
+    code, out, _ = pr_check(repo, capsys)
+    assert code == 1 and "a second person must approve" in out, out
+    fake.review(fake.pulls[7], "dana-platform", "APPROVED", head, "2026-11-20T11:30:00Z")
+    assert pr_check(repo, capsys)[0] == 0

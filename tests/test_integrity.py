@@ -622,3 +622,53 @@ def test_quoted_gitattributes_patterns_are_read_as_git_reads_them(line: str, rep
     three_runs(repo)
     code, out, _ = run(["check", "--root", str(repo)], capsys)
     assert code == 1 and ".gitattributes:1:1: layout:" in out, out
+
+
+# --- round 2 ------------------------------------------------------------------------------------------
+def test_an_amend_that_drops_the_completing_step_is_refused(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _complete_backfill(repo)
+    path = flag_path(repo, BACKFILL)
+    edit(path, "        min: 1\n  - state: off\nrequires:", "        min: 1\nrequires:")
+    code, report = gate(repo, capsys)
+    assert code == 1 and any("completed its plan" in m for m in errors(report, "amend")), report
+
+
+@pytest.mark.parametrize(
+    "files",
+    [
+        {".gitattributes": "flags/*.yaml sneaky\n[attr]sneaky filter=x\n"},  # used above its definition
+        {".gitattributes": "[attr]sneaky filter=x\n", "flags/.gitattributes": "*.yaml sneaky\n"},  # defined in the root
+        {".gitattributes": "[attr]inner ident\n[attr]outer inner\nflags/** outer\n"},  # through another macro
+    ],
+)
+def test_attribute_macros_are_resolved_as_git_resolves_them(files: dict[str, str], repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    for name, text in files.items():
+        (repo / name).write_text(text)
+    code, out, _ = run(["check", "--root", str(repo)], capsys)
+    assert code == 1 and ".gitattributes:" in out and ": layout:" in out and "filter" in out or "ident" in out, out
+    assert code == 1, out
+
+
+def test_evidence_verify_uses_the_committed_policy_and_the_path(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.test_signing import add_signer, keygen, record
+
+    repo = new_repo(tmp_path)
+    key, public = keygen(tmp_path, capsys, "recon-2026")
+    add_signer(repo, "recon-2026", public)
+    commit_all(repo, "signer", "2026-11-01T06:00:00Z")
+    rogue, rogue_public = keygen(tmp_path, capsys, "rogue")
+    policy = repo / "policy.yaml"
+    policy.write_text(policy.read_text().replace(public, rogue_public))  # the change swaps the key
+    assert record(repo, capsys, rogue, "recon-2026", 101, 18)[0] == 0
+    run_file = repo / "evidence/allocation_dual_write/rr-0101.json"
+    code, out, _ = run(["evidence", "verify", "--root", str(repo), str(run_file)], capsys)
+    assert code == 1 and "does not verify" in out, out
+    # The same bytes under another flag's directory do not count there.
+    other = repo / "evidence/outbox_enabled"
+    other.mkdir(parents=True)
+    policy.write_text(policy.read_text().replace(rogue_public, public))
+    assert record(repo, capsys, key, "recon-2026", 102, 19)[0] == 0
+    for suffix in ("", ".sig"):
+        (other / f"rr-0102.json{suffix}").write_bytes((repo / f"evidence/allocation_dual_write/rr-0102.json{suffix}").read_bytes())
+    code, out, _ = run(["evidence", "verify", "--root", str(repo), str(other / "rr-0102.json")], capsys)
+    assert code == 1 and "is a run of allocation_dual_write, not outbox_enabled" in out, out

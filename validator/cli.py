@@ -428,6 +428,9 @@ def build_parser(reason_listing: str = "  (run in a flag repository to list them
         "  flaggate evidence verify evidence/allocation_dual_write/rr-0104.json",
     )
     verify.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="run files evidence/<flag>/<run_id>.json")
+    verify.add_argument(
+        "--base", metavar="REF", help="verify against the signers of policy.yaml at REF (default: HEAD, as committed; never the working tree)"
+    )
     _add_common(verify)
 
     comp = _sub(
@@ -757,7 +760,7 @@ def _evidence(args: argparse.Namespace) -> int:
         return 0
     root = _root(args)
     if args.evidence_command == "verify":
-        lines, ok = reconciler.verify(root, args.paths)
+        lines, ok = reconciler.verify(root, args.paths, args.base)
         print("\n".join(lines))
         return 0 if ok else 1
     recorded = reconciler.record(

@@ -124,6 +124,7 @@ def judge(root: Path, base: Base, head: Snapshot, tree: Tree, now: datetime) -> 
         amended = _flag_amend(was, now_file)
         if amended is not None:
             moves.append(amended)
+            findings.extend(_completion_kept(was, now_file, standing))
         if plan.position(was.flag) == plan.position(now_file.flag):
             continue
         at = standing.step if standing is not None else plan.locate(plan.steps(was.flag), plan.position(was.flag))
@@ -176,6 +177,28 @@ def _flag_amend(was: FlagFile, now_file: FlagFile) -> Move | None:
         return None
     here = plan.position(was.flag)
     return Move(now_file.flag.name, amend.KIND, here, here, was, now_file, path=now_file.path, changes=changes)
+
+
+def _completion_kept(was: FlagFile, now_file: FlagFile, standing: timeline.Standing | None) -> list[Finding]:
+    """An amend never reopens a completed plan (the backfill's last off): no approval overrides that."""
+    if was.flag is None or now_file.flag is None or standing is None or standing.step is None:
+        return []
+    old_plan, new_plan = plan.steps(was.flag), plan.steps(now_file.flag)
+    if not plan.is_complete(old_plan, standing.step):
+        return []
+    step = timeline.relocate(new_plan, standing.step, plan.position(now_file.flag))
+    if step is not None and plan.is_complete(new_plan, step):
+        return []
+    findings: list[Finding] = []
+    _add(
+        findings,
+        now_file,
+        ("rollout",),
+        amend.RULE,
+        f"{now_file.flag.name} has completed its plan (it is at the last {plan.position(was.flag)}); this amend would put it back "
+        "on a step it could be promoted from; keep the plan's completing last step",
+    )
+    return findings
 
 
 def _file_amends(base: Snapshot, head: Snapshot) -> list[Move]:

@@ -104,17 +104,26 @@ def evaluate(pull: Pull, moves: list[Move], policy: Policy, teams: TeamLookup) -
     findings: list[Finding] = []
     needed: dict[str, str] = {}
     sources: set[str] = set()
-    for need in requirements(pull, moves, policy):
+    needs = requirements(pull, moves, policy)
+    approved: dict[int, list[str]] = {}
+    for index, need in enumerate(needs):
         approvers = []
         for review in eligible.values():
             via = _owner_match(review.login, need.owners, teams, sources)
             if via is not None:
                 approvers.append(review.login)
                 verdicts[review.id].counted_for.append(f"{need.key} ({via})")
+        approved[index] = approvers
         text = f"{need.count} from {', '.join(need.owners)}"
         needed[need.key] = f"{needed[need.key]}; and {text}" if need.key in needed else text
+        found = f"approved by {', '.join(approvers)}" if approvers else "no effective approval yet"
+        if need.besides is not None and len(approvers) >= need.count:
+            # "In addition to": someone other than the one approval the earlier requirement rests on.
+            earlier = approved.get(need.besides, [])
+            if len(earlier) == 1 and set(approvers) == set(earlier):
+                approvers = []
+                found = f"only {earlier[0]}, who already counts for the flag's owners: a second person must approve"
         if len(approvers) < need.count:
-            found = f"approved by {', '.join(approvers)}" if approvers else "no effective approval yet"
             findings.append(
                 Finding(
                     need.file,
@@ -126,7 +135,7 @@ def evaluate(pull: Pull, moves: list[Move], policy: Policy, teams: TeamLookup) -
                     ERROR,
                 )
             )
-    if pull.unlinked and moves:
+    if pull.unlinked and needs:
         shown = ", ".join(sorted(set(pull.unlinked))[:3])
         findings.append(
             Finding(
@@ -155,7 +164,11 @@ TOOLING = (
     "schema/",
     ".github/",
     ".ci/",
+    "public/",
     "pyproject.toml",
+    "setup.py",
+    "setup.cfg",
+    "MANIFEST.in",
     ".pre-commit-config.yaml",
     ".pre-commit-hooks.yaml",
     ".gitattributes",
@@ -174,6 +187,7 @@ class Requirement:
     line: int = 1
     column: int = 1
     flag: str | None = None
+    besides: int | None = None  # index of a requirement whose approver must not be the only one counted here
 
 
 def requirements(pull: Pull, moves: list[Move], policy: Policy) -> list[Requirement]:
@@ -191,7 +205,9 @@ def requirements(pull: Pull, moves: list[Move], policy: Policy) -> list[Requirem
                 owners = list(flag.owners) if flag else []
                 what = f"amend of {move.flag}'s rules"
                 found.append(Requirement(key, owners, 1, f"{what} (the flag's owners)", where, line, column, move.flag))
-                found.append(Requirement(key, platform, 1, f"{what} (the platform owners)", where, line, column, move.flag))
+                found.append(
+                    Requirement(key, platform, 1, f"{what} (the platform owners)", where, line, column, move.flag, besides=len(found) - 1)
+                )
             else:
                 found.append(Requirement(key, platform, 1, f"amend of {move.path}", move.path or ".", 1, 1, None))
             continue

@@ -22,7 +22,7 @@ from pathlib import Path
 from validator import clock, metrics, plan, signing
 from validator.errors import FatalError
 from validator.finding import Finding
-from validator.model import Flag, Step
+from validator.model import Flag, Policy, Step
 from validator.plan import Position
 from validator.repo import EVIDENCE_DIR, load_policy, read_flag
 from validator.rules import evidence
@@ -180,9 +180,14 @@ def write(root: Path, recorded: Recorded, key_file: Path, keyid: str) -> tuple[P
     return run_path, sig_path
 
 
-def verify(root: Path, paths: list[Path]) -> tuple[list[str], bool]:
-    """One line per run file: who signed it, or why it does not count."""
-    policy = load_policy(root)
+def verify(root: Path, paths: list[Path], base: str | None = None) -> tuple[list[str], bool]:
+    """One line per run file: who signed it, or why it does not count, as the gate would say.
+
+    The signers are the policy's at ``base`` (a git revision; default: HEAD, as
+    committed), never the working tree's: a change that swaps a signer's key
+    must not vouch for runs signed with the new one.
+    """
+    policy = _policy_at(root, base)
     if not policy.signers:
         raise FatalError("policy.yaml lists no signers: there is nothing to verify against (see the README's evidence section)")
     lines, ok = [], True
@@ -203,11 +208,35 @@ def verify(root: Path, paths: list[Path]) -> tuple[list[str], bool]:
             lines.append(f"{relative}:1:1: evidence: cannot read it: {exc.strerror}")
             ok = False
             continue
+        flag, run_id = parts[1], parts[2][: -len(".json")]
+        run = evidence.load_run(flag, run_id, data)
+        if run.doc is not None and isinstance(run.data.get("flag"), str) and run.data["flag"] != flag:
+            run.add(("flag",), f"is a run of {run.data['flag']}, not {flag} (its directory)", flag)
         sig = absolute.with_name(absolute.name + signing.SIG_SUFFIX)
-        check = signing.verify(list(policy.signers), parts[1], data, sig.read_bytes() if sig.is_file() else None)
+        check = signing.verify(list(policy.signers), flag, data, sig.read_bytes() if sig.is_file() else None)
+        problems = [f"{p.line}:{p.column}: evidence: {p.message}" for p in run.problems if "run_id" in p.message or "is a run of" in p.message]
         if check.problem:
-            lines.append(f"{relative}:1:1: evidence: run {parts[2][:-5]} {check.problem}")
+            problems.append(f"1:1: evidence: run {run_id} {check.problem}")
+        if problems:
+            lines.extend(f"{relative}:{p}" for p in problems)
             ok = False
         else:
             lines.append(f"{relative}: signed by {check.signer}")
     return lines, ok
+
+
+def _policy_at(root: Path, base: str | None) -> Policy:
+    from validator import history
+    from validator.repo import load_snapshot
+
+    try:
+        history.ensure_repository(root)
+        sha = history.resolve(root, base or "HEAD")
+    except history.HistoryError:
+        if base is not None:
+            raise
+        return load_policy(root)  # not a git repository: the files are all there is
+    snapshot = load_snapshot(history.GitTree(root, sha))
+    if snapshot.policy is None:
+        raise FatalError(f"policy.yaml at {base or 'HEAD'} cannot be read")
+    return snapshot.policy

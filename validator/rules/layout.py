@@ -22,6 +22,7 @@ Passing: ``*.yaml text=auto``.  Failing: ``flags/*.yaml filter=lfs`` or
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from functools import lru_cache
 
 from validator.finding import Finding
@@ -63,33 +64,62 @@ def check(tree: Tree) -> list[Finding]:
         elif entry.path.endswith(f"/{ATTRIBUTES}"):
             attribute_files.append(entry.path)
     protected = [*_PROBES, *(e.path for e in tree.flag_entries()), *(e.path for e in evidence if e.kind == FILE)]
+    sources: list[tuple[str, str, str]] = []  # (path shown, text, directory its patterns are relative to)
     for path in attribute_files:
         raw = tree.read(path)
         if raw is not None:
-            findings.extend(_attributes(path, raw, protected))
+            sources.append((path, raw.decode("utf-8", "replace"), path[: -len(ATTRIBUTES)]))
     local = getattr(tree, "local_attributes", None)
     if local is not None:
         raw = local()
         if raw is not None:
-            findings.extend(_attributes(".git/info/attributes", raw, protected, base=""))
+            sources.append((".git/info/attributes", raw.decode("utf-8", "replace"), ""))
+    macros = _macros(text for _, text, _ in sources)
+    for path, text, directory in sources:
+        findings.extend(_attributes(path, text, directory, protected, macros))
     return findings
 
 
-def _attributes(path: str, raw: bytes, protected: list[str], base: str | None = None) -> list[Finding]:
-    """Findings for the lines of one attributes file that rewrite protected files."""
-    directory = base if base is not None else path[: -len(ATTRIBUTES)]
-    text = raw.decode("utf-8", "replace")
-    macros: dict[str, list[str]] = {}
-    findings = []
+def _lines(text: str) -> list[tuple[int, str, str, list[str]]]:
+    """(number, line, pattern, attributes) of every rule line."""
+    found = []
     for number, line in enumerate(text.splitlines(), 1):
         stripped = line.strip()
-        if not stripped or stripped.startswith("#"):
-            continue
-        pattern, attrs = _split(stripped)
+        if stripped and not stripped.startswith("#"):
+            pattern, attrs = _split(stripped)
+            found.append((number, line, pattern, attrs))
+    return found
+
+
+def _macros(texts: Iterable[str]) -> dict[str, list[str]]:
+    """Macros that set a forbidden attribute, however deep, wherever and in whatever order they are defined.
+
+    Git reads macro definitions before it applies any line, so a macro used
+    above its definition, or defined in the root file and used in a nested
+    one, is just as effective; so is one defined through another macro.
+    """
+    defined: dict[str, list[str]] = {}
+    for text in texts:
+        for _, _, pattern, attrs in _lines(text):
+            if pattern.startswith("[attr]"):
+                defined[pattern[len("[attr]") :]] = attrs
+    bad: dict[str, list[str]] = {}
+    changed = True
+    while changed:
+        changed = False
+        for name, attrs in defined.items():
+            hits = [a for a in attrs if _sets_forbidden(a, bad)]
+            if hits and name not in bad:
+                bad[name] = hits
+                changed = True
+    return bad
+
+
+def _attributes(path: str, text: str, directory: str, protected: list[str], macros: dict[str, list[str]]) -> list[Finding]:
+    """Findings for the lines of one attributes file that rewrite protected files."""
+    findings = []
+    for number, line, pattern, attrs in _lines(text):
         if pattern.startswith("[attr]"):
-            bad = [a for a in attrs if _sets_forbidden(a, macros)]
-            if bad:
-                macros[pattern[len("[attr]") :]] = bad
             continue
         bad = [a for a in attrs if _sets_forbidden(a, macros)]
         if not bad:
