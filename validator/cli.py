@@ -429,7 +429,9 @@ def build_parser(reason_listing: str = "  (run in a flag repository to list them
     )
     verify.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="run files evidence/<flag>/<run_id>.json")
     verify.add_argument(
-        "--base", metavar="REF", help="verify against the signers of policy.yaml at REF (default: HEAD, as committed; never the working tree)"
+        "--base",
+        metavar="REF",
+        help="verify against the signers of policy.yaml at REF (default: HEAD, as committed; never the working tree)",
     )
     _add_common(verify)
 

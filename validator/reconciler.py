@@ -214,7 +214,9 @@ def verify(root: Path, paths: list[Path], base: str | None = None) -> tuple[list
             run.add(("flag",), f"is a run of {run.data['flag']}, not {flag} (its directory)", flag)
         sig = absolute.with_name(absolute.name + signing.SIG_SUFFIX)
         check = signing.verify(list(policy.signers), flag, data, sig.read_bytes() if sig.is_file() else None)
-        problems = [f"{p.line}:{p.column}: evidence: {p.message}" for p in run.problems if "run_id" in p.message or "is a run of" in p.message]
+        problems = [
+            f"{p.line}:{p.column}: evidence: {p.message}" for p in run.problems if "run_id" in p.message or "is a run of" in p.message
+        ]
         if check.problem:
             problems.append(f"1:1: evidence: run {run_id} {check.problem}")
         if problems:
