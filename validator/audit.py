@@ -167,12 +167,13 @@ def _worst(event: Event, blobs: dict[tuple[str, str, str], bytes | None]) -> tup
     """The worst value of each metric over the cited runs, recomputed from their inputs."""
     worst: dict[str, Decimal] = {}
     used, missing = [], []
+    flag = event.flag or ""
     for run_id in event.evidence:
-        raw = blobs.get((event.commit.sha, event.flag, run_id))
+        raw = blobs.get((event.commit.sha, flag, run_id))
         if raw is None:
             missing.append(run_id)
             continue
-        run = load_run(event.flag, run_id, raw)
+        run = load_run(flag, run_id, raw)
         inputs = run.data.get("inputs") if isinstance(run.data.get("inputs"), dict) else None
         if inputs is None:
             missing.append(run_id)

@@ -112,7 +112,8 @@ def cascade(root: Path, primary: list[Change], *, reason: str, justification: st
     found = []
     for name, target in moved.items():
         file = files[name]
-        assert file.flag is not None
+        if not (file.flag is not None):
+            raise ValueError("expected a read flag file here: cascade.py was called out of order")
         steps = plan.steps(file.flag)
         at = plan.index(file.flag)
         kind = next(k for k, t in plan.moves(steps, at, kill_switch=file.flag.kill_switch).items() if t == target)  # type: ignore[arg-type]
@@ -126,7 +127,8 @@ def cascade(root: Path, primary: list[Change], *, reason: str, justification: st
 def _nearest(file: FlagFile, positions: dict[str, Position], base: Snapshot | None, below: int | None) -> int | None:
     """The nearest step back (a legal move) where the flag's requirements hold, further back than ``below``."""
     flag = file.flag
-    assert flag is not None
+    if not (flag is not None):
+        raise ValueError("expected a read flag file here: cascade.py was called out of order")
     steps = plan.steps(flag)
     at = plan.index(flag)
     if at is None:

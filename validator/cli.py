@@ -641,7 +641,8 @@ def _demote(args: argparse.Namespace) -> int:
         from validator.repo import read_flag
 
         file = read_flag(root, args.flag)
-        assert file.flag is not None
+        if not (file.flag is not None):
+            raise ValueError("expected a read flag file here: cli.py was called out of order")
         seen = rollback.worst_of(file.flag, rollback.read_samples(args.samples))
         snapshot = {**seen, **snapshot}  # a value typed on the command line wins
     try:
@@ -805,7 +806,8 @@ def _rollback_check(args: argparse.Namespace) -> int:
 
     root = _root(args)
     file = read_flag(root, args.flag)
-    assert file.flag is not None
+    if not (file.flag is not None):
+        raise ValueError("expected a read flag file here: cli.py was called out of order")
     opening = _open_pr_preflight(root, args) if args.open_pr else None
     samples = rollback.read_samples(args.samples)
     since = args.since or _entered_at(root, file.flag.name, plan.position(file.flag))

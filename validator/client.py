@@ -95,8 +95,9 @@ def parse(raw: bytes) -> Config:
         if not isinstance(state, str) or type(pct) is not int or not 0 <= pct <= 100:
             raise ConfigError(f"flag {name!r} has no valid state and percentage")
         table[name] = (state, pct)
-    source = data.get("source") if isinstance(data.get("source"), dict) else {}
-    return Config(table, source.get("commit"), data["digest"], raw)
+    source = data.get("source")
+    commit = source.get("commit") if isinstance(source, dict) else None
+    return Config(table, commit, data["digest"], raw)
 
 
 class FlagClient:
@@ -245,7 +246,8 @@ class FlagClient:
 
     # --- on-disk cache --------------------------------------------------------------------
     def _load_cache(self) -> None:
-        assert self.cache_path is not None
+        if not (self.cache_path is not None):
+            raise ValueError("no cache_path: nothing to read or write")
         try:
             raw = self.cache_path.read_bytes()
             config = parse(raw)
@@ -256,7 +258,8 @@ class FlagClient:
         self._fresh_at = time.monotonic() - age
 
     def _write_cache(self, raw: bytes) -> None:
-        assert self.cache_path is not None
+        if not (self.cache_path is not None):
+            raise ValueError("no cache_path: nothing to read or write")
         tmp = None
         try:
             self.cache_path.parent.mkdir(parents=True, exist_ok=True)

@@ -54,7 +54,8 @@ def render(root: Path) -> str:
     lines.append("")
     entries = []
     for name, file in sorted(snapshot.flags.items()):
-        assert file.flag is not None
+        if not (file.flag is not None):
+            raise ValueError("expected a read flag file here: codeowners.py was called out of order")
         owners = " ".join(_handle(o) for o in file.flag.owners)
         entries.append((f"/{file.path}", owners))
         entries.append((f"/evidence/{name}/", owners))

@@ -153,7 +153,8 @@ def prepare(
 ) -> Change:
     """The edit for one move of ``name``: ``direction`` promote or demote; ``to`` names the target state of a demote."""
     file = read_flag(root, name)
-    assert file.flag is not None and file.doc is not None
+    if not (file.flag is not None and file.doc is not None):
+        raise ValueError("expected a read flag file here: edit.py was called out of order")
     flag = file.flag
     steps = plan.steps(flag)
     at = plan.index(flag)
@@ -192,7 +193,8 @@ def change_to(
     metrics: dict[str, Decimal] | None = None,
 ) -> Change:
     """The edit that puts ``file``'s flag on step ``target`` of its plan with a transition block for ``kind``."""
-    assert file.flag is not None and file.doc is not None
+    if not (file.flag is not None and file.doc is not None):
+        raise ValueError("expected a read flag file here: edit.py was called out of order")
     flag = file.flag
     before, after = plan.position(flag), plan.steps(flag)[target]
     block: dict[str, Any] = {"from": before.state, "to": after.state}
@@ -286,7 +288,8 @@ def plan_report(root: Path, name: str, now: datetime, base: str = "HEAD") -> tup
     from validator.rules import evidence as evidence_rule
 
     file = read_flag(root, name)
-    assert file.flag is not None
+    if not (file.flag is not None):
+        raise ValueError("expected a read flag file here: edit.py was called out of order")
     path, flag = file.path, file.flag
     policy = load_policy(root)
     steps = plan.steps(flag)

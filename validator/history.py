@@ -205,7 +205,8 @@ class Blobs:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
         )
-        assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
+        if not (proc.stdin is not None and proc.stdout is not None and proc.stderr is not None):
+            raise HistoryError("git cat-file started without its pipes")
 
         def feed() -> None:
             try:

@@ -10,7 +10,7 @@ so two runs on the same input give the same bytes.
 from __future__ import annotations
 
 from decimal import ROUND_HALF_EVEN, Decimal, localcontext
-from json.encoder import encode_basestring as _string  # type: ignore[attr-defined]
+from json.encoder import encode_basestring as _string
 from typing import Any
 
 PLACES = 9

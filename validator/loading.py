@@ -20,21 +20,23 @@ plain Python values itself, so that:
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any, NamedTuple
 
 import yaml
 
+from validator.errors import FatalError
+from validator.finding import Finding
+
 # One reader: libyaml's C parser, everywhere.  PyYAML's pure-Python parser
 # accepts and refuses other inputs (tabs, some indentation, messages), so a
 # machine without libyaml would read flag files differently: it cannot decide.
+_Parser: Any
 try:
     from yaml._yaml import CParser as _Parser
 except ImportError:  # pragma: no cover - depends on how PyYAML was built
     _Parser = None
-
-from validator.errors import FatalError
-from validator.finding import Finding
 
 RULE = "yaml"
 
@@ -103,8 +105,8 @@ class Document:
         path = tuple(path)
         marks = self.marks
         if key and path in self._key_marks:
-            mark = self._key_marks[path]
-            return mark.line, mark.column
+            key_mark = self._key_marks[path]
+            return key_mark.line, key_mark.column
         while path not in marks and path:
             path = path[:-1]
         mark = marks.get(path)
@@ -235,7 +237,8 @@ def _build(
             "the same way); install a PyYAML wheel with libyaml (pip install --force-reinstall pyyaml)"
         )
     parser = _Parser(text)
-    get_event = parser.get_event
+    # Events are read by their kind below; the stubs' Optional return adds nothing to that.
+    get_event: Callable[[], Any] = parser.get_event
     ScalarEvent = yaml.ScalarEvent
     MappingStartEvent = yaml.MappingStartEvent
     SequenceStartEvent = yaml.SequenceStartEvent

@@ -62,7 +62,8 @@ def config(snapshot: Snapshot, sha: str, committed_at: str) -> dict[str, Any]:
     flags: dict[str, Any] = {}
     for name, file in sorted(snapshot.flags.items()):
         flag = file.flag
-        assert flag is not None
+        if not (flag is not None):
+            raise ValueError("expected a read flag file here: publish.py was called out of order")
         flags[name] = {
             "state": flag.state,
             "percentage": effective_percentage(flag.state, flag.percentage),

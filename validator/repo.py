@@ -154,7 +154,7 @@ class WorkTree:
 
     def entries_for(self, paths: Iterable[Path]) -> list[Entry]:
         """Entries for paths named on the command line; a directory stands for its files."""
-        entries = []
+        entries: list[Entry] = []
         for path in paths:
             if path.is_dir() and not path.is_symlink():
                 entries.extend(self._entry(path / name) for name in sorted(os.listdir(path)))
@@ -258,6 +258,8 @@ def load_policy(root: Path) -> Policy:
     if policy is None:
         first = findings[0]
         raise FatalError(f"{first.file}:{first.line}:{first.column}: {first.rule}: {first.message}")
+    if not isinstance(policy, Policy):
+        raise FatalError(f"{POLICY_FILE} did not read as a policy")
     return policy
 
 

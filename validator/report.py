@@ -148,7 +148,7 @@ def inert(text: Any, limit: int = 300) -> str:
         text = text[: limit - 1] + "…"
     text = html.escape(text, quote=False)
     text = text.replace("|", "\\|").replace("`", "'").replace("\n", " ").replace("\r", " ")
-    return text.replace("@", "@\u200b")
+    return str(text.replace("@", "@\u200b"))
 
 
 def markdown(result: Result) -> str:

@@ -218,7 +218,7 @@ def evaluate(flag: Flag, samples: list[Sample], *, since: datetime | None, now: 
         breach = OPS[trigger.op]
 
         def breaches(sample: Sample, trigger: Trigger = trigger, breach: Any = breach) -> bool:
-            return breach(sample.values[trigger.metric], Decimal(trigger.threshold))
+            return bool(breach(sample.values[trigger.metric], Decimal(trigger.threshold)))
 
         firing = _fire(trigger, series, breaches, start, until)
         if firing is not None:

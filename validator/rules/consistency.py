@@ -67,7 +67,8 @@ def _unique_names(snapshot: Snapshot) -> list[Finding]:
 
 def check_flag(file: FlagFile, policy: Policy | None) -> list[Finding]:
     flag, doc = file.flag, file.doc
-    assert flag is not None and doc is not None
+    if not (flag is not None and doc is not None):
+        raise ValueError("expected a read flag file here: consistency.py was called out of order")
     findings: list[Finding] = []
 
     def add(path: tuple[Any, ...], message: str, *, key: bool = False) -> None:
@@ -220,7 +221,8 @@ def _plan_invariants(file: FlagFile) -> list[Finding]:
 
 
 def _guard(file: FlagFile, path: tuple[Any, ...], guard: Guard) -> list[Finding]:
-    assert file.doc is not None and file.flag is not None
+    if not (file.doc is not None and file.flag is not None):
+        raise ValueError("expected a read flag file here: consistency.py was called out of order")
     if guard.min is None and guard.max is None:
         message = f"guard on {guard.metric} needs a min or a max"
     elif guard.min is not None and guard.max is not None and guard.min > guard.max:

@@ -32,6 +32,8 @@ Failing::
 
 from __future__ import annotations
 
+from typing import Any
+
 from validator.finding import Finding
 from validator.model import Flag
 from validator.repo import FlagFile, Snapshot
@@ -77,7 +79,8 @@ def _check(snapshot: Snapshot, moved: dict[str, str]) -> list[Finding]:
 
     for file in flags.values():
         flag = file.flag
-        assert flag is not None and file.doc is not None
+        if not (flag is not None and file.doc is not None):
+            raise ValueError("expected a read flag file here: dependency.py was called out of order")
         for i, requirement in enumerate(flag.requires.flags):
             target = flags.get(requirement.flag)
             if target is None:
@@ -86,7 +89,8 @@ def _check(snapshot: Snapshot, moved: dict[str, str]) -> list[Finding]:
                         _at(file, file.doc.where(("requires", "flags", i, "flag")), f"requires unknown flag {requirement.flag!r}")
                     )
                 continue
-            assert target.flag is not None
+            if not (target.flag is not None):
+                raise ValueError("expected a read flag file here: dependency.py was called out of order")
             for state in requirement.in_:
                 if state not in target.flag.states:
                     findings.append(
@@ -112,7 +116,8 @@ def _check(snapshot: Snapshot, moved: dict[str, str]) -> list[Finding]:
 
 
 def _at(file: FlagFile, where: tuple[int, int], message: str, severity: str = "error") -> Finding:
-    assert file.flag is not None
+    if not (file.flag is not None):
+        raise ValueError("expected a read flag file here: dependency.py was called out of order")
     return Finding(file.path, where[0], where[1], RULE, message, file.flag.name, severity)
 
 
@@ -138,12 +143,12 @@ def _path(graph: dict[str, list[tuple[int, str]]], component: dict[str, int], st
     """Shortest path start..goal inside one strongly connected component."""
     parents: dict[str, str | None] = {start: None}
     queue = [start]
-    for node in queue:
-        if node == goal:
+    for visiting in queue:
+        if visiting == goal:
             break
-        for _, nxt in graph[node]:
+        for _, nxt in graph[visiting]:
             if nxt not in parents and component[nxt] == component[start]:
-                parents[nxt] = node
+                parents[nxt] = visiting
                 queue.append(nxt)
     path: list[str] = []
     node: str | None = goal
@@ -199,9 +204,9 @@ def _components(graph: dict[str, list[tuple[int, str]]]) -> dict[str, int]:
     return component
 
 
-def requirement_breaks(flags: dict[str, FlagFile], resources: dict | None) -> list[tuple[FlagFile, str, str | None, str]]:
+def requirement_breaks(flags: dict[str, FlagFile], resources: dict[str, Any] | None) -> list[tuple[FlagFile, str, str | None, str]]:
     """Every unmet requirement: (dependent file, message, required flag or None, kind)."""
-    breaks = []
+    breaks: list[tuple[FlagFile, str, str | None, str]] = []
     for file in flags.values():
         flag: Flag = file.flag  # type: ignore[assignment]
         for requirement in flag.requires.flags:

@@ -159,8 +159,11 @@ def load_run(flag: str, run_id: str, raw: bytes) -> Run:
     return run
 
 
+_KIND_NAMES: dict[object, str] = {str: "a string", int: "a whole number", dict: "an object"}
+
+
 def _kind_name(kind: type | tuple[type, ...]) -> str:
-    return {str: "a string", int: "a whole number", dict: "an object"}.get(kind, "valid")  # type: ignore[call-overload]
+    return _KIND_NAMES.get(kind, "valid")
 
 
 def _show(value: Any) -> str:
@@ -193,7 +196,8 @@ def judge_run(run: Run, flag: str, left: Position, guards: list[Guard]) -> None:
     if inputs is None:
         return
     needed = {g.metric for g in guards}
-    claimed = data.get("metrics") if isinstance(data.get("metrics"), dict) else {}
+    claims = data.get("metrics")
+    claimed: dict[str, Any] = claims if isinstance(claims, dict) else {}
     for name in sorted(needed | set(claimed)):
         if name not in metrics.METRICS:
             run.add(("metrics", name), f"unknown metric {name!r}", flag, key=True)

@@ -154,7 +154,7 @@ def _message(error: Any) -> str:
         expected = " or ".join(expected) if isinstance(expected, list) else expected
         return f"expected {_article(expected)}, got {_describe(error.instance)}"
     if error.validator == "required":
-        return error.message.replace("is a required property", "is missing (required)")
+        return str(error.message).replace("is a required property", "is missing (required)")
     if error.validator == "pattern":
         wanted = error.schema.get("description") or f"a match for {error.validator_value}"
         return f"{_describe(error.instance)} is not {wanted}"
@@ -172,7 +172,7 @@ def _message(error: Any) -> str:
         return f"{_describe(error.instance)} is below the minimum {error.validator_value}"
     if error.validator == "maximum":
         return f"{_describe(error.instance)} is above the maximum {error.validator_value}"
-    return error.message
+    return str(error.message)
 
 
 def _article(kind: str) -> str:
