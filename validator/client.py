@@ -65,6 +65,7 @@ EMPTY = Config({})
 
 
 def canonical_digest(flags: Any) -> str:
+    """``sha256:`` + the hex SHA-256 of the flags as compact JSON, sorted keys, UTF-8 (publish writes it, services check it)."""
     body = json.dumps(flags, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
     return "sha256:" + hashlib.sha256(body).hexdigest()
 

@@ -10,16 +10,14 @@ before anything is written; a change the gate would refuse is never written.
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from validator import check, loading, plan
+from validator import check, files, loading, plan
 from validator.errors import FatalError
 from validator.plan import Position
 from validator.repo import FlagFile, WorkTree, load_policy, read_flag
@@ -223,51 +221,11 @@ def judge(root: Path, change: Change | list[Change], now: datetime, base: str = 
 
 
 def write_all(root: Path, changes: list[Change]) -> None:
-    """Write every changed file, each atomically; all temporary files are written before any is moved into place."""
-    staged: list[tuple[str, Path]] = []
-    try:
-        for change in changes:
-            target = root / change.path
-            fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-            staged.append((tmp, target))
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(change.new_text.encode("utf-8"))
-                handle.flush()
-                os.fsync(handle.fileno())
-            try:
-                os.chmod(tmp, os.stat(target).st_mode & 0o777)
-            except FileNotFoundError:
-                os.chmod(tmp, 0o644)
-        for tmp, target in staged:
-            os.replace(tmp, target)
-    except BaseException:
-        for tmp, _ in staged:
-            try:
-                os.unlink(tmp)
-            except FileNotFoundError:
-                pass
-        raise
+    """Write every changed file atomically; all are written before any is moved into place."""
+    files.write_all({root / c.path: c.new_text.encode("utf-8") for c in changes})
 
 
-def write_atomically(path: Path, data: bytes) -> None:
-    directory = path.parent
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        try:
-            os.chmod(tmp, os.stat(path).st_mode & 0o777)
-        except FileNotFoundError:
-            os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+write_atomically = files.write_atomically
 
 
 def diff(change: Change) -> str:

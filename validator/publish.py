@@ -18,10 +18,7 @@ over the old one, so an interrupted publish leaves the previous files intact.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
-import tempfile
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -44,13 +41,11 @@ class Refused(Exception):
         self.findings = findings
 
 
-def canonical(flags: dict[str, Any]) -> bytes:
-    """The bytes the digest is taken over: compact JSON, sorted keys, UTF-8."""
-    return json.dumps(flags, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-
-
 def digest(flags: dict[str, Any]) -> str:
-    return "sha256:" + hashlib.sha256(canonical(flags)).hexdigest()
+    """The config's digest, exactly as the service client checks it (one definition: the client's)."""
+    from validator.client import canonical_digest
+
+    return canonical_digest(flags)
 
 
 def effective_percentage(state: str, percentage: int | None) -> int:
@@ -156,25 +151,10 @@ def judge_steps(root: Path, sha: str, since: str | None, found: list[timeline.Ev
 
 def write(out: Path, files: dict[str, str]) -> None:
     """Write every file to a temporary sibling first, then rename them all into place."""
+    from validator import files as atomic
+
     try:
         out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise FatalError(f"cannot create {out}: {exc.strerror}") from None
-    staged: list[tuple[str, Path]] = []
-    try:
-        for name, text in files.items():
-            fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=out)
-            staged.append((tmp, out / name))
-            with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-                handle.write(text)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.chmod(tmp, 0o644)
-        for tmp, final in staged:
-            os.replace(tmp, final)
+        atomic.write_all({out / name: text.encode("utf-8") for name, text in files.items()})
     except OSError as exc:
         raise FatalError(f"cannot write to {out}: {exc.strerror or exc}") from None
-    finally:
-        for tmp, _ in staged:
-            if os.path.exists(tmp):
-                os.unlink(tmp)

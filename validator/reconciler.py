@@ -154,7 +154,7 @@ def _dumps(body: dict[str, object]) -> bytes:
 
 def write(root: Path, recorded: Recorded, key_file: Path, keyid: str) -> tuple[Path, Path]:
     """Sign and write the run and its signature; neither file is left half-written, nothing is overwritten."""
-    from validator.edit import write_atomically
+    from validator import files
 
     try:
         pem = key_file.read_bytes()
@@ -175,8 +175,8 @@ def write(root: Path, recorded: Recorded, key_file: Path, keyid: str) -> tuple[P
     if run_path.exists() or sig_path.exists():
         raise FatalError(f"{recorded.path} exists: evidence is append-only; record the run with a new seq and run id")
     run_path.parent.mkdir(parents=True, exist_ok=True)
-    write_atomically(sig_path, signature)  # the signature first: a run file never appears unsigned
-    write_atomically(run_path, recorded.text)
+    # Both written before either is renamed, the signature first: a run file never appears unsigned.
+    files.write_all({sig_path: signature, run_path: recorded.text})
     return run_path, sig_path
 
 
