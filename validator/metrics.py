@@ -26,8 +26,10 @@ MAX_PLACES = 30
 MAX_DIGITS = 30
 # Every computation on numbers from a file runs in this context: the
 # exponents the inputs above can produce are far inside it, and anything
-# outside raises instead of producing a silently rounded figure.
-_CONTEXT = Context(prec=34, Emin=-999, Emax=999, traps=[InvalidOperation, DivisionByZero, Overflow])
+# outside raises instead of producing a silently rounded figure.  The
+# precision is enough that a ratio of inputs (at most 42 digits each) never
+# rounds onto a guard it misses: 10**35 - 1 lines of 10**35 is below 1.
+_CONTEXT = Context(prec=100, Emin=-999, Emax=999, traps=[InvalidOperation, DivisionByZero, Overflow])
 # Rounding the recomputed value to a claim's places needs the value's whole
 # integer part (at most 10**48 for a drift) plus MAX_PLACES digits.
 _EXACT = Context(prec=120, Emin=-999, Emax=999, traps=[InvalidOperation, DivisionByZero, Overflow])
