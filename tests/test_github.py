@@ -363,16 +363,16 @@ def test_a_commit_by_an_unlinked_identity_makes_approvals_uncountable(
 
 @pytest.mark.parametrize("path", ["setup.py", "setup.cfg", "MANIFEST.in", "public/config.json", "validator/gate.py"])
 def test_packaging_and_published_files_need_the_platform_owners(path: str) -> None:
-    from validator import prcheck
+    from validator import pull_request
     from validator.repo import WorkTree, load_snapshot
 
     policy = load_snapshot(WorkTree(Path(__file__).resolve().parents[1])).policy
     assert policy is not None
-    pull = prcheck.Pull(7, "t", "mallory", "a" * 40, "b" * 40, "x", "main", changed_files=[path])
-    verdict = prcheck.evaluate(pull, [], policy, lambda team: (set(), "policy.yaml teams"))
+    pull = pull_request.Pull(7, "t", "mallory", "a" * 40, "b" * 40, "x", "main", changed_files=[path])
+    verdict = pull_request.evaluate(pull, [], policy, lambda team: (set(), "policy.yaml teams"))
     assert [f.rule for f in verdict.findings] == ["approval"] and "platform-admins" in verdict.findings[0].message
     pull.unlinked = ["0123456789ab author <someone@laptop>"]
-    assert any("linked to no GitHub account" in f.message for f in prcheck.evaluate(pull, [], policy, lambda t: (set(), "x")).findings)
+    assert any("linked to no GitHub account" in f.message for f in pull_request.evaluate(pull, [], policy, lambda t: (set(), "x")).findings)
 
 
 def test_one_person_in_both_groups_is_not_two_approvals(repo: dict[str, Any], fake: FakeGitHub, capsys: pytest.CaptureFixture[str]) -> None:

@@ -41,16 +41,16 @@ def test_a_registered_rule_reaches_json_text_and_the_pr_comment(toy_rule: None, 
     code, out, _ = run(["check", "--root", str(repo), "--format", "text"], capsys)
     assert code == 1 and "flags/outbox_enabled.yaml:3:14: toy_owl: outbox_enabled: no owls in descriptions" in out
 
-    from validator import check, prcheck
+    from validator import check, pull_request
     from validator.repo import WorkTree
 
     result = check.run(
         repo, WorkTree(repo), base="HEAD", now=__import__("datetime").datetime(2026, 11, 20, tzinfo=__import__("datetime").UTC)
     )
     assert any(f.rule == "toy_owl" for f in result.errors)
-    pull = prcheck.Pull(1, "t", "dev", "a" * 40, "b" * 40, "h", "main")
-    approvals = prcheck.evaluate(pull, result.judgement.moves, result.judgement.base.policy, lambda team: (None, "none"))
-    body = prcheck.comment(pull, result, approvals)
+    pull = pull_request.Pull(1, "t", "dev", "a" * 40, "b" * 40, "h", "main")
+    approvals = pull_request.evaluate(pull, result.judgement.moves, result.judgement.base.policy, lambda team: (None, "none"))
+    body = pull_request.comment(pull, result, approvals)
     assert "#### toy_owl" in body and "no owls in descriptions" in body
 
 

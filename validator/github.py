@@ -22,7 +22,7 @@ import requests
 from github import Auth, Github, GithubException, RateLimitExceededException
 from urllib3.util.retry import Retry
 
-from validator import check, history, jsonfile, prcheck
+from validator import check, history, jsonfile, pull_request
 from validator.errors import FatalError
 from validator.model import Policy
 from validator.report import Result, escape, text
@@ -148,11 +148,11 @@ def connect(token: str, api: str, *, retries: int, timeout: float, throttle: flo
     return Github(auth=Auth.Token(token), base_url=api.rstrip("/"), timeout=int(max(timeout, 1)), retry=retry, per_page=100, **options)
 
 
-def fetch(gh: Github, name: str, number: int, step: Any) -> tuple[Any, Any, prcheck.Pull]:
+def fetch(gh: Github, name: str, number: int, step: Any) -> tuple[Any, Any, pull_request.Pull]:
     with step("reading the pull request"):
         repo = gh.get_repo(name)
         pr = repo.get_pull(number)
-        pull = prcheck.Pull(
+        pull = pull_request.Pull(
             number=pr.number,
             title=pr.title or "",
             author=pr.user.login if pr.user else "ghost",
@@ -165,7 +165,7 @@ def fetch(gh: Github, name: str, number: int, step: Any) -> tuple[Any, Any, prch
         for review in pr.get_reviews():
             submitted = review.submitted_at.isoformat() if review.submitted_at else None
             pull.reviews.append(
-                prcheck.Review(review.id, review.user.login if review.user else "ghost", review.state, review.commit_id, submitted)
+                pull_request.Review(review.id, review.user.login if review.user else "ghost", review.state, review.commit_id, submitted)
             )
     with step("listing the pull request's commits"):
         for commit in pr.get_commits():
@@ -186,7 +186,7 @@ def _web_flow(commit: Any) -> bool:
     return email == "noreply@github.com"
 
 
-def team_lookup(gh: Github, policy: Policy, step: Any) -> prcheck.TeamLookup:
+def team_lookup(gh: Github, policy: Policy, step: Any) -> pull_request.TeamLookup:
     cache: dict[str, tuple[set[str] | None, str]] = {}
     listed = {k.lower(): {m.lower() for m in v} for k, v in policy.teams.items()}
 
@@ -228,9 +228,9 @@ def run(
     result: Result = check.run(root, history.GitTree(root, _local_commit(root, pull.head_sha)), base=pull.base_sha, now=now)
     judgement = result.judgement
     policy = judgement.base.policy
-    approvals = prcheck.evaluate(pull, judgement.moves, policy, team_lookup(gh, policy, step))
+    approvals = pull_request.evaluate(pull, judgement.moves, policy, team_lookup(gh, policy, step))
     final = Result([*result.findings, *approvals.findings], result.checked, result.transitions, judgement)
-    body = prcheck.comment(pull, final, approvals)
+    body = pull_request.comment(pull, final, approvals)
     print(text(final))
     for verdict in approvals.verdicts:
         counted = "counted for " + ", ".join(verdict.counted_for) if verdict.counted_for else "not counted: " + "; ".join(verdict.reasons)
@@ -255,7 +255,7 @@ def run(
         run_url = _run_url()
         if run_url:
             options["target_url"] = run_url
-        gh_repo.get_commit(pull.head_sha).create_status(state=state, description=description[:140], context=prcheck.CONTEXT, **options)
+        gh_repo.get_commit(pull.head_sha).create_status(state=state, description=description[:140], context=pull_request.CONTEXT, **options)
     print(f"flaggate: posted the summary comment and status {state} on {pull.head_sha[:12]}", file=sys.stderr)
     return 0 if final.ok else 1
 
@@ -283,7 +283,7 @@ def _upsert_comment(gh: Github, pr: Any, body: str) -> None:
         own = None  # an Actions token cannot read /user; our comments are then the bot's
     mine = None
     for existing in pr.get_issue_comments():
-        if prcheck.MARKER not in (existing.body or ""):
+        if pull_request.MARKER not in (existing.body or ""):
             continue
         user = existing.user
         if (own is not None and user is not None and user.login == own) or (own is None and user is not None and user.type == "Bot"):

@@ -47,7 +47,7 @@ _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 _WORD = re.compile(r"[A-Za-z_+-]+")
 
-Path = tuple[Any, ...]
+KeyPath = tuple[Any, ...]
 
 
 class JSONError(ValueError):
@@ -134,7 +134,7 @@ class JSONDocument:
     _lines: _Lines | None = field(default=None, repr=False)
     _members: dict[int, dict[Any, tuple[int, int]]] = field(default_factory=dict, repr=False)
 
-    def where(self, path: Path, *, key: bool = False) -> tuple[int, int]:
+    def where(self, path: KeyPath, *, key: bool = False) -> tuple[int, int]:
         """Line and column of the value at ``path`` (of its key with ``key=True``).
 
         A path that does not exist falls back to its nearest existing ancestor.

@@ -56,7 +56,7 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 _ODD_LINE_BREAK = re.compile("\r(?!\n)|[\x85\u2028\u2029]")
 
-Path = tuple[Any, ...]
+KeyPath = tuple[Any, ...]
 
 
 class Mark(NamedTuple):
@@ -80,22 +80,22 @@ class Document:
         self.path = path
         self.text = text
         self.data = data
-        self._marks: dict[Path, Mark] | None = None
-        self._key_marks: dict[Path, Mark] = {}
+        self._marks: dict[KeyPath, Mark] | None = None
+        self._key_marks: dict[KeyPath, Mark] = {}
 
     @property
-    def marks(self) -> dict[Path, Mark]:
+    def marks(self) -> dict[KeyPath, Mark]:
         if self._marks is None:
             self._marks = {}
             _build(self.path, self.text, self._marks, self._key_marks)
         return self._marks
 
     @property
-    def key_marks(self) -> dict[Path, Mark]:
+    def key_marks(self) -> dict[KeyPath, Mark]:
         self.marks  # noqa: B018 - fills both
         return self._key_marks
 
-    def where(self, path: Path, *, key: bool = False) -> tuple[int, int]:
+    def where(self, path: KeyPath, *, key: bool = False) -> tuple[int, int]:
         """Line and column of the node at ``path``.
 
         With ``key=True`` the key's own position (for an unknown key).  A path
@@ -222,7 +222,7 @@ def load(path: str, raw: bytes) -> tuple[Document | None, list[Finding]]:
 
 
 def _build(
-    path: str, text: str, marks: dict[Path, Mark] | None = None, key_marks: dict[Path, Mark] | None = None
+    path: str, text: str, marks: dict[KeyPath, Mark] | None = None, key_marks: dict[KeyPath, Mark] | None = None
 ) -> tuple[Document | None, list[Finding]]:
     """Build the data from libyaml's events; with ``marks``, also record every position."""
     findings: list[Finding] = []

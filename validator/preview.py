@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
-from validator import check, history, prcheck
+from validator import check, history, pull_request
 from validator.repo import WorkTree
 from validator.report import inert, text
 
@@ -23,7 +23,7 @@ def _no_teams(team: str) -> tuple[set[str] | None, str]:
     return None, NOT_READ
 
 
-def local_pull(root: Path, base: str, base_sha: str) -> prcheck.Pull:
+def local_pull(root: Path, base: str, base_sha: str) -> pull_request.Pull:
     """The pull request this branch would open, as far as local git can tell."""
     head_sha = history.git(root, "rev-parse", "HEAD").strip()
     title = history.git(root, "log", "-1", "--format=%s", "HEAD").strip()
@@ -31,7 +31,7 @@ def local_pull(root: Path, base: str, base_sha: str) -> prcheck.Pull:
     branch = history.git(root, "rev-parse", "--abbrev-ref", "HEAD").strip()
     changed = history.git(root, "diff", "--name-only", "-z", base_sha, "--").split("\0")
     untracked = history.git(root, "ls-files", "--others", "--exclude-standard", "-z").split("\0")
-    return prcheck.Pull(
+    return pull_request.Pull(
         number=0,
         title=title,
         author=author,
@@ -50,9 +50,9 @@ def render(root: Path, base: str, now: datetime) -> tuple[str, str, bool]:
     pull = local_pull(root, base, base_sha)
     result = check.run(root, WorkTree(root), base=base_sha, now=now)
     judgement = result.judgement
-    needed = prcheck.evaluate(pull, judgement.moves, judgement.base.policy, _no_teams).needed
-    approvals = prcheck.Approvals(findings=[], verdicts=[], needed=needed, sources={NOT_READ})
-    body = prcheck.comment(pull, result, approvals)
+    needed = pull_request.evaluate(pull, judgement.moves, judgement.base.policy, _no_teams).needed
+    approvals = pull_request.Approvals(findings=[], verdicts=[], needed=needed, sources={NOT_READ})
+    body = pull_request.comment(pull, result, approvals)
     header = f"Pull request #0: {inert(pull.title, 120)}"
     body = body.replace(
         header,

@@ -1,6 +1,6 @@
 """What ``flaggate pr-check`` decides, without talking to GitHub: approvals and the comment.
 
-``validator.github`` fetches the pull request and posts the results; this
+``validator.github`` (the PyGithub adapter) fetches the pull request and posts the results; this
 module is pure, so every approval case and every rendering is testable on
 plain data.  Everything taken from the pull request (titles, branch names,
 justifications, logins) is rendered inert in the comment.
