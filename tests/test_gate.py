@@ -168,67 +168,22 @@ def test_promotion_out_of_off_needs_no_runs(repo: Path, capsys: pytest.CaptureFi
     [
         ("too-few", "needs 3 consecutive green"),
         ("gap", "not consecutive"),
-        ("red", "status 'red'"),
-        ("running", "still in progress"),
-        ("drift-600", "breaches the guard"),
-        ("claim-mismatch", "claims drift_ppm = 0 but its inputs give 80"),
-        ("zero-denominator", "legacy_total is zero"),
-        ("float-amount", "must be a decimal string"),
-        ("malformed-amount", "malformed"),
-        ("negative-count", "negative"),
-        ("missing-input", "is missing"),
-        ("other-flag", "is a run of allocation_read_switch"),
-        ("other-state", "ran while the flag was off"),
         ("before-entry", "before the flag entered shadow"),
-        ("future", "finished in the future"),
         ("too-old", "more than 7 days before now"),
         ("path-id", "not a plain file name"),
         ("missing-file", "has no file"),
-        ("duplicate-key", "duplicate key 'status'"),
-        ("bad-json", "expected"),
-        ("unknown-key", "unknown key 'colour'"),
-        ("wrong-type", "seq must be a whole number"),
-        ("same-seq", "share seq"),
-        ("id-mismatch", "run_id is"),
     ],
 )
 def test_bad_evidence(case: str, expect: str, repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Cases that change more than one run file; one bad run file is a file in tests/examples/evidence/."""
     ids = three_runs(repo)
     last = ids[-1]
     if case == "too-few":
         ids = ids[:2]
     elif case == "gap":
         write_run(repo, "allocation_dual_write", last, 105, finished="2026-11-20T01:12:00Z")
-    elif case == "red":
-        write_run(repo, "allocation_dual_write", last, 103, status="red")
-    elif case == "running":
-        write_run(repo, "allocation_dual_write", last, 103, status="running")
-    elif case == "drift-600":
-        write_run(
-            repo, "allocation_dual_write", last, 103, inputs={**_inputs(), "ledger_total": "1000600.00", "legacy_total": "1000000.00"}
-        )
-    elif case == "claim-mismatch":
-        write_run(repo, "allocation_dual_write", last, 103, inputs={**_inputs(), "ledger_total": "1250100.00"}, metrics={"drift_ppm": 0})
-    elif case == "zero-denominator":
-        write_run(repo, "allocation_dual_write", last, 103, inputs={**_inputs(), "legacy_total": "0"})
-    elif case == "float-amount":
-        write_run(repo, "allocation_dual_write", last, 103, raw=_raw(last, 103).replace('"1250000.00"', "1250000.00"))
-    elif case == "malformed-amount":
-        write_run(repo, "allocation_dual_write", last, 103, inputs={**_inputs(), "ledger_total": "1,250,000.00"})
-    elif case == "negative-count":
-        write_run(repo, "allocation_dual_write", last, 103, inputs={**_inputs(), "failed_ledger_writes": -1})
-    elif case == "missing-input":
-        inputs = _inputs()
-        del inputs["total_ledger_writes"]
-        write_run(repo, "allocation_dual_write", last, 103, inputs=inputs)
-    elif case == "other-flag":
-        write_run(repo, "allocation_dual_write", last, 103, override={"flag": "allocation_read_switch"})
-    elif case == "other-state":
-        write_run(repo, "allocation_dual_write", last, 103, state="off")
     elif case == "before-entry":
         write_run(repo, "allocation_dual_write", ids[0], 101, finished="2026-10-30T01:12:00Z")
-    elif case == "future":
-        write_run(repo, "allocation_dual_write", last, 103, finished="2026-11-21T01:12:00Z")
     elif case == "too-old":
         for i, run_id in enumerate(ids):
             write_run(repo, "allocation_dual_write", run_id, 101 + i, finished=f"2026-11-0{8 + i}T01:12:00Z")
@@ -236,20 +191,6 @@ def test_bad_evidence(case: str, expect: str, repo: Path, capsys: pytest.Capture
         ids = [*ids[:2], "../rr-0103"]
     elif case == "missing-file":
         ids = [*ids[:2], "rr-9999"]
-    elif case == "duplicate-key":
-        write_run(
-            repo, "allocation_dual_write", last, 103, raw=_raw(last, 103).replace('"status": "green"', '"status": "red", "status": "green"')
-        )
-    elif case == "bad-json":
-        write_run(repo, "allocation_dual_write", last, 103, raw=_raw(last, 103)[:-5])
-    elif case == "unknown-key":
-        write_run(repo, "allocation_dual_write", last, 103, colour="green")
-    elif case == "wrong-type":
-        write_run(repo, "allocation_dual_write", last, "103")  # type: ignore[arg-type]
-    elif case == "same-seq":
-        write_run(repo, "allocation_dual_write", last, 102)
-    elif case == "id-mismatch":
-        write_run(repo, "allocation_dual_write", last, 103, override={"run_id": "rr-other"})
     promote_dual(repo, ids)
     code, report = gate(repo, capsys)
     assert code == 1
