@@ -1,0 +1,27 @@
+"""``flaggate audit-log``: every change of every flag, from git history."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from validator import term
+from validator.commands import root as _root
+
+if TYPE_CHECKING:
+    pass
+
+
+def run(args: argparse.Namespace) -> int:
+    from validator import audit, jsonout, publish
+
+    root = _root(args)
+    with term.progress(f"flaggate audit-log: reading the history of {args.rev}"):
+        text = jsonout.dumps(audit.entries(root, args.rev))
+    if args.out is None:
+        sys.stdout.write(text)
+    else:
+        publish.write(args.out.parent if str(args.out.parent) else Path("."), {args.out.name: text})
+    return 0
