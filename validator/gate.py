@@ -20,7 +20,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from validator import clock, history, plan, timeline
+from validator import history, plan, timeline
 from validator.finding import Finding
 from validator.model import Policy
 from validator.plan import Position
@@ -112,11 +112,15 @@ def judge(root: Path, base: Base, head: Snapshot, tree: Tree, now: datetime) -> 
         if was is not None and now_file is None:
             if was.path in unreadable_paths or name in unreadable_names:
                 continue  # the head file's own errors are reported; it is not a deletion
-            moves.append(_deletion(was, head, findings))
+            move, found = _deletion(was, head)
+            moves.append(move)
+            findings.extend(found)
             continue
         if was is None or was.flag is None:
             if now_file is not None:
-                moves.append(_creation(now_file, findings))
+                move, found = _creation(now_file)
+                moves.append(move)
+                findings.extend(found)
             continue
         if now_file is None or now_file.flag is None:
             continue
@@ -128,44 +132,35 @@ def judge(root: Path, base: Base, head: Snapshot, tree: Tree, now: datetime) -> 
         if plan.position(was.flag) == plan.position(now_file.flag):
             continue
         at = standing.step if standing is not None else plan.locate(plan.steps(was.flag), plan.position(was.flag))
-        move = _move(was, now_file, at, findings)
+        move, found = _move(was, now_file, at)
+        findings.extend(found)
         if standing is not None:
             move.entered_at, move.entered_commit = standing.entered_at, standing.entered_commit
         moves.append(move)
         if amended is not None and move.kind == plan.PROMOTE:
-            _add(
-                findings,
-                now_file,
-                ("state",),
-                amend.RULE,
-                f"{name}: this change amends the flag's rules ({'; '.join(amend.describe(c) for c in amended.changes[:3])}"
-                f"{'; ...' if len(amended.changes) > 3 else ''}) and promotes it; an amend is never combined with a promotion "
-                "of the same flag: amend in one pull request (approved by the platform owners), promote in a later one",
+            findings.append(
+                now_file.finding(
+                    ("state",),
+                    amend.RULE,
+                    f"{name}: this change amends the flag's rules ({'; '.join(amend.describe(c) for c in amended.changes[:3])}"
+                    f"{'; ...' if len(amended.changes) > 3 else ''}) and promotes it; an amend is never combined with a promotion "
+                    "of the same flag: amend in one pull request (approved by the platform owners), promote in a later one",
+                )
             )
         if move.legal:
-            _check_transition_block(move, findings)
+            findings.extend(transition.block_findings(move))
             if move.kind == plan.PROMOTE:
                 cited = standing.cited if standing is not None else {}
                 _check_promotion(move, policy, tree, now, cited, findings)
             elif move.kind in (plan.DEMOTE, plan.DISABLE):
-                _check_reason(move, policy, findings, head.policy.reason_codes if head.policy else None)
+                findings.extend(reason_code.check(move, policy, head.policy.reason_codes if head.policy else None))
 
     moves.extend(_file_amends(base.snapshot, head))
     findings.extend(_evidence_rewrites(root, base, tree))
     if tree.rev is not None and tree.rev != base.sha and history.first_parent(root, tree.rev) != base.sha:
         findings.extend(_hidden_steps(root, base, head, tree.rev, moves))
 
-    promotions = [m for m in moves if m.kind == plan.PROMOTE]
-    if len(promotions) > policy.max_promotions_per_change:
-        names = ", ".join(m.flag or "" for m in promotions)
-        for move in promotions:
-            _add(
-                findings,
-                move.head,
-                ("state",),
-                transition.RULE,
-                f"this change promotes {len(promotions)} flags ({names}); policy allows {policy.max_promotions_per_change} per change, so each gets its own evidence, approval and audit entry",
-            )
+    findings.extend(transition.promotions_per_change(moves, policy))
     return Judgement(base.sha, base.snapshot, moves, findings)
 
 
@@ -190,13 +185,13 @@ def _completion_kept(was: FlagFile, now_file: FlagFile, standing: timeline.Stand
     if step is not None and plan.is_complete(new_plan, step):
         return []
     findings: list[Finding] = []
-    _add(
-        findings,
-        now_file,
-        ("rollout",),
-        amend.RULE,
-        f"{now_file.flag.name} has completed its plan (it is at the last {plan.position(was.flag)}); this amend would put it back "
-        "on a step it could be promoted from; keep the plan's completing last step",
+    findings.append(
+        now_file.finding(
+            ("rollout",),
+            amend.RULE,
+            f"{now_file.flag.name} has completed its plan (it is at the last {plan.position(was.flag)}); this amend would put it back "
+            "on a step it could be promoted from; keep the plan's completing last step",
+        )
     )
     return findings
 
@@ -233,14 +228,14 @@ def _hidden_steps(root: Path, base: Base, head: Snapshot, rev: str, moves: list[
         expected = move.to_step if move is not None else standing.step
         expected = timeline.relocate(plan.steps(file.flag), expected, plan.position(file.flag))
         if now.step != expected:
-            _add(
-                findings,
-                file,
-                ("state",),
-                transition.RULE,
-                f"{name}: the commits of this change take it where the change as a whole does not show (deleted and re-created, "
-                f"or moved and moved back): its history would put it at step {_step_name(file, now.step)}, the change at step "
-                f"{_step_name(file, expected)}; squash the commits, or merge with a merge commit",
+            findings.append(
+                file.finding(
+                    ("state",),
+                    transition.RULE,
+                    f"{name}: the commits of this change take it where the change as a whole does not show (deleted and re-created, "
+                    f"or moved and moved back): its history would put it at step {_step_name(file, now.step)}, the change at step "
+                    f"{_step_name(file, expected)}; squash the commits, or merge with a merge commit",
+                )
             )
     return findings
 
@@ -274,14 +269,7 @@ def _evidence_rewrites(root: Path, base: Base, tree: Tree) -> list[Finding]:
     return findings
 
 
-def _add(findings: list[Finding], file: FlagFile | None, path: tuple[Any, ...], rule: str, message: str) -> None:
-    if file is None:
-        return
-    line, column = file.doc.where(path) if file.doc else (1, 1)
-    findings.append(Finding(file.path, line, column, rule, message, file.flag.name if file.flag else None))
-
-
-def _move(was: FlagFile, now_file: FlagFile, at: int | None, findings: list[Finding]) -> Move:
+def _move(was: FlagFile, now_file: FlagFile, at: int | None) -> tuple[Move, list[Finding]]:
     """The move of one flag; ``at`` is its step at the base, from history."""
     base_flag, head_flag = was.flag, now_file.flag
     if base_flag is None or head_flag is None:
@@ -293,94 +281,59 @@ def _move(was: FlagFile, now_file: FlagFile, at: int | None, findings: list[Find
     if legal is None:
         kind, _, _ = timeline.move_kind(steps, at, after, kill_switch=kill)
         move = Move(head_flag.name, kind, before, after, was, now_file, legal=False)
-        _add(
-            findings,
-            now_file,
+        refused = now_file.finding(
             ("state",),
             transition.RULE,
             f"{head_flag.name}: {before} -> {after} is not a legal step of its rollout plan; "
             f"from {before} the legal next steps are: {plan.describe_moves(steps, at, kill_switch=kill)}"
             + ("" if kill or at is None or at < 2 else f" (straight to {steps[0]} only for a flag with kill_switch: true at the base)"),
         )
-        return move
+        return move, [refused]
     kind, to_step = legal
-    return Move(head_flag.name, kind, before, after, was, now_file, from_step=at, to_step=to_step)
+    return Move(head_flag.name, kind, before, after, was, now_file, from_step=at, to_step=to_step), []
 
 
-def _creation(file: FlagFile, findings: list[Finding]) -> Move:
+def _creation(file: FlagFile) -> tuple[Move, list[Finding]]:
     flag = file.flag
     if not (flag is not None):
         raise ValueError("the gate was handed a move without the files it describes")
     first = plan.steps(flag)[0]
-    move = Move(flag.name, plan.CREATE, None, plan.position(flag), None, file)
-    if plan.position(flag) != first:
-        move.legal = False
-        _add(
-            findings,
-            file,
-            ("state",),
-            transition.RULE,
-            f"new flag {flag.name} must start in its plan's first step ({first}), not {plan.position(flag)}",
+    starts = plan.position(flag) == first
+    move = Move(flag.name, plan.CREATE, None, plan.position(flag), None, file, legal=starts)
+    findings: list[Finding] = []
+    if not starts:
+        findings.append(
+            file.finding(
+                ("state",),
+                transition.RULE,
+                f"new flag {flag.name} must start in its plan's first step ({first}), not {plan.position(flag)}",
+            )
         )
     if flag.transition is not None and flag.transition.from_ is not None:
-        _add(
-            findings,
-            file,
-            ("transition", "from"),
-            transition.RULE,
-            f"new flag {flag.name}: transition.from must be null (there is no earlier state), not {flag.transition.from_!r}",
+        findings.append(
+            file.finding(
+                ("transition", "from"),
+                transition.RULE,
+                f"new flag {flag.name}: transition.from must be null (there is no earlier state), not {flag.transition.from_!r}",
+            )
         )
-    return move
+    return move, findings
 
 
-def _deletion(was: FlagFile, head: Snapshot, findings: list[Finding]) -> Move:
+def _deletion(was: FlagFile, head: Snapshot) -> tuple[Move, list[Finding]]:
     flag = was.flag
     if not (flag is not None):
         raise ValueError("the gate was handed a move without the files it describes")
-    move = Move(flag.name, plan.DELETE, plan.position(flag), None, was, None)
     problems = []
     if flag.state != flag.rollout[0].state:
         problems.append(f"it was {plan.position(flag)} at the base; demote it to {flag.rollout[0].state} first")
     dependents = sorted(f.flag.name for f in head.flags.values() if f.flag and any(r.flag == flag.name for r in f.flag.requires.flags))
     if dependents:
         problems.append(f"{', '.join(dependents)} require{'s' if len(dependents) == 1 else ''} it")
+    move = Move(flag.name, plan.DELETE, plan.position(flag), None, was, None, legal=not problems)
     if problems:
-        move.legal = False
-        findings.append(Finding(was.path, 1, 1, transition.RULE, f"flag {flag.name} cannot be deleted: {'; '.join(problems)}", flag.name))
-    return move
-
-
-def _check_transition_block(move: Move, findings: list[Finding]) -> None:
-    head = move.head
-    if not (head is not None and head.flag is not None and move.before is not None and move.after is not None):
-        raise ValueError("the gate was handed a move without the files it describes")
-    block = head.flag.transition
-    if block is None:
-        _add(
-            findings,
-            head,
-            ("state",),
-            transition.RULE,
-            f"{move.kind} {move.before} -> {move.after} needs a transition block (from, to, justification); `flaggate {'promote' if move.kind == plan.PROMOTE else 'demote'}` writes it",
-        )
-        return
-    stale = []
-    if block.from_ != move.before.state:
-        stale.append(("from", f"transition.from is {block.from_!r} but the flag was {move.before.state!r} at the base"))
-    # transition.to against the new state is the consistency rule's, reported without a base too.
-    if block.from_percentage is not None and block.from_percentage != move.before.percentage:
-        stale.append(
-            (
-                "from_percentage",
-                f"transition.from_percentage is {block.from_percentage} but the base percentage is {move.before.percentage}",
-            )
-        )
-    if block.to_percentage is not None and block.to_percentage != move.after.percentage:
-        stale.append(("to_percentage", f"transition.to_percentage is {block.to_percentage} but the percentage is {move.after.percentage}"))
-    base_block = move.base.flag.transition if move.base and move.base.flag else None
-    for key, message in stale:
-        hint = " (the block was left over from an earlier change)" if base_block == block else ""
-        _add(findings, head, ("transition", key), transition.RULE, message + hint)
+        return move, [Finding(was.path, 1, 1, transition.RULE, f"flag {flag.name} cannot be deleted: {'; '.join(problems)}", flag.name)]
+    return move, []
 
 
 def _check_promotion(move: Move, policy: Policy, tree: Tree, now: datetime, cited: dict[str, str], findings: list[Finding]) -> None:
@@ -391,21 +344,7 @@ def _check_promotion(move: Move, policy: Policy, tree: Tree, now: datetime, cite
     if not (at is not None):
         raise ValueError("the gate was handed a move without the files it describes")
     step = base.flag.rollout[at]
-    if step.soak_days:
-        if move.entered_at is None:
-            _add(findings, head, ("state",), soak.RULE, f"cannot tell from the history of the base when {move.flag} entered {move.before}")
-        else:
-            left = soak.remaining(move.entered_at, step.soak_days, now)
-            if left.total_seconds() > 0:
-                ready = soak.ready_at(move.entered_at, step.soak_days)
-                _add(
-                    findings,
-                    head,
-                    ("state",),
-                    soak.RULE,
-                    f"{move.flag} entered {move.before} at {clock.iso(move.entered_at)} (commit {move.entered_commit[:12] if move.entered_commit else '?'}); "
-                    f"the plan soaks {step.soak_days} day{'s' if step.soak_days != 1 else ''} there: {soak.human(left)} remain (promote after {clock.iso(ready)})",
-                )
+    findings.extend(soak.check(move, head, step.soak_days or 0, now))
     if at == 0:
         return  # out of the first step (off): nothing ran yet to reconcile
     block = head.flag.transition
@@ -443,30 +382,3 @@ def _run_ids(tree: Tree, flag: str | None) -> list[str]:
         for e in tree.entries_under(f"{EVIDENCE_DIR}/{flag}")
         if e.path.endswith(suffix) and "/" not in e.path[len(prefix) :]
     )
-
-
-def _check_reason(move: Move, policy: Policy, findings: list[Finding], head_codes: list[str] | None = None) -> None:
-    head = move.head
-    if not (head is not None and head.flag is not None):
-        raise ValueError("the gate was handed a move without the files it describes")
-    block = head.flag.transition
-    if block is None:
-        return  # reported by the transition block check
-    codes = ", ".join(policy.reason_codes)
-    if block.reason_code is None:
-        _add(
-            findings,
-            head,
-            ("transition",),
-            reason_code.RULE,
-            f"{move.kind} {move.before} -> {move.after} needs transition.reason_code, one of: {codes}",
-        )
-    elif block.reason_code not in policy.reason_codes and (head_codes is None or block.reason_code in head_codes):
-        # A code unknown to the tree's policy too is the consistency rule's finding, at the same line: one finding per problem.
-        _add(
-            findings,
-            head,
-            ("transition", "reason_code"),
-            reason_code.RULE,
-            f"reason code {block.reason_code} is not one of the base policy's: {codes}",
-        )

@@ -15,7 +15,7 @@ import stat
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from validator import jsonfile, loading
 from validator.errors import FatalError
@@ -194,6 +194,11 @@ class FlagFile:
     path: str
     doc: loading.Document | None = None
     flag: Flag | None = None
+
+    def finding(self, path: tuple[Any, ...], rule: str, message: str, severity: str = "error") -> Finding:
+        """A finding at the line of ``path`` in this file (the file's first line when it has no document)."""
+        line, column = self.doc.where(path) if self.doc else (1, 1)
+        return Finding(self.path, line, column, rule, message, self.flag.name if self.flag else None, severity)
 
     @property
     def stem(self) -> str:

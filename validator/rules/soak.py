@@ -11,6 +11,14 @@ Failing: it entered shadow 2 days ago ("5 days remain").
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from validator import clock
+
+if TYPE_CHECKING:
+    from validator.finding import Finding
+    from validator.gate import Move
+    from validator.repo import FlagFile
 
 RULE = "soak"
 
@@ -38,3 +46,24 @@ def human(delta: timedelta) -> str:
     if not days and minutes:
         parts.append(f"{minutes} minute{'s' if minutes != 1 else ''}")
     return " ".join(parts) or "less than a minute"
+
+
+def check(move: Move, head: FlagFile, soak_days: int, now: datetime) -> list[Finding]:
+    """The flag has spent ``soak_days`` in the step it leaves, by the base's history (``move.entered_at``)."""
+    if not soak_days:
+        return []
+    if move.entered_at is None:
+        return [head.finding(("state",), RULE, f"cannot tell from the history of the base when {move.flag} entered {move.before}")]
+    left = remaining(move.entered_at, soak_days, now)
+    if left.total_seconds() <= 0:
+        return []
+    ready = ready_at(move.entered_at, soak_days)
+    commit = move.entered_commit[:12] if move.entered_commit else "?"
+    return [
+        head.finding(
+            ("state",),
+            RULE,
+            f"{move.flag} entered {move.before} at {clock.iso(move.entered_at)} (commit {commit}); "
+            f"the plan soaks {soak_days} day{'s' if soak_days != 1 else ''} there: {human(left)} remain (promote after {clock.iso(ready)})",
+        )
+    ]

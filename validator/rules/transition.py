@@ -28,4 +28,58 @@ shadow (promote)").
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from validator import plan
+
+if TYPE_CHECKING:
+    from validator.finding import Finding
+    from validator.gate import Move
+    from validator.model import Policy
+
 RULE = "transition"
+
+
+def block_findings(move: Move) -> list[Finding]:
+    """The transition block describes the move: from, to and percentages match, a justification is given."""
+    head = move.head
+    if not (head is not None and head.flag is not None and move.before is not None and move.after is not None):
+        raise ValueError("the gate was handed a move without the files it describes")
+    block = head.flag.transition
+    if block is None:
+        return [
+            head.finding(
+                ("state",),
+                RULE,
+                f"{move.kind} {move.before} -> {move.after} needs a transition block (from, to, justification); `flaggate {'promote' if move.kind == plan.PROMOTE else 'demote'}` writes it",
+            )
+        ]
+    stale = []
+    if block.from_ != move.before.state:
+        stale.append(("from", f"transition.from is {block.from_!r} but the flag was {move.before.state!r} at the base"))
+    # transition.to against the new state is the consistency rule's, reported without a base too.
+    if block.from_percentage is not None and block.from_percentage != move.before.percentage:
+        stale.append(
+            (
+                "from_percentage",
+                f"transition.from_percentage is {block.from_percentage} but the base percentage is {move.before.percentage}",
+            )
+        )
+    if block.to_percentage is not None and block.to_percentage != move.after.percentage:
+        stale.append(("to_percentage", f"transition.to_percentage is {block.to_percentage} but the percentage is {move.after.percentage}"))
+    base_block = move.base.flag.transition if move.base and move.base.flag else None
+    hint = " (the block was left over from an earlier change)" if base_block == block else ""
+    return [head.finding(("transition", key), RULE, message + hint) for key, message in stale]
+
+
+def promotions_per_change(moves: list[Move], policy: Policy) -> list[Finding]:
+    """At most ``max_promotions_per_change`` promotions: each gets its own evidence, approval and audit entry."""
+    promotions = [m for m in moves if m.kind == plan.PROMOTE and m.head is not None]
+    if len(promotions) <= policy.max_promotions_per_change:
+        return []
+    names = ", ".join(m.flag or "" for m in promotions)
+    message = (
+        f"this change promotes {len(promotions)} flags ({names}); policy allows {policy.max_promotions_per_change} per change, "
+        "so each gets its own evidence, approval and audit entry"
+    )
+    return [m.head.finding(("state",), RULE, message) for m in promotions if m.head is not None]
