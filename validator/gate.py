@@ -151,7 +151,7 @@ def judge(root: Path, base: Base, head: Snapshot, tree: Tree, now: datetime) -> 
             findings.extend(transition.block_findings(move))
             if move.kind == plan.PROMOTE:
                 cited = standing.cited if standing is not None else {}
-                _check_promotion(move, policy, tree, now, cited, findings)
+                findings.extend(_check_promotion(move, policy, tree, now, cited))
             elif move.kind in (plan.DEMOTE, plan.DISABLE):
                 findings.extend(reason_code.check(move, policy, head.policy.reason_codes if head.policy else None))
 
@@ -336,7 +336,8 @@ def _deletion(was: FlagFile, head: Snapshot) -> tuple[Move, list[Finding]]:
     return move, []
 
 
-def _check_promotion(move: Move, policy: Policy, tree: Tree, now: datetime, cited: dict[str, str], findings: list[Finding]) -> None:
+def _check_promotion(move: Move, policy: Policy, tree: Tree, now: datetime, cited: dict[str, str]) -> list[Finding]:
+    """Soak and evidence of one legal promotion, by the base's plan, guards and policy."""
     base, head = move.base, move.head
     if not (base is not None and base.flag is not None and head is not None and head.flag is not None and head.doc is not None):
         raise ValueError("the gate was handed a move without the files it describes")
@@ -344,9 +345,9 @@ def _check_promotion(move: Move, policy: Policy, tree: Tree, now: datetime, cite
     if not (at is not None):
         raise ValueError("the gate was handed a move without the files it describes")
     step = base.flag.rollout[at]
-    findings.extend(soak.check(move, head, step.soak_days or 0, now))
+    findings = soak.check(move, head, step.soak_days or 0, now)
     if at == 0:
-        return  # out of the first step (off): nothing ran yet to reconcile
+        return findings  # out of the first step (off): nothing ran yet to reconcile
     block = head.flag.transition
     before, flag = move.before, move.flag
     if before is None or flag is None:
@@ -368,7 +369,7 @@ def _check_promotion(move: Move, policy: Policy, tree: Tree, now: datetime, cite
         signers=list(policy.signers),
     )
     move.verdict = verdict
-    findings.extend(verdict.findings)
+    return [*findings, *verdict.findings]
 
 
 def _run_ids(tree: Tree, flag: str | None) -> list[str]:
