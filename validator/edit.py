@@ -19,6 +19,7 @@ from typing import Any
 
 from validator import check, files, loading, plan
 from validator.errors import FatalError
+from validator.model import Flag, Policy
 from validator.plan import Position
 from validator.repo import FlagFile, WorkTree, load_policy, read_flag
 from validator.report import Result, escape
@@ -243,7 +244,6 @@ def diff(change: Change) -> str:
 
 def plan_report(root: Path, name: str, now: datetime, base: str = "HEAD") -> tuple[str, bool]:
     """What the next promotion of ``name`` needs, judged against ``base``, and whether it is ready."""
-    from validator.rules import evidence as evidence_rule
 
     file = read_flag(root, name)
     if not (file.flag is not None):
@@ -274,7 +274,7 @@ def plan_report(root: Path, name: str, now: datetime, base: str = "HEAD") -> tup
     lines.append(f"next: {target} (promote)")
     suggested: list[str] = []
     if at:
-        suggested, notes = _suggest_runs(root, flag, at, now, evidence_rule, policy, base)
+        suggested, notes = _suggest_runs(root, flag, at, now, policy, base)
         lines.extend(notes)
     change = prepare(root, name, "promote", justification="(plan)", evidence=suggested, reason=None)
     result = judge(root, change, now, base)
@@ -309,9 +309,7 @@ def _usable_since(root: Path, flag: Any, base: str) -> tuple[datetime | None, di
     return standing.entered_at, standing.cited
 
 
-def _suggest_runs(
-    root: Path, flag: Any, at: int, now: datetime, evidence_rule: Any, policy: Any, base: str = "HEAD"
-) -> tuple[list[str], list[str]]:
+def _suggest_runs(root: Path, flag: Flag, at: int, now: datetime, policy: Policy, base: str = "HEAD") -> tuple[list[str], list[str]]:
     """The newest streak of consecutive usable green runs on disk for leaving step ``at``.
 
     Usable as the gate judges it: green on recomputed metrics, finished after

@@ -79,6 +79,7 @@ class Judgement:
     base: Snapshot
     moves: list[Move]
     findings: list[Finding]
+    policy: Policy  # the base's: the yardstick of approvals too
 
 
 def load_base(root: Path, ref: str) -> Base:
@@ -161,7 +162,7 @@ def judge(root: Path, base: Base, head: Snapshot, tree: Tree, now: datetime) -> 
         findings.extend(_hidden_steps(root, base, head, tree.rev, moves))
 
     findings.extend(transition.promotions_per_change(moves, policy))
-    return Judgement(base.sha, base.snapshot, moves, findings)
+    return Judgement(base.sha, base.snapshot, moves, findings, policy)
 
 
 def _flag_amend(was: FlagFile, now_file: FlagFile) -> Move | None:

@@ -227,7 +227,9 @@ def run(
     # The head is judged as git stores it: a checkout's filters or uncommitted files play no part.
     result: Result = check.run(root, history.GitTree(root, _local_commit(root, pull.head_sha)), base=pull.base_sha, now=now)
     judgement = result.judgement
-    policy = judgement.base.policy
+    if judgement is None:
+        raise FatalError("the change was not judged against a base")
+    policy = judgement.policy
     approvals = pull_request.evaluate(pull, judgement.moves, policy, team_lookup(gh, policy, step))
     final = Result([*result.findings, *approvals.findings], result.checked, result.transitions, judgement)
     body = pull_request.comment(pull, final, approvals)

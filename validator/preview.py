@@ -13,6 +13,7 @@ from datetime import datetime
 from pathlib import Path
 
 from validator import check, history, pull_request
+from validator.errors import FatalError
 from validator.repo import WorkTree
 from validator.report import inert, text
 
@@ -50,7 +51,9 @@ def render(root: Path, base: str, now: datetime) -> tuple[str, str, bool]:
     pull = local_pull(root, base, base_sha)
     result = check.run(root, WorkTree(root), base=base_sha, now=now)
     judgement = result.judgement
-    needed = pull_request.evaluate(pull, judgement.moves, judgement.base.policy, _no_teams).needed
+    if judgement is None:
+        raise FatalError("the change was not judged against a base")
+    needed = pull_request.evaluate(pull, judgement.moves, judgement.policy, _no_teams).needed
     approvals = pull_request.Approvals(findings=[], verdicts=[], needed=needed, sources={NOT_READ})
     body = pull_request.comment(pull, result, approvals)
     header = f"Pull request #0: {inert(pull.title, 120)}"

@@ -11,7 +11,10 @@ import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from validator.gate import Judgement
 
 from validator.finding import ERROR, WARNING, Finding, sort_key
 
@@ -21,7 +24,7 @@ class Result:
     findings: list[Finding]
     checked: int = 0
     transitions: list[dict[str, Any]] = field(default_factory=list)
-    judgement: Any = None  # the gate's Judgement when checked against a base
+    judgement: Judgement | None = None  # the gate's, when checked against a base
 
     @property
     def errors(self) -> list[Finding]:
