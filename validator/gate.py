@@ -133,10 +133,8 @@ def judge(root: Path, base: Base, head: Snapshot, tree: Tree, now: datetime) -> 
         if plan.position(was.flag) == plan.position(now_file.flag):
             continue
         at = standing.step if standing is not None else plan.locate(plan.steps(was.flag), plan.position(was.flag))
-        move, found = _move(was, now_file, at)
+        move, found = _move(was, now_file, at, standing)
         findings.extend(found)
-        if standing is not None:
-            move.entered_at, move.entered_commit = standing.entered_at, standing.entered_commit
         moves.append(move)
         if amended is not None and move.kind == plan.PROMOTE:
             findings.append(
@@ -270,18 +268,19 @@ def _evidence_rewrites(root: Path, base: Base, tree: Tree) -> list[Finding]:
     return findings
 
 
-def _move(was: FlagFile, now_file: FlagFile, at: int | None) -> tuple[Move, list[Finding]]:
-    """The move of one flag; ``at`` is its step at the base, from history."""
+def _move(was: FlagFile, now_file: FlagFile, at: int | None, standing: timeline.Standing | None) -> tuple[Move, list[Finding]]:
+    """The move of one flag; ``at`` is its step at the base and ``standing`` when it got there, from history."""
     base_flag, head_flag = was.flag, now_file.flag
     if base_flag is None or head_flag is None:
         raise ValueError("a move needs both flag files read")
     steps = plan.steps(base_flag)
     before, after = plan.position(base_flag), plan.position(head_flag)
     kill = base_flag.kill_switch  # the base's: a change cannot arm the switch it uses
+    entered: dict[str, Any] = {"entered_at": standing.entered_at, "entered_commit": standing.entered_commit} if standing is not None else {}
     legal = plan.classify(steps, at, after, kill_switch=kill)
     if legal is None:
         kind, _, _ = timeline.move_kind(steps, at, after, kill_switch=kill)
-        move = Move(head_flag.name, kind, before, after, was, now_file, legal=False)
+        move = Move(head_flag.name, kind, before, after, was, now_file, legal=False, **entered)
         refused = now_file.finding(
             ("state",),
             transition.RULE,
@@ -291,7 +290,7 @@ def _move(was: FlagFile, now_file: FlagFile, at: int | None) -> tuple[Move, list
         )
         return move, [refused]
     kind, to_step = legal
-    return Move(head_flag.name, kind, before, after, was, now_file, from_step=at, to_step=to_step), []
+    return Move(head_flag.name, kind, before, after, was, now_file, from_step=at, to_step=to_step, **entered), []
 
 
 def _creation(file: FlagFile) -> tuple[Move, list[Finding]]:
