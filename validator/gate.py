@@ -352,22 +352,17 @@ def _check_promotion(move: Move, policy: Policy, tree: Tree, now: datetime, cite
     before, flag = move.before, move.flag
     if before is None or flag is None:
         raise ValueError("a promotion leaves a position of a named flag")
-    verdict = evidence.check_promotion(
+    promotion = evidence.Promotion(
+        file=head,
         flag=flag,
-        flag_path=head.path,
-        where=head.doc.where,
         run_ids=list(block.evidence) if block else [],
         left=before,
         guards=[*base.flag.guards, *step.guards],
-        read=tree.read,
         entered_at=move.entered_at,
-        now=now,
-        green_runs=policy.green_runs,
-        max_age_days=policy.max_evidence_age_days,
         already_cited=cited,
         on_file=_run_ids(tree, flag),
-        signers=list(policy.signers),
     )
+    verdict = evidence.check_promotion(promotion, tree, policy, now)
     move.verdict = verdict
     return [*findings, *verdict.findings]
 

@@ -40,12 +40,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from validator import clock, jsonfile, metrics
 from validator.finding import WARNING, Finding
-from validator.model import Guard, Signer
+from validator.model import Guard, Policy, Signer
 from validator.plan import Position
+
+if TYPE_CHECKING:
+    from validator.repo import FlagFile, Tree
 
 RULE = "evidence"
 EVIDENCE_DIR = "evidence"
@@ -355,29 +358,31 @@ class Verdict:
     findings: list[Finding]
 
 
-def check_promotion(
-    *,
-    flag: str,
-    flag_path: str,
-    where: Callable[[tuple[Any, ...]], tuple[int, int]],
-    run_ids: list[str],
-    left: Position,
-    guards: list[Guard],
-    read: Callable[[str], bytes | None],
-    entered_at: datetime | None,
-    now: datetime,
-    green_runs: int,
-    max_age_days: int,
-    already_cited: dict[str, str],
-    on_file: list[str] | None = None,
-    signers: list[Signer] | None = None,
-) -> Verdict:
+@dataclass(frozen=True)
+class Promotion:
+    """One promotion's evidence question: which runs it cites, leaving which step, measured how."""
+
+    file: FlagFile  # the flag file as changed: where the citations are
+    flag: str
+    run_ids: list[str]
+    left: Position
+    guards: list[Guard]
+    entered_at: datetime | None  # when the flag entered the step it leaves (from the base's history)
+    already_cited: dict[str, str]  # run id -> commit of the earlier promotion that cited it
+    on_file: list[str]  # every run id in evidence/<flag>/ of the tree judged
+
+
+def check_promotion(promotion: Promotion, tree: Tree, policy: Policy, now: datetime) -> Verdict:
     """Every evidence finding of one promotion out of ``left``.
 
     With ``signers`` (the base policy's), a run counts only with a valid
     signature of a signer allowed for the flag, and no run that signer made
     since the flag entered the step may be missing from the repository.
     """
+    flag, flag_path, run_ids, left, guards = promotion.flag, promotion.file.path, promotion.run_ids, promotion.left, promotion.guards
+    entered_at, already_cited, on_file, read = promotion.entered_at, promotion.already_cited, promotion.on_file, tree.read
+    green_runs, max_age_days, signers = policy.green_runs, policy.max_evidence_age_days, list(policy.signers)
+    where = promotion.file.doc.where if promotion.file.doc is not None else (lambda path: (1, 1))
     findings: list[Finding] = []
 
     def at_flag(path: tuple[Any, ...], message: str) -> None:
