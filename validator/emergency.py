@@ -16,7 +16,7 @@ from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 
-from validator import cascade, edit, metrics
+from validator import cascade, edit, metrics, names
 from validator.errors import FatalError
 from validator.report import Result
 
@@ -47,19 +47,9 @@ def parse_metrics(items: list[str]) -> dict[str, Decimal]:
     """``NAME=VALUE`` pairs as exact decimals; FatalError (exit 2) naming the bad one."""
     found: dict[str, Decimal] = {}
     for item in items:
-        name, sep, value = item.partition("=")
-        if not sep or not name:
-            raise FatalError(f"--metrics {item!r}: expected NAME=VALUE, such as drift_ppm=812")
-        if name not in metrics.METRICS:
-            import difflib
-
-            close = difflib.get_close_matches(name.lower(), list(metrics.METRICS), n=1, cutoff=0.6)
-            did = f"; did you mean {close[0]}?" if close else ""
-            raise FatalError(f"--metrics {name!r} is not a metric{did} (metrics: {', '.join(metrics.METRICS)})")
+        name, value = names.name_value(item, "--metrics", "drift_ppm=812", list(metrics.METRICS), found)
         if not _NUMBER.match(value):
             raise FatalError(f"--metrics {name}={value!r}: the value must be a decimal number such as 812 or 0.015")
-        if name in found:
-            raise FatalError(f"--metrics {name} is given twice")
         found[name] = Decimal(value)
     return found
 

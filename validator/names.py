@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Collection, Container
 from pathlib import Path
 
 FLAGS_DIR, FLAG_SUFFIX = "flags", ".yaml"
@@ -31,3 +32,21 @@ def did_you_mean(name: str, known: list[str]) -> str:
 
 def unknown_flag(root: Path, name: str) -> str:
     return f"no flag {name!r}: no file {FLAGS_DIR}/{name}{FLAG_SUFFIX}{did_you_mean(name, flag_names(root))}"
+
+
+def name_value(item: str, option: str, example: str, known: Collection[str], seen: Container[str]) -> tuple[str, str]:
+    """One ``NAME=VALUE`` option value, NAME among ``known`` and not in ``seen``; FatalError (exit 2) saying what to write."""
+    import difflib
+
+    from validator.errors import FatalError
+
+    name, sep, value = item.partition("=")
+    if not sep or not name:
+        raise FatalError(f"{option} {item!r}: write NAME=VALUE, for example {example}")
+    if name not in known:
+        guess = difflib.get_close_matches(name.lower(), list(known), n=1, cutoff=0.6)
+        hint = f"; did you mean {guess[0]}?" if guess else ""
+        raise FatalError(f"{option} {name!r} is not one of: {', '.join(sorted(known))}{hint}")
+    if name in seen:
+        raise FatalError(f"{option} {name} is given twice")
+    return name, value

@@ -19,7 +19,7 @@ from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 
-from validator import clock, metrics, plan, signing
+from validator import clock, metrics, names, plan, signing
 from validator.errors import FatalError
 from validator.finding import Finding
 from validator.model import Flag, Policy, Step
@@ -58,14 +58,8 @@ def parse_inputs(pairs: list[str]) -> dict[str, object]:
     """``name=value`` pairs: amounts stay exact decimal strings, counts become whole numbers."""
     inputs: dict[str, object] = {}
     for pair in pairs:
-        name, sep, value = pair.partition("=")
-        if not sep or not name:
-            raise FatalError(f"--input {pair!r}: write NAME=VALUE, for example ledger_total=1250000.00")
-        kind = INPUT_KINDS.get(name)
-        if kind is None:
-            raise FatalError(f"--input {name}: not an input of any formula; known: {', '.join(sorted(INPUT_KINDS))}")
-        if name in inputs:
-            raise FatalError(f"--input {name} is given twice")
+        name, value = names.name_value(pair, "--input", "ledger_total=1250000.00", list(INPUT_KINDS), inputs)
+        kind = INPUT_KINDS[name]
         if kind == metrics.AMOUNT:
             inputs[name] = value
         else:
