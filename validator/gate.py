@@ -84,7 +84,7 @@ def load_base(root: Path, ref: str) -> Base:
     """Resolve ``ref`` once, read its files and its history."""
     history.ensure_repository(root)
     sha = history.resolve(root, ref)
-    return base_at(root, ref, sha, timeline.standings(timeline.events_of(root, sha)))
+    return base_at(root, ref, sha, timeline.standings_at(root, sha))
 
 
 def base_at(root: Path, ref: str, sha: str, standings: dict[str, timeline.Standing]) -> Base:

@@ -179,60 +179,131 @@ def events(root: Path, rev: str) -> list[Event | Problem]:
     return events_of(root, sha)
 
 
-def events_of(root: Path, sha: str) -> list[Event | Problem]:
-    commits = history.first_parent_log(root, sha, [f"{FLAGS_DIR}/", POLICY_FILE, RESOURCES_FILE])
-    effective = history.effective_times(root, sha)
-    for commit in commits:
-        commit.effective = effective.get(commit.sha, commit.time)
-    wanted: dict[str, None] = {}
-    for commit in commits:
-        for change in commit.changes:
-            if change.new_blob and change.new_mode in _REGULAR and (_is_flag_path(change.path) or change.path in _RULE_FILES):
-                wanted.setdefault(change.new_blob)
-    blobs = _Lazy(list(wanted), history.Blobs(root).stream(list(wanted)))
-    reader = Reader()
-    found: list[Event | Problem] = []
-    current: dict[str, Facts] = {}  # path -> facts of the flag there now
-    steps: dict[str, int | None] = {}  # flag -> its step, followed move by move
-    rule_files: dict[str, dict[str, Any]] = {}
-    for commit in commits:
+def events_of(root: Path, sha: str, effective: dict[str, int] | None = None) -> list[Event | Problem]:
+    return Walk().run(root, sha, None, effective if effective is not None else history.effective_times(root, sha))
+
+
+_PATHS = [f"{FLAGS_DIR}/", POLICY_FILE, RESOURCES_FILE]
+
+
+class Walk:
+    """The history walked commit by commit, with what it must remember between commits.
+
+    What it remembers is named by blob ids (``current``, ``rule_blobs``) and
+    step indexes, so a walk can stop at one commit and go on later from there
+    (``validator.histcache`` keeps it): the blobs are read again from git,
+    never from the cache.
+    """
+
+    def __init__(self) -> None:
+        self.reader = Reader()
+        self.current: dict[str, tuple[str, Facts]] = {}  # path -> (blob id, facts of the flag there now)
+        self.steps: dict[str, int | None] = {}  # flag -> its step, followed move by move
+        self.rule_files: dict[str, dict[str, Any]] = {}
+        self.rule_blobs: dict[str, str] = {}
+
+    def run(self, root: Path, sha: str, since: str | None, effective: dict[str, int]) -> list[Event | Problem]:
+        """The events of the first-parent commits after ``since`` (None: from the root) up to ``sha``."""
+        commits = history.first_parent_log(root, f"{since}..{sha}" if since is not None else sha, _PATHS)
+        for commit in commits:
+            commit.effective = effective.get(commit.sha, commit.time)
+        wanted: dict[str, None] = {}
+        for commit in commits:
+            for change in commit.changes:
+                if change.new_blob and change.new_mode in _REGULAR and (_is_flag_path(change.path) or change.path in _RULE_FILES):
+                    wanted.setdefault(change.new_blob)
+        blobs = _Lazy(list(wanted), history.Blobs(root).stream(list(wanted)))
+        found: list[Event | Problem] = []
+        for commit in commits:
+            self._commit(commit, blobs, found)
+        blobs.finish()
+        return found
+
+    def _commit(self, commit: history.Commit, blobs: _Lazy, found: list[Event | Problem]) -> None:
+        current = self.current
         before: dict[str, tuple[str, Facts]] = {}
         after: dict[str, tuple[str, Facts]] = {}
         file_events: list[Event | Problem] = []
         for change in commit.changes:
             if change.path in _RULE_FILES:
-                file_events.extend(_rules_file_event(commit, change, blobs, rule_files))
+                file_events.extend(_rules_file_event(commit, change, blobs, self.rule_files, self.rule_blobs))
                 continue
             if not _is_flag_path(change.path):
                 continue
-            old = current.pop(change.path, None)
+            held = current.pop(change.path, None)
+            old = held[1] if held is not None else None
             if old is not None:
                 before.setdefault(old.name, (change.path, old))
             if change.new_blob is None or change.new_mode not in _REGULAR:
                 continue
             raw = blobs.get(change.new_blob)
             try:
-                facts = reader.facts(change.path, raw or b"")
+                facts = self.reader.facts(change.path, raw or b"")
             except Unreadable as exc:
                 found.append(Problem(commit, change.path, str(exc)))
-                if old is not None:  # keep the last good reading: an unreadable file changes nothing
-                    current[change.path] = old
+                if held is not None and old is not None:  # keep the last good reading: an unreadable file changes nothing
+                    current[change.path] = held
                     before.pop(old.name, None)
                 continue
-            current[change.path] = facts
+            current[change.path] = (change.new_blob, facts)
             after[facts.name] = (change.path, facts)
         for name in sorted(set(before) | set(after)):
-            found.extend(_flag_events(commit, name, before.get(name), after.get(name), steps))
+            found.extend(_flag_events(commit, name, before.get(name), after.get(name), self.steps))
         found.extend(file_events)
-    blobs.finish()
-    return found
+
+    def state(self) -> dict[str, Any]:
+        """What a later walk needs to go on from here, as JSON data (blob ids, not contents)."""
+        return {
+            "current": {path: blob for path, (blob, _) in sorted(self.current.items())},
+            "steps": dict(sorted(self.steps.items())),
+            "rule_files": dict(sorted(self.rule_blobs.items())),
+        }
+
+    def restore(self, root: Path, state: dict[str, Any]) -> bool:
+        """Go on from ``state``, every blob read again from git; False (and nothing kept) if anything does not fit."""
+        current = state.get("current")
+        steps = state.get("steps")
+        rule_files = state.get("rule_files")
+        if not (isinstance(current, dict) and isinstance(steps, dict) and isinstance(rule_files, dict)):
+            return False
+        if not all(isinstance(v, int) or v is None for v in steps.values()):
+            return False
+        paths = [*current.items(), *rule_files.items()]
+        if not all(isinstance(p, str) and isinstance(b, str) and _is_oid(b) for p, b in paths):
+            return False
+        if not all(_is_flag_path(p) for p in current) or not all(p in _RULE_FILES for p in rule_files):
+            return False
+        bodies = history.Blobs(root).read([b for _, b in paths])
+        restored: dict[str, tuple[str, Facts]] = {}
+        rules: dict[str, dict[str, Any]] = {}
+        for (path, blob), raw in zip(paths, bodies):
+            if raw is None:
+                return False
+            if path in current:
+                try:
+                    restored[path] = (blob, self.reader.facts(path, raw))
+                except Unreadable:
+                    return False
+            else:
+                read = _read_rules_file(path, raw)
+                if isinstance(read, str):
+                    return False
+                rules[path] = read
+        self.current, self.steps = restored, {str(k): v for k, v in steps.items()}
+        self.rule_files, self.rule_blobs = rules, dict(rule_files)
+        return True
+
+
+def _is_oid(text: str) -> bool:
+    return len(text) in (40, 64) and all(c in "0123456789abcdef" for c in text)
 
 
 def _rules_file_event(
-    commit: history.Commit, change: history.Change, blobs: _Lazy, known: dict[str, dict[str, Any]]
+    commit: history.Commit, change: history.Change, blobs: _Lazy, known: dict[str, dict[str, Any]], known_blobs: dict[str, str]
 ) -> list[Event | Problem]:
     path = change.path
     if change.new_blob is None or change.new_mode not in _REGULAR:
+        known_blobs.pop(path, None)
         was = known.pop(path, None)
         if was is None:
             return []
@@ -242,6 +313,7 @@ def _rules_file_event(
         return [Problem(commit, path, read)]
     was = known.get(path)
     known[path] = read
+    known_blobs[path] = change.new_blob
     if was is None or was == read:
         return []  # the first reading is where the history starts, not a change
     return [Event(commit, None, amend.KIND, None, None, path, None, changes=amend.changes(was, read))]
@@ -304,9 +376,12 @@ def move_kind(steps: tuple[Position, ...], at: int | None, target: Position) -> 
     return (plan.DISABLE if to == 0 else plan.DEMOTE), to, [warning]
 
 
-def standings(found: list[Event | Problem]) -> dict[str, Standing]:
-    """Where every flag stands after the last of ``found``, from the events alone."""
-    known: dict[str, Standing] = {}
+def standings(found: list[Event | Problem], known: dict[str, Standing] | None = None) -> dict[str, Standing]:
+    """Where every flag stands after the last of ``found``, from the events alone.
+
+    ``known``: where they stood before the first of ``found`` (updated in place).
+    """
+    known = {} if known is None else known
     for event in found:
         if isinstance(event, Problem) or event.flag is None:
             continue
@@ -334,3 +409,31 @@ def upto(found: list[Event | Problem], sha: str, order: list[str]) -> list[Event
     position = {commit: i for i, commit in enumerate(order)}
     limit = position[sha]
     return [e for e in found if position.get(e.commit.sha, limit + 1) <= limit]
+
+
+def standings_at(root: Path, sha: str) -> dict[str, Standing]:
+    """``standings(events_of(root, sha))``, going on from the nearest walk kept for an ancestor.
+
+    The walk kept (``validator.histcache``) is keyed by the exact commit id;
+    only the first-parent commits after it are walked, and the blobs it names
+    are read again from git.  Without a usable one (none yet, deleted,
+    corrupt, of another version, not on this history, ``FLAGGATE_NO_CACHE``)
+    the whole history is walked, with the same result.
+    """
+    from validator import histcache
+
+    effective = history.effective_times(root, sha)
+    cache = histcache.open_cache(root)
+    walk = Walk()
+    known: dict[str, Standing] = {}
+    since: str | None = None
+    if cache is not None:
+        kept = cache.nearest(effective)
+        if kept is not None and kept.sha == sha:
+            return kept.standings
+        if kept is not None and walk.restore(root, kept.state):
+            since, known = kept.sha, kept.standings
+    result = standings(walk.run(root, sha, since, effective), known)
+    if cache is not None:
+        cache.save(sha, walk.state(), result)
+    return result

@@ -1,0 +1,147 @@
+"""Kept walks of the state history, so ``check --base`` does not re-read years of commits.
+
+Where every flag stands after commit C is a function of C alone (its
+first-parent history and the blobs on it).  After walking the history up to
+C, ``timeline.standings_at`` keeps here what the walk found and what it needs
+to go on (blob ids and step indexes): the next call for C, or for a commit
+whose first-parent history passes through C, walks only the commits after C.
+
+What is kept is derived from git only and is never a yardstick of its own:
+
+* it lives in the git directory (``flaggate/`` under ``git rev-parse
+  --git-path``), which no pull request can change, and is safe to delete;
+* an entry is used only for the exact commit id it is named by, and only when
+  that commit is on the first-parent history being judged (asked of git, not
+  of the entry);
+* the blobs it names are read again from git and parsed by the same reader;
+* an entry of another version, corrupt, or naming a blob git does not have
+  is ignored, and the history is walked from the start;
+* ``FLAGGATE_NO_CACHE=1`` turns it off (the tests run both ways).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from validator import history
+from validator.timeline import Standing
+
+VERSION = 1
+DISABLE_ENV = "FLAGGATE_NO_CACHE"
+KEEP = 16  # entries kept; the oldest are removed first
+_PREFIX, _SUFFIX = "standings-", ".json"
+
+
+@dataclass
+class Kept:
+    sha: str
+    state: dict[str, Any]
+    standings: dict[str, Standing]
+
+
+def disabled() -> bool:
+    return os.environ.get(DISABLE_ENV, "") not in ("", "0")
+
+
+def open_cache(root: Path) -> Cache | None:
+    """The cache of the repository at ``root``, or None when turned off."""
+    if disabled():
+        return None
+    out = history.git(root, "rev-parse", "--git-path", "flaggate", check=False).strip()
+    if not out:
+        return None
+    path = Path(out)
+    return Cache(path if path.is_absolute() else root / path)
+
+
+class Cache:
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def _file(self, sha: str) -> Path:
+        return self.directory / f"{_PREFIX}{sha}{_SUFFIX}"
+
+    def nearest(self, first_parent: dict[str, int]) -> Kept | None:
+        """The kept walk of the latest commit of ``first_parent`` (oldest first) that has one."""
+        try:
+            names = os.listdir(self.directory)
+        except OSError:
+            return None
+        kept = {n[len(_PREFIX) : -len(_SUFFIX)] for n in names if n.startswith(_PREFIX) and n.endswith(_SUFFIX)}
+        if not kept:
+            return None
+        for sha in reversed(list(first_parent)):
+            if sha in kept:
+                found = self._load(sha)
+                if found is not None:
+                    return found
+        return None
+
+    def _load(self, sha: str) -> Kept | None:
+        try:
+            data = json.loads(self._file(sha).read_bytes())
+            if not isinstance(data, dict) or data.get("version") != VERSION or data.get("commit") != sha:
+                return None
+            state, raw = data["state"], data["standings"]
+            if not isinstance(state, dict) or not isinstance(raw, dict):
+                return None
+            return Kept(sha, state, {str(name): _standing(value) for name, value in raw.items()})
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, OverflowError):
+            return None
+
+    def save(self, sha: str, state: dict[str, Any], standings: dict[str, Standing]) -> None:
+        body = {
+            "version": VERSION,
+            "commit": sha,
+            "state": state,
+            "standings": {name: _standing_json(s) for name, s in sorted(standings.items())},
+        }
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=".standings.", suffix=".tmp", dir=self.directory)
+            try:
+                with os.fdopen(fd, "wb") as handle:
+                    handle.write(json.dumps(body, separators=(",", ":")).encode("utf-8"))
+                os.replace(tmp, self._file(sha))
+            finally:
+                if os.path.exists(tmp):
+                    os.unlink(tmp)
+            self._prune()
+        except OSError:
+            pass  # a read-only git directory: nothing kept, same answers
+
+    def _prune(self) -> None:
+        entries = [p for p in self.directory.iterdir() if p.name.startswith(_PREFIX) and p.name.endswith(_SUFFIX)]
+        if len(entries) <= KEEP:
+            return
+        entries.sort(key=lambda p: p.stat().st_mtime)
+        for old in entries[: len(entries) - KEEP]:
+            old.unlink(missing_ok=True)
+
+
+def _standing_json(s: Standing) -> dict[str, Any]:
+    return {
+        "step": s.step,
+        "entered_at": int(s.entered_at.timestamp()) if s.entered_at is not None else None,
+        "entered_commit": s.entered_commit,
+        "cited": dict(s.cited),
+    }
+
+
+def _standing(value: Any) -> Standing:
+    step, at, commit, cited = value["step"], value["entered_at"], value["entered_commit"], value["cited"]
+    if not (step is None or (isinstance(step, int) and not isinstance(step, bool))):
+        raise TypeError("step")
+    if not (at is None or (isinstance(at, int) and not isinstance(at, bool))):
+        raise TypeError("entered_at")
+    if not (commit is None or isinstance(commit, str)) or not isinstance(cited, dict):
+        raise TypeError("entered_commit")
+    if not all(isinstance(k, str) and isinstance(v, str) for k, v in cited.items()):
+        raise TypeError("cited")
+    return Standing(step, datetime.fromtimestamp(at, UTC) if at is not None else None, commit, dict(cited))
