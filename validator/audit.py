@@ -15,7 +15,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from validator import clock, history, metrics, plan, timeline
+from validator import clock, history, jsonout, metrics, plan, timeline
 from validator.rules import amend
 from validator.rules.evidence import evidence_path, load_run, plain_run_id
 from validator.signing import SIG_SUFFIX
@@ -48,6 +48,50 @@ class _Lazy(dict):  # type: ignore[type-arg]
             self[pending] = next(self._stream)
         for _ in self._stream:
             pass
+
+
+def text(root: Path, rev: str) -> str:
+    """The audit log of ``rev`` as published: ``jsonout.dumps(entries(root, rev))``, byte for byte."""
+    history.ensure_repository(root)
+    return render(items(root, history.resolve(root, rev)))
+
+
+def render(rendered: list[str]) -> str:
+    """The published file from its entries, each as ``item`` renders it."""
+    return "[\n  " + ",\n  ".join(rendered) + "\n]\n" if rendered else "[]\n"
+
+
+def item(entry: dict[str, Any]) -> str:
+    """One entry as it reads inside the published list (JSON strings never hold a raw line break)."""
+    return jsonout.dumps(entry)[:-1].replace("\n", "\n  ")
+
+
+def items(root: Path, sha: str) -> list[str]:
+    """Every entry of ``sha``'s audit log, rendered, going on from the nearest log kept for an ancestor.
+
+    An entry is a function of its commit alone (the event and the runs it
+    cited, read at that commit), so the entries of a kept log for a
+    first-parent ancestor (``validator.histcache``) are those of this one, and
+    only the commits after it are read.
+    """
+    from validator import histcache
+
+    effective = history.effective_times(root, sha)
+    cache = histcache.open_cache(root)
+    walk = timeline.Walk()
+    done: list[str] = []
+    since: str | None = None
+    if cache is not None:
+        kept = cache.nearest_log(effective)
+        if kept is not None and kept.sha == sha:
+            return kept.items
+        if kept is not None and walk.restore(root, kept.state):
+            since, done = kept.sha, kept.items
+    found = walk.run(root, sha, since, effective)
+    done.extend(item(entry) for entry in entries(root, sha, found))
+    if cache is not None:
+        cache.save_log(sha, walk.state(), done)
+    return done
 
 
 def entries(root: Path, rev: str, found: list[Event | timeline.Problem] | None = None) -> list[dict[str, Any]]:

@@ -573,11 +573,11 @@ def _plan(args: argparse.Namespace) -> int:
 
 
 def _audit_log(args: argparse.Namespace) -> int:
-    from validator import audit, jsonout, publish
+    from validator import audit, publish
 
     root = _root(args)
     with term.progress(f"flaggate audit-log: reading the history of {args.rev}"):
-        text = jsonout.dumps(audit.entries(root, args.rev))
+        text = audit.text(root, args.rev)
     if args.out is None:
         sys.stdout.write(text)
     else:

@@ -34,8 +34,9 @@ from validator.timeline import Standing
 
 VERSION = 1
 DISABLE_ENV = "FLAGGATE_NO_CACHE"
-KEEP = 16  # entries kept; the oldest are removed first
-_PREFIX, _SUFFIX = "standings-", ".json"
+STANDINGS, AUDIT = "standings", "audit"
+KEEP = {STANDINGS: 16, AUDIT: 2}  # entries kept of each kind (an audit log is large); the oldest are removed first
+_SUFFIX = ".json"
 
 
 @dataclass
@@ -43,6 +44,13 @@ class Kept:
     sha: str
     state: dict[str, Any]
     standings: dict[str, Standing]
+
+
+@dataclass
+class KeptLog:
+    sha: str
+    state: dict[str, Any]
+    items: list[str]  # each audit entry as rendered in the published file
 
 
 def disabled() -> bool:
@@ -64,64 +72,89 @@ class Cache:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
 
-    def _file(self, sha: str) -> Path:
-        return self.directory / f"{_PREFIX}{sha}{_SUFFIX}"
+    def _file(self, kind: str, sha: str) -> Path:
+        return self.directory / f"{kind}-{sha}{_SUFFIX}"
 
-    def nearest(self, first_parent: dict[str, int]) -> Kept | None:
-        """The kept walk of the latest commit of ``first_parent`` (oldest first) that has one."""
+    def _nearest(self, kind: str, first_parent: dict[str, int]) -> tuple[str, dict[str, Any]] | None:
+        """The kept data of the latest commit of ``first_parent`` (oldest first) that has an entry of ``kind``."""
         try:
             names = os.listdir(self.directory)
         except OSError:
             return None
-        kept = {n[len(_PREFIX) : -len(_SUFFIX)] for n in names if n.startswith(_PREFIX) and n.endswith(_SUFFIX)}
+        prefix = f"{kind}-"
+        kept = {n[len(prefix) : -len(_SUFFIX)] for n in names if n.startswith(prefix) and n.endswith(_SUFFIX)}
         if not kept:
             return None
         for sha in reversed(list(first_parent)):
             if sha in kept:
-                found = self._load(sha)
-                if found is not None:
-                    return found
+                try:
+                    data = json.loads(self._file(kind, sha).read_bytes())
+                except (OSError, ValueError):
+                    continue
+                if (
+                    isinstance(data, dict)
+                    and data.get("version") == VERSION
+                    and data.get("commit") == sha
+                    and isinstance(data.get("state"), dict)
+                ):
+                    return sha, data
         return None
 
-    def _load(self, sha: str) -> Kept | None:
+    def nearest(self, first_parent: dict[str, int]) -> Kept | None:
+        """The kept standings of the latest commit of ``first_parent`` that has them."""
+        found = self._nearest(STANDINGS, first_parent)
+        if found is None:
+            return None
+        sha, data = found
         try:
-            data = json.loads(self._file(sha).read_bytes())
-            if not isinstance(data, dict) or data.get("version") != VERSION or data.get("commit") != sha:
+            raw = data["standings"]
+            if not isinstance(raw, dict):
                 return None
-            state, raw = data["state"], data["standings"]
-            if not isinstance(state, dict) or not isinstance(raw, dict):
-                return None
-            return Kept(sha, state, {str(name): _standing(value) for name, value in raw.items()})
-        except (OSError, ValueError, KeyError, TypeError, AttributeError, OverflowError):
+            return Kept(sha, data["state"], {str(name): _standing(value) for name, value in raw.items()})
+        except (KeyError, TypeError, ValueError, OverflowError):
             return None
 
+    def nearest_log(self, first_parent: dict[str, int]) -> KeptLog | None:
+        """The kept audit log of the latest commit of ``first_parent`` that has one."""
+        found = self._nearest(AUDIT, first_parent)
+        if found is None:
+            return None
+        sha, data = found
+        items = data.get("items")
+        if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
+            return None
+        return KeptLog(sha, data["state"], items)
+
     def save(self, sha: str, state: dict[str, Any], standings: dict[str, Standing]) -> None:
-        body = {
-            "version": VERSION,
-            "commit": sha,
-            "state": state,
-            "standings": {name: _standing_json(s) for name, s in sorted(standings.items())},
-        }
+        body = {"standings": {name: _standing_json(s) for name, s in sorted(standings.items())}}
+        self._save(STANDINGS, sha, state, body)
+
+    def save_log(self, sha: str, state: dict[str, Any], items: list[str]) -> None:
+        self._save(AUDIT, sha, state, {"items": items})
+
+    def _save(self, kind: str, sha: str, state: dict[str, Any], body: dict[str, Any]) -> None:
+        data = {"version": VERSION, "commit": sha, "state": state, **body}
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=".standings.", suffix=".tmp", dir=self.directory)
+            fd, tmp = tempfile.mkstemp(prefix=f".{kind}.", suffix=".tmp", dir=self.directory)
             try:
                 with os.fdopen(fd, "wb") as handle:
-                    handle.write(json.dumps(body, separators=(",", ":")).encode("utf-8"))
-                os.replace(tmp, self._file(sha))
+                    handle.write(json.dumps(data, separators=(",", ":")).encode("utf-8"))
+                os.replace(tmp, self._file(kind, sha))
             finally:
                 if os.path.exists(tmp):
                     os.unlink(tmp)
-            self._prune()
+            self._prune(kind)
         except OSError:
             pass  # a read-only git directory: nothing kept, same answers
 
-    def _prune(self) -> None:
-        entries = [p for p in self.directory.iterdir() if p.name.startswith(_PREFIX) and p.name.endswith(_SUFFIX)]
-        if len(entries) <= KEEP:
+    def _prune(self, kind: str) -> None:
+        prefix = f"{kind}-"
+        entries = [p for p in self.directory.iterdir() if p.name.startswith(prefix) and p.name.endswith(_SUFFIX)]
+        if len(entries) <= KEEP[kind]:
             return
         entries.sort(key=lambda p: p.stat().st_mtime)
-        for old in entries[: len(entries) - KEEP]:
+        for old in entries[: len(entries) - KEEP[kind]]:
             old.unlink(missing_ok=True)
 
 

@@ -412,28 +412,61 @@ def upto(found: list[Event | Problem], sha: str, order: list[str]) -> list[Event
 
 
 def standings_at(root: Path, sha: str) -> dict[str, Standing]:
-    """``standings(events_of(root, sha))``, going on from the nearest walk kept for an ancestor.
+    """``standings(events_of(root, sha))``, going on from the nearest walk kept for an ancestor (see ``Follower``)."""
+    return Follower(root, history.effective_times(root, sha)).standings(sha)
 
-    The walk kept (``validator.histcache``) is keyed by the exact commit id;
-    only the first-parent commits after it are walked, and the blobs it names
-    are read again from git.  Without a usable one (none yet, deleted,
+
+class Follower:
+    """Where the flags stand at commits of one first-parent history, oldest asked first, walked once.
+
+    The first commit asked goes on from the nearest walk kept for a
+    first-parent ancestor (``validator.histcache``, keyed by the exact commit
+    id; the blobs it names are read again from git); each later one goes on
+    from the one before.  Without a usable kept walk (none yet, deleted,
     corrupt, of another version, not on this history, ``FLAGGATE_NO_CACHE``)
-    the whole history is walked, with the same result.
+    the history is walked from its start, with the same result.
     """
-    from validator import histcache
 
-    effective = history.effective_times(root, sha)
-    cache = histcache.open_cache(root)
-    walk = Walk()
-    known: dict[str, Standing] = {}
-    since: str | None = None
-    if cache is not None:
-        kept = cache.nearest(effective)
-        if kept is not None and kept.sha == sha:
-            return kept.standings
-        if kept is not None and walk.restore(root, kept.state):
-            since, known = kept.sha, kept.standings
-    result = standings(walk.run(root, sha, since, effective), known)
-    if cache is not None:
-        cache.save(sha, walk.state(), result)
-    return result
+    def __init__(self, root: Path, effective: dict[str, int]) -> None:
+        from validator import histcache
+
+        self.root = root
+        self.effective = effective  # the first-parent history, oldest first, with effective times
+        self.cache = histcache.open_cache(root)
+        self.walk: Walk | None = None
+        self.since: str | None = None
+        self.known: dict[str, Standing] = {}
+        self._state: dict[str, Any] | None = None  # a kept walk not restored yet (its standings were enough)
+
+    def standings(self, sha: str) -> dict[str, Standing]:
+        if self.walk is None:
+            self.walk = Walk()
+            kept = self.cache.nearest(_upto(self.effective, sha)) if self.cache is not None else None
+            if kept is not None and kept.sha == sha:
+                self.since, self.known, self._state = sha, kept.standings, kept.state
+                return _copy(self.known)
+            if kept is not None and self.walk.restore(self.root, kept.state):
+                self.since, self.known = kept.sha, kept.standings
+        elif self._state is not None:
+            if not self.walk.restore(self.root, self._state):
+                self.walk, self.since, self.known = Walk(), None, {}
+            self._state = None
+        if self.since != sha:
+            standings(self.walk.run(self.root, sha, self.since, self.effective), self.known)
+            self.since = sha
+            if self.cache is not None:
+                self.cache.save(sha, self.walk.state(), self.known)
+        return _copy(self.known)
+
+
+def _upto(order: dict[str, int], sha: str) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for commit, value in order.items():
+        out[commit] = value
+        if commit == sha:
+            break
+    return out
+
+
+def _copy(known: dict[str, Standing]) -> dict[str, Standing]:
+    return {name: Standing(s.step, s.entered_at, s.entered_commit, dict(s.cited)) for name, s in known.items()}
