@@ -315,6 +315,17 @@ def build_parser() -> argparse.ArgumentParser:
     owners.add_argument("--check", action="store_true", help="exit 1 (and show the diff) if the file is out of date")
     _add_common(owners)
 
+    hooks = _sub(
+        sub,
+        "hooks",
+        "check, schema --check and codeowners --check in one process (the pre-commit hook)",
+        "Runs `flaggate check`, then `flaggate schema --check` (in flaggate's own repository, where schema/ is generated) "
+        "and `flaggate codeowners --check` (when .github/CODEOWNERS exists), in one process, so a commit pays flaggate's "
+        "start-up once. Exit 2 if any could not decide, else 1 if any found something, else 0.",
+        "  flaggate hooks",
+    )
+    _add_common(hooks)
+
     rb = _sub(
         sub,
         "rollback-check",
@@ -446,6 +457,12 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _pr_check(args)
     if args.command == "codeowners":
         return _codeowners(args)
+    if args.command == "hooks":
+        common = ["--root", str(_root(args))] + (["--no-color"] if args.no_color else [])
+        codes = [
+            main([command, *common, *extra]) for command, extra in (("check", []), ("schema", ["--check"]), ("codeowners", ["--check"]))
+        ]
+        return 2 if 2 in codes else max(codes)
     if args.command == "rollback-check":
         return _rollback_check(args)
     if args.command == "evidence":
@@ -647,6 +664,20 @@ def _codeowners(args: argparse.Namespace) -> int:
     write_atomically(target, codeowners.render(root).encode("utf-8"))
     print(f"wrote {codeowners.PATH}")
     return 0
+
+
+def _hooks(args: argparse.Namespace) -> int:
+    from validator import codeowners
+
+    root = _root(args)
+    common = ["--root", str(root)] + (["--no-color"] if args.no_color else [])
+    runs: list[list[str]] = [["check"]]
+    if (root / "validator" / "model.py").is_file():  # flaggate's own repository: schema/ is generated there
+        runs.append(["schema", "--check"])
+    if (root / codeowners.PATH).is_file():  # a repository that keeps no CODEOWNERS is not told to
+        runs.append(["codeowners", "--check"])
+    codes = [main([*command, *common]) for command in runs]
+    return 2 if 2 in codes else max(codes)
 
 
 def _evidence(args: argparse.Namespace) -> int:
