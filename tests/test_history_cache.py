@@ -126,3 +126,31 @@ def test_an_entry_off_the_first_parent_history_is_not_used(tmp_path: Path, monke
         timeline.standings_at(repo, head)["allocation_dual_write"].step
         == timeline.standings_at(repo, git(repo, "rev-parse", "HEAD~1").strip())["allocation_dual_write"].step
     )
+
+
+def test_asking_for_some_flags_only(history: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+    """A walk of some flags only (no kept walk) gives each of them the standing the whole walk gives."""
+    repo = history["repo"]
+    monkeypatch.setenv(histcache.DISABLE_ENV, "1")
+    for sha in _first_parent(repo):
+        full = timeline.standings(timeline.events_of(repo, sha))
+        for name in [*full, "no_such_flag"]:
+            some = timeline.standings_at(repo, sha, frozenset({name}))
+            assert (vars(some[name]) if name in some else None) == (vars(full[name]) if name in full else None), (sha, name)
+
+
+def test_a_name_spelled_with_an_escape_is_still_found(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The blobs skipped are only those that cannot name the flag: a YAML escape can spell a name without its bytes."""
+    from tests.gitrepo import new_repo
+
+    monkeypatch.setenv(histcache.DISABLE_ENV, "1")
+    repo = new_repo(tmp_path)
+    git(repo, "mv", "flags/outbox_enabled.yaml", "flags/escaped.yaml")
+    path = repo / "flags/escaped.yaml"
+    path.write_text(path.read_text().replace("name: outbox_enabled", 'name: "outbox\\x5fenabled"'))
+    commit_all(repo, "rename, name escaped", "2026-11-05T09:00:00Z")
+    set_state(repo, "escaped", "on", frm="off", evidence=[])
+    head = commit_all(repo, "outbox on", "2026-11-06T09:00:00Z")
+    full = timeline.standings(timeline.events_of(repo, head))
+    assert full["outbox_enabled"].entered_at is not None and full["outbox_enabled"].step == 1
+    assert vars(timeline.standings_at(repo, head, frozenset({"outbox_enabled"}))["outbox_enabled"]) == vars(full["outbox_enabled"])

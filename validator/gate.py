@@ -80,11 +80,32 @@ class Judgement:
     findings: list[Finding]
 
 
-def load_base(root: Path, ref: str) -> Base:
-    """Resolve ``ref`` once, read its files and its history."""
+def load_base(root: Path, ref: str, head: Snapshot | None = None) -> Base:
+    """Resolve ``ref`` once, read its files and its history.
+
+    With ``head`` (the tree to be judged), the history is asked only where the
+    flags that move stand: ``judge`` reads a standing for nothing else.
+    """
     history.ensure_repository(root)
     sha = history.resolve(root, ref)
-    return base_at(root, ref, sha, timeline.standings_at(root, sha))
+    base = base_at(root, ref, sha, {})
+    base.standings = timeline.standings_at(root, sha, _moving(base.snapshot, head) if head is not None else None)
+    return base
+
+
+def _moving(base: Snapshot, head: Snapshot) -> frozenset[str]:
+    """The flags readable on both sides whose state or percentage differs."""
+    moving = set()
+    for name, now_file in head.flags.items():
+        was = base.flags.get(name)
+        if (
+            was is not None
+            and was.flag is not None
+            and now_file.flag is not None
+            and plan.position(was.flag) != plan.position(now_file.flag)
+        ):
+            moving.add(name)
+    return frozenset(moving)
 
 
 def base_at(root: Path, ref: str, sha: str, standings: dict[str, timeline.Standing]) -> Base:

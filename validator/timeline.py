@@ -195,9 +195,13 @@ class Walk:
     never from the cache.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, names: frozenset[str] | None = None) -> None:
         self.reader = Reader()
-        self.current: dict[str, tuple[str, Facts]] = {}  # path -> (blob id, facts of the flag there now)
+        # Only these flags' events, when given: a blob is parsed only if it could name one of them
+        # (``_may_name``) or replaces one of them.  A walk with names is never kept.
+        self.names = names
+        # path -> (blob id, facts of the flag there now; None: a flag outside ``names``)
+        self.current: dict[str, tuple[str, Facts | None]] = {}
         self.steps: dict[str, int | None] = {}  # flag -> its step, followed move by move
         self.rule_files: dict[str, dict[str, Any]] = {}
         self.rule_blobs: dict[str, str] = {}
@@ -224,9 +228,11 @@ class Walk:
         before: dict[str, tuple[str, Facts]] = {}
         after: dict[str, tuple[str, Facts]] = {}
         file_events: list[Event | Problem] = []
+        names = self.names
         for change in commit.changes:
             if change.path in _RULE_FILES:
-                file_events.extend(_rules_file_event(commit, change, blobs, self.rule_files, self.rule_blobs))
+                if names is None:
+                    file_events.extend(_rules_file_event(commit, change, blobs, self.rule_files, self.rule_blobs))
                 continue
             if not _is_flag_path(change.path):
                 continue
@@ -236,14 +242,21 @@ class Walk:
                 before.setdefault(old.name, (change.path, old))
             if change.new_blob is None or change.new_mode not in _REGULAR:
                 continue
-            raw = blobs.get(change.new_blob)
+            raw = blobs.get(change.new_blob) or b""
+            if names is not None and old is None and not _may_name(raw, names):
+                current[change.path] = (change.new_blob, None)
+                continue
             try:
-                facts = self.reader.facts(change.path, raw or b"")
+                facts = self.reader.facts(change.path, raw)
             except Unreadable as exc:
                 found.append(Problem(commit, change.path, str(exc)))
-                if held is not None and old is not None:  # keep the last good reading: an unreadable file changes nothing
+                if held is not None:  # keep the last good reading: an unreadable file changes nothing
                     current[change.path] = held
-                    before.pop(old.name, None)
+                    if old is not None:
+                        before.pop(old.name, None)
+                continue
+            if names is not None and facts.name not in names:
+                current[change.path] = (change.new_blob, None)
                 continue
             current[change.path] = (change.new_blob, facts)
             after[facts.name] = (change.path, facts)
@@ -253,6 +266,8 @@ class Walk:
 
     def state(self) -> dict[str, Any]:
         """What a later walk needs to go on from here, as JSON data (blob ids, not contents)."""
+        if self.names is not None:
+            raise ValueError("a walk of some flags only is never kept")
         return {
             "current": {path: blob for path, (blob, _) in sorted(self.current.items())},
             "steps": dict(sorted(self.steps.items())),
@@ -292,6 +307,17 @@ class Walk:
         self.current, self.steps = restored, {str(k): v for k, v in steps.items()}
         self.rule_files, self.rule_blobs = rules, dict(rule_files)
         return True
+
+
+def _may_name(raw: bytes, names: frozenset[str]) -> bool:
+    """Could the strict reader find one of ``names`` as this blob's ``name``?  False only when it surely cannot.
+
+    A readable flag file is UTF-8 and its name matches ``^[a-z][a-z0-9_]*$``
+    (no space, so no line folding): YAML can spell such a value without its
+    own bytes only through a backslash escape.  This decides only which blobs
+    are parsed; what a blob says always comes from the strict reader.
+    """
+    return b"\\" in raw or any(name.encode() in raw for name in names)
 
 
 def _is_oid(text: str) -> bool:
@@ -411,9 +437,14 @@ def upto(found: list[Event | Problem], sha: str, order: list[str]) -> list[Event
     return [e for e in found if position.get(e.commit.sha, limit + 1) <= limit]
 
 
-def standings_at(root: Path, sha: str) -> dict[str, Standing]:
-    """``standings(events_of(root, sha))``, going on from the nearest walk kept for an ancestor (see ``Follower``)."""
-    return Follower(root, history.effective_times(root, sha)).standings(sha)
+def standings_at(root: Path, sha: str, names: frozenset[str] | None = None) -> dict[str, Standing]:
+    """``standings(events_of(root, sha))``, going on from the nearest walk kept for an ancestor (see ``Follower``).
+
+    ``names``: the flags whose standings are asked; the others may be missing
+    from the answer (a walk from the start then parses only blobs that could
+    be theirs).
+    """
+    return Follower(root, history.effective_times(root, sha), names).standings(sha)
 
 
 class Follower:
@@ -427,10 +458,11 @@ class Follower:
     the history is walked from its start, with the same result.
     """
 
-    def __init__(self, root: Path, effective: dict[str, int]) -> None:
+    def __init__(self, root: Path, effective: dict[str, int], names: frozenset[str] | None = None) -> None:
         from validator import histcache
 
         self.root = root
+        self.names = names  # only these flags are asked about (None: all); with no kept walk, only they are walked
         self.effective = effective  # the first-parent history, oldest first, with effective times
         self.cache = histcache.open_cache(root)
         self.walk: Walk | None = None
@@ -447,6 +479,8 @@ class Follower:
                 return _copy(self.known)
             if kept is not None and self.walk.restore(self.root, kept.state):
                 self.since, self.known = kept.sha, kept.standings
+            elif self.names is not None:
+                self.walk = Walk(self.names)
         elif self._state is not None:
             if not self.walk.restore(self.root, self._state):
                 self.walk, self.since, self.known = Walk(), None, {}
@@ -454,7 +488,7 @@ class Follower:
         if self.since != sha:
             standings(self.walk.run(self.root, sha, self.since, self.effective), self.known)
             self.since = sha
-            if self.cache is not None:
+            if self.cache is not None and self.walk.names is None:
                 self.cache.save(sha, self.walk.state(), self.known)
         return _copy(self.known)
 
