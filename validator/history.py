@@ -95,18 +95,19 @@ class Commit:
     effective: int = 0  # the time it counts as: never earlier than its first parent (see effective_times)
 
 
-def first_parent_log(root: Path, rev: str, paths: Iterable[str]) -> list[Commit]:
+def first_parent_log(root: Path, rev: str, paths: Iterable[str], *, people: bool = True) -> list[Commit]:
     """The first-parent history of ``rev`` touching ``paths``, oldest first.
 
     Merge commits are diffed against their first parent, so a change merged
     from a branch is attributed to the merge on the first-parent line.  Fields
     are separated by a per-run random marker, so nothing a committer writes in
-    a name or a trailer can forge a record.
+    a name or a trailer can forge a record.  ``people=False`` leaves authors
+    and trailers empty (git then skips parsing every message for trailers).
     """
     nonce = secrets.token_hex(8)
     rs, fs = f"\x1e{nonce}\x1e", f"\x1f{nonce}\x1f"
     trailers = "%(trailers:key=Reviewed-by,key=Approved-by,valueonly,separator=%x1d)"
-    fmt = fs.join(["%H", "%P", "%an", "%ae", "%ct", trailers])
+    fmt = fs.join(["%H", "%P", "%an", "%ae", "%ct", trailers] if people else ["%H", "%P", "", "", "%ct", ""])
     out = git(
         root,
         "log",
@@ -182,6 +183,40 @@ class Blobs:
     def read(self, names: list[str]) -> list[bytes | None]:
         """Contents of ``names`` (``<sha>`` or ``<rev>:<path>``), None where missing or not a blob."""
         return list(self.stream(names))
+
+    def read_all(self, names: list[str]) -> list[bytes | None]:
+        """Like ``read``, git's whole answer taken at once: quicker when the caller does little with most blobs."""
+        if not names:
+            return []
+        for name in names:
+            if "\n" in name or "\r" in name:
+                raise HistoryError(f"cannot read {name!r} from git: the name has a line break")
+        try:
+            done = subprocess.run(
+                ["git", "cat-file", "--batch", "--buffer"],
+                cwd=self.root,
+                env=_env(),
+                input="".join(f"{n}\n" for n in names).encode("utf-8", "surrogateescape"),
+                capture_output=True,
+            )
+        except FileNotFoundError:
+            raise HistoryError("git is not installed or not on PATH") from None
+        out, at, found = done.stdout, 0, []
+        for _ in names:
+            end = out.find(b"\n", at)
+            if end < 0:
+                break
+            parts = out[at:end].split()
+            at = end + 1
+            if len(parts) != 3:  # "<name> missing" or "ambiguous"
+                found.append(None)
+                continue
+            size = int(parts[2])
+            found.append(out[at : at + size] if parts[1] == b"blob" else None)
+            at += size + 1
+        if done.returncode != 0 or len(found) != len(names):
+            raise HistoryError(f"git cat-file failed: {done.stderr.decode(errors='replace').strip() or 'output ended early'}")
+        return found
 
     def stream(self, names: list[str]) -> Iterator[bytes | None]:
         """Like ``read``, one at a time as git produces them: git works while the caller parses."""

@@ -208,7 +208,8 @@ class Walk:
 
     def run(self, root: Path, sha: str, since: str | None, effective: dict[str, int]) -> list[Event | Problem]:
         """The events of the first-parent commits after ``since`` (None: from the root) up to ``sha``."""
-        commits = history.first_parent_log(root, f"{since}..{sha}" if since is not None else sha, _PATHS)
+        rev = f"{since}..{sha}" if since is not None else sha
+        commits = history.first_parent_log(root, rev, _PATHS, people=self.names is None)
         for commit in commits:
             commit.effective = effective.get(commit.sha, commit.time)
         wanted: dict[str, None] = {}
@@ -216,7 +217,10 @@ class Walk:
             for change in commit.changes:
                 if change.new_blob and change.new_mode in _REGULAR and (_is_flag_path(change.path) or change.path in _RULE_FILES):
                     wanted.setdefault(change.new_blob)
-        blobs = _Lazy(list(wanted), history.Blobs(root).stream(list(wanted)))
+        if self.names is None:
+            blobs = _Lazy(list(wanted), history.Blobs(root).stream(list(wanted)))
+        else:  # most blobs are only searched for a name: take git's answer whole
+            blobs = _Lazy(list(wanted), iter(history.Blobs(root).read_all(list(wanted))))
         found: list[Event | Problem] = []
         for commit in commits:
             self._commit(commit, blobs, found)
