@@ -11,6 +11,7 @@ Order is the first-parent sequence, never commit dates.  Flag identity is the
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -88,7 +89,7 @@ def items(root: Path, sha: str) -> list[str]:
         if kept is not None and walk.restore(root, kept.state):
             since, done = kept.sha, kept.items
     found = walk.run(root, sha, since, effective)
-    done.extend(item(entry) for entry in entries(root, sha, found))
+    done.extend(item(entry) for entry in _each(root, found, _cited(found)))
     if cache is not None:
         cache.save_log(sha, walk.state(), done)
     return done
@@ -98,6 +99,11 @@ def entries(root: Path, rev: str, found: list[Event | timeline.Problem] | None =
     """The audit log of ``rev`` as JSON-ready entries, oldest first (``found``: its events, when already read)."""
     if found is None:
         found = timeline.events(root, rev)
+    return list(_each(root, found, _cited(found)))
+
+
+def _cited(found: list[Event | timeline.Problem]) -> dict[tuple[str, str, str], str]:
+    """What to read of the runs the promotions cited (each with its signature, if any), by commit, flag and file."""
     names: dict[tuple[str, str, str], str] = {}
     for event in found:
         if isinstance(event, Event) and event.kind == plan.PROMOTE and event.flag is not None:
@@ -107,22 +113,24 @@ def entries(root: Path, rev: str, found: list[Event | timeline.Problem] | None =
                     names[(event.commit.sha, event.flag, run_id + SIG_SUFFIX)] = (
                         f"{event.commit.sha}:{evidence_path(event.flag, run_id)}{SIG_SUFFIX}"
                     )
+    return names
+
+
+def _each(root: Path, found: list[Event | timeline.Problem], names: dict[tuple[str, str, str], str]) -> Iterator[dict[str, Any]]:
+    """The entries one by one, the cited runs read as they are needed."""
     blobs = _Lazy(names, history.Blobs(root).stream(list(names.values())))
-    out = []
     for item in found:
         if isinstance(item, Event):
-            out.append(_entry(item, blobs))
+            yield _entry(item, blobs)
         else:
-            out.append(
-                {
-                    "commit": item.commit.sha,
-                    "timestamp": clock.iso(item.commit.time),
-                    "actor": item.commit.author,
-                    "path": item.path,
-                    "warning": f"unreadable {'flag file' if item.path.startswith('flags/') else 'file'} at this commit, no entry: {item.message}",
-                }
-            )
-    return out
+            yield {
+                "commit": item.commit.sha,
+                "timestamp": clock.iso(item.commit.time),
+                "actor": item.commit.author,
+                "path": item.path,
+                "warning": f"unreadable {'flag file' if item.path.startswith('flags/') else 'file'} at this commit, no entry: {item.message}",
+            }
+    blobs.finish()
 
 
 def _entry(event: Event, blobs: dict[tuple[str, str, str], bytes | None]) -> dict[str, Any]:

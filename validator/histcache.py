@@ -138,8 +138,8 @@ class Cache:
             self.directory.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(prefix=f".{kind}.", suffix=".tmp", dir=self.directory)
             try:
-                with os.fdopen(fd, "wb") as handle:
-                    handle.write(json.dumps(data, separators=(",", ":")).encode("utf-8"))
+                with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                    json.dump(data, handle, separators=(",", ":"))
                 os.replace(tmp, self._file(kind, sha))
             finally:
                 if os.path.exists(tmp):

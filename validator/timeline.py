@@ -101,12 +101,17 @@ class Reader:
     """Blob -> Facts, each distinct blob parsed once, strictly (the same reader as ``check``)."""
 
     def __init__(self) -> None:
-        self._facts: dict[bytes, Facts | str] = {}
+        self._facts: dict[bytes | str, Facts | str] = {}
 
-    def facts(self, path: str, raw: bytes) -> Facts:
-        cached = self._facts.get(raw)
+    def has(self, blob: str) -> bool:
+        return blob in self._facts
+
+    def facts(self, path: str, raw: bytes, blob: str | None = None) -> Facts:
+        """The facts of ``raw``; ``blob``: its id, which names the same bytes (so ``raw`` may be empty once ``has(blob)``)."""
+        key: bytes | str = blob if blob is not None else raw
+        cached = self._facts.get(key)
         if cached is None:
-            cached = self._facts[raw] = _read(path, raw)
+            cached = self._facts[key] = _read(path, raw)
         if isinstance(cached, str):
             raise Unreadable(cached)
         return cached
@@ -155,6 +160,7 @@ class _Lazy:
         self._got: dict[str, bytes | None] = {}
         self._pending = iter(keys)
         self._stream = stream
+        self.keep: set[str] = set()  # blobs never forgotten
 
     def get(self, key: str) -> bytes | None:
         if key in self._got:
@@ -164,6 +170,11 @@ class _Lazy:
             if pending == key:
                 return self._got[pending]
         return None
+
+    def forget(self, key: str) -> None:
+        """Drop a blob read (a later ``get`` of it answers None), unless a rules file may ask for it again."""
+        if key not in self.keep:
+            self._got.pop(key, None)
 
     def finish(self) -> None:
         for pending in self._pending:
@@ -213,14 +224,18 @@ class Walk:
         for commit in commits:
             commit.effective = effective.get(commit.sha, commit.time)
         wanted: dict[str, None] = {}
+        rules: set[str] = set()
         for commit in commits:
             for change in commit.changes:
                 if change.new_blob and change.new_mode in _REGULAR and (_is_flag_path(change.path) or change.path in _RULE_FILES):
                     wanted.setdefault(change.new_blob)
+                    if change.path in _RULE_FILES:
+                        rules.add(change.new_blob)
         if self.names is None:
             blobs = _Lazy(list(wanted), history.Blobs(root).stream(list(wanted)))
         else:  # most blobs are only searched for a name: take git's answer whole
             blobs = _Lazy(list(wanted), iter(history.Blobs(root).read_all(list(wanted))))
+        blobs.keep = rules
         found: list[Event | Problem] = []
         for commit in commits:
             self._commit(commit, blobs, found)
@@ -246,12 +261,16 @@ class Walk:
                 before.setdefault(old.name, (change.path, old))
             if change.new_blob is None or change.new_mode not in _REGULAR:
                 continue
-            raw = blobs.get(change.new_blob) or b""
+            blob = change.new_blob
+            if names is None and self.reader.has(blob):
+                raw = b""  # read once already, and forgotten
+            else:
+                raw = blobs.get(blob) or b""
             if names is not None and old is None and not _may_name(raw, names):
-                current[change.path] = (change.new_blob, None)
+                current[change.path] = (blob, None)
                 continue
             try:
-                facts = self.reader.facts(change.path, raw)
+                facts = self.reader.facts(change.path, raw, blob)
             except Unreadable as exc:
                 found.append(Problem(commit, change.path, str(exc)))
                 if held is not None:  # keep the last good reading: an unreadable file changes nothing
@@ -259,6 +278,9 @@ class Walk:
                     if old is not None:
                         before.pop(old.name, None)
                 continue
+            finally:
+                if names is None:  # parsed once, kept by id: the bytes are not needed again
+                    blobs.forget(blob)
             if names is not None and facts.name not in names:
                 current[change.path] = (change.new_blob, None)
                 continue
