@@ -118,7 +118,7 @@ def _cited(found: list[Event | timeline.Problem]) -> dict[tuple[str, str, str], 
 
 def _each(root: Path, found: list[Event | timeline.Problem], names: dict[tuple[str, str, str], str]) -> Iterator[dict[str, Any]]:
     """The entries one by one, the cited runs read as they are needed."""
-    blobs = _Lazy(names, history.Blobs(root).stream(list(names.values())))
+    blobs = _Lazy(names, history.Blobs(root, lean=True).stream(list(names.values())))
     for item in found:
         if isinstance(item, Event):
             yield _entry(item, blobs)

@@ -108,8 +108,9 @@ def first_parent_log(root: Path, rev: str, paths: Iterable[str], *, people: bool
     rs, fs = f"\x1e{nonce}\x1e", f"\x1f{nonce}\x1f"
     trailers = "%(trailers:key=Reviewed-by,key=Approved-by,valueonly,separator=%x1d)"
     fmt = fs.join(["%H", "%P", "%an", "%ae", "%ct", trailers] if people else ["%H", "%P", "", "", "%ct", ""])
-    out = git(
+    out = _records(
         root,
+        rs,
         "log",
         "--first-parent",
         "--diff-merges=first-parent",
@@ -124,7 +125,7 @@ def first_parent_log(root: Path, rev: str, paths: Iterable[str], *, people: bool
         *paths,
     )
     commits = []
-    for record in out.split(rs)[1:]:
+    for record in out:
         fields = record.split(fs)
         sha, parents, author, email, ctime, trailer_text, raw = fields
         commit = Commit(
@@ -155,6 +156,41 @@ def first_parent_log(root: Path, rev: str, paths: Iterable[str], *, people: bool
     return commits
 
 
+def _records(root: Path, separator: str, *args: str) -> Iterator[str]:
+    """Like ``git(...).split(separator)[1:]``, each record as git writes it: the whole output is never held at once."""
+    import codecs
+
+    try:
+        proc = subprocess.Popen(
+            ["git", "-c", "core.quotePath=false", *args], cwd=root, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+    except FileNotFoundError:
+        raise HistoryError("git is not installed or not on PATH") from None
+    assert proc.stdout is not None and proc.stderr is not None
+    decoder = codecs.getincrementaldecoder("utf-8")("surrogateescape")
+    pending, first = "", True
+    try:
+        while True:
+            chunk = proc.stdout.read1(1 << 16)
+            pending += decoder.decode(chunk, final=not chunk)
+            parts = pending.split(separator)
+            pending = parts.pop() if chunk else ""
+            if first and parts:
+                parts.pop(0)  # what comes before the first separator is no record
+                first = False
+            yield from parts
+            if not chunk:
+                break
+    finally:
+        proc.stdout.close()
+        stderr = proc.stderr.read().decode(errors="replace").strip()
+        proc.stderr.close()
+        status = proc.wait()
+    if status != 0:
+        message = stderr.splitlines()[-1] if stderr else f"exit {status}"
+        raise HistoryError(f"git {args[0]} failed: {message}")
+
+
 def effective_times(root: Path, rev: str) -> dict[str, int]:
     """Every first-parent commit of ``rev``, oldest first, with the time it counts as.
 
@@ -177,8 +213,11 @@ def effective_times(root: Path, rev: str) -> dict[str, int]:
 class Blobs:
     """``git cat-file --batch``: any number of objects through one process."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, lean: bool = False) -> None:
         self.root = root
+        # Reading ``<commit>:<path>`` inflates every tree on the way; git's default delta base cache
+        # (96 MiB) then grows with a directory that grows with every promotion, for no gain in speed.
+        self.config = ["-c", "core.deltaBaseCacheLimit=16m"] if lean else []
 
     def read(self, names: list[str]) -> list[bytes | None]:
         """Contents of ``names`` (``<sha>`` or ``<rev>:<path>``), None where missing or not a blob."""
@@ -226,7 +265,7 @@ class Blobs:
             if "\n" in name or "\r" in name:
                 raise HistoryError(f"cannot read {name!r} from git: the name has a line break")
         proc = subprocess.Popen(
-            ["git", "cat-file", "--batch", "--buffer"],
+            ["git", *self.config, "cat-file", "--batch", "--buffer"],
             cwd=self.root,
             env=_env(),
             stdin=subprocess.PIPE,

@@ -102,6 +102,16 @@ class Reader:
 
     def __init__(self) -> None:
         self._facts: dict[bytes | str, Facts | str] = {}
+        self._rules: dict[str, tuple[str, dict[str, Any]]] = {}
+        self._plans: dict[tuple[Position, ...], tuple[Position, ...]] = {}
+
+    def _shared(self, read: Facts | str) -> Facts | str:
+        """The same rules and plan, read from many versions of a flag, held once (a long history is mostly such versions)."""
+        if isinstance(read, str):
+            return read
+        fingerprint, rules = self._rules.setdefault(read.fingerprint, (read.fingerprint, read.rules))
+        steps = self._plans.setdefault(read.plan, read.plan)
+        return Facts(read.name, read.position, steps, rules, fingerprint, read.transition)
 
     def has(self, blob: str) -> bool:
         return blob in self._facts
@@ -111,7 +121,7 @@ class Reader:
         key: bytes | str = blob if blob is not None else raw
         cached = self._facts.get(key)
         if cached is None:
-            cached = self._facts[key] = _read(path, raw)
+            cached = self._facts[key] = self._shared(_read(path, raw))
         if isinstance(cached, str):
             raise Unreadable(cached)
         return cached
