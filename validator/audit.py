@@ -122,6 +122,9 @@ def _each(root: Path, found: list[Event | timeline.Problem], names: dict[tuple[s
     for item in found:
         if isinstance(item, Event):
             yield _entry(item, blobs)
+            for run_id in item.evidence if item.kind == plan.PROMOTE else ():  # read for this entry only
+                blobs.pop((item.commit.sha, item.flag or "", run_id), None)
+                blobs.pop((item.commit.sha, item.flag or "", run_id + SIG_SUFFIX), None)
         else:
             yield {
                 "commit": item.commit.sha,

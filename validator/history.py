@@ -72,7 +72,7 @@ def resolve(root: Path, ref: str) -> str:
     return out
 
 
-@dataclass
+@dataclass(slots=True)  # one per changed path of a long history: no per-object dict
 class Change:
     """One path changed by a commit against its first parent (from ``git log --raw``)."""
 
@@ -83,7 +83,7 @@ class Change:
     new_blob: str | None
 
 
-@dataclass
+@dataclass(slots=True)
 class Commit:
     sha: str
     parents: list[str]

@@ -57,7 +57,7 @@ class Facts:
     transition: dict[str, Any] | None
 
 
-@dataclass
+@dataclass(slots=True)  # one per change of a long history: no per-object dict
 class Event:
     """One change of one flag (or of a rules file) in one commit."""
 
@@ -78,7 +78,7 @@ class Event:
         return [i for i in ids if isinstance(i, str)] if isinstance(ids, list) else []
 
 
-@dataclass
+@dataclass(slots=True)
 class Problem:
     """A flag or rules file at some commit that could not be read (a warning entry)."""
 
@@ -249,6 +249,7 @@ class Walk:
         found: list[Event | Problem] = []
         for commit in commits:
             self._commit(commit, blobs, found)
+            commit.changes = []  # read; the events keep the commit, not its diff
         blobs.finish()
         return found
 
