@@ -154,3 +154,18 @@ def test_a_name_spelled_with_an_escape_is_still_found(tmp_path: Path, monkeypatc
     full = timeline.standings(timeline.events_of(repo, head))
     assert full["outbox_enabled"].entered_at is not None and full["outbox_enabled"].step == 1
     assert vars(timeline.standings_at(repo, head, frozenset({"outbox_enabled"}))["outbox_enabled"]) == vars(full["outbox_enabled"])
+
+
+def test_a_walk_of_some_flags_is_kept_for_those_flags(history: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+    """Kept for the same flags only: exact, going on commit after commit, and never taken for a whole walk."""
+    repo = history["repo"]
+    monkeypatch.delenv(histcache.DISABLE_ENV, raising=False)
+    names = frozenset({"allocation_dual_write", "outbox_enabled"})
+    for sha in _first_parent(repo):
+        full = _plain(repo, sha, monkeypatch)[1]
+        for _ in range(2):  # walked (going on from the one before), then kept
+            some = {k: vars(v) for k, v in timeline.standings_at(repo, sha, names).items()}
+            assert {k: some[k] for k in names if k in full} == {k: full[k] for k in names if k in full}, sha
+    assert all("-" in p.stem.removeprefix("standings-") for p in _cache_dir(repo).glob("standings-*.json"))
+    head = _first_parent(repo)[-1]
+    assert {k: vars(v) for k, v in timeline.standings_at(repo, head).items()} == _plain(repo, head, monkeypatch)[1]

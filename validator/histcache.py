@@ -21,6 +21,7 @@ What is kept is derived from git only and is never a yardstick of its own:
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
@@ -32,7 +33,7 @@ from typing import Any
 from validator import history
 from validator.timeline import Standing
 
-VERSION = 1
+VERSION = 2
 DISABLE_ENV = "FLAGGATE_NO_CACHE"
 STANDINGS, AUDIT = "standings", "audit"
 KEEP = {STANDINGS: 16, AUDIT: 2}  # entries kept of each kind (an audit log is large); the oldest are removed first
@@ -72,37 +73,40 @@ class Cache:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
 
-    def _file(self, kind: str, sha: str) -> Path:
-        return self.directory / f"{kind}-{sha}{_SUFFIX}"
+    def _file(self, kind: str, sha: str, flags: frozenset[str] | None = None) -> Path:
+        return self.directory / f"{kind}-{sha}{_tag(flags)}{_SUFFIX}"
 
-    def _nearest(self, kind: str, first_parent: dict[str, int]) -> tuple[str, dict[str, Any]] | None:
-        """The kept data of the latest commit of ``first_parent`` (oldest first) that has an entry of ``kind``."""
+    def _nearest(self, kind: str, first_parent: dict[str, int], flags: frozenset[str] | None = None) -> tuple[str, dict[str, Any]] | None:
+        """The kept data of the latest commit of ``first_parent`` (oldest first) with an entry of ``kind``.
+
+        An entry is of the whole walk, or (``flags``) of a walk of exactly those flags.
+        """
         try:
-            names = os.listdir(self.directory)
+            listing = set(os.listdir(self.directory))
         except OSError:
             return None
-        prefix = f"{kind}-"
-        kept = {n[len(prefix) : -len(_SUFFIX)] for n in names if n.startswith(prefix) and n.endswith(_SUFFIX)}
-        if not kept:
+        if not any(n.startswith(f"{kind}-") for n in listing):
             return None
+        wanted: list[frozenset[str] | None] = [None] if flags is None else [None, flags]
         for sha in reversed(list(first_parent)):
-            if sha in kept:
+            for some in wanted:
+                path = self._file(kind, sha, some)
+                if path.name not in listing:
+                    continue
                 try:
-                    data = json.loads(self._file(kind, sha).read_bytes())
+                    data = json.loads(path.read_bytes())
                 except (OSError, ValueError):
                     continue
-                if (
-                    isinstance(data, dict)
-                    and data.get("version") == VERSION
-                    and data.get("commit") == sha
-                    and isinstance(data.get("state"), dict)
-                ):
+                if not (isinstance(data, dict) and data.get("version") == VERSION and data.get("commit") == sha):
+                    continue
+                state = data.get("state")
+                if isinstance(state, dict) and state.get("names") == (sorted(some) if some is not None else None):
                     return sha, data
         return None
 
-    def nearest(self, first_parent: dict[str, int]) -> Kept | None:
-        """The kept standings of the latest commit of ``first_parent`` that has them."""
-        found = self._nearest(STANDINGS, first_parent)
+    def nearest(self, first_parent: dict[str, int], flags: frozenset[str] | None = None) -> Kept | None:
+        """The kept standings of the latest commit of ``first_parent`` that has them (of every flag, or of ``flags``)."""
+        found = self._nearest(STANDINGS, first_parent, flags)
         if found is None:
             return None
         sha, data = found
@@ -125,14 +129,14 @@ class Cache:
             return None
         return KeptLog(sha, data["state"], items)
 
-    def save(self, sha: str, state: dict[str, Any], standings: dict[str, Standing]) -> None:
+    def save(self, sha: str, state: dict[str, Any], standings: dict[str, Standing], flags: frozenset[str] | None = None) -> None:
         body = {"standings": {name: _standing_json(s) for name, s in sorted(standings.items())}}
-        self._save(STANDINGS, sha, state, body)
+        self._save(STANDINGS, sha, state, body, flags)
 
     def save_log(self, sha: str, state: dict[str, Any], items: list[str]) -> None:
         self._save(AUDIT, sha, state, {"items": items})
 
-    def _save(self, kind: str, sha: str, state: dict[str, Any], body: dict[str, Any]) -> None:
+    def _save(self, kind: str, sha: str, state: dict[str, Any], body: dict[str, Any], flags: frozenset[str] | None = None) -> None:
         data = {"version": VERSION, "commit": sha, "state": state, **body}
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
@@ -140,7 +144,7 @@ class Cache:
             try:
                 with os.fdopen(fd, "w", encoding="utf-8") as handle:
                     json.dump(data, handle, separators=(",", ":"))
-                os.replace(tmp, self._file(kind, sha))
+                os.replace(tmp, self._file(kind, sha, flags))
             finally:
                 if os.path.exists(tmp):
                     os.unlink(tmp)
@@ -156,6 +160,13 @@ class Cache:
         entries.sort(key=lambda p: p.stat().st_mtime)
         for old in entries[: len(entries) - KEEP[kind]]:
             old.unlink(missing_ok=True)
+
+
+def _tag(flags: frozenset[str] | None) -> str:
+    """The file name's mark of a walk of some flags only (a digest of their names)."""
+    if flags is None:
+        return ""
+    return "-" + hashlib.sha256("\n".join(sorted(flags)).encode("utf-8")).hexdigest()[:16]
 
 
 def _standing_json(s: Standing) -> dict[str, Any]:

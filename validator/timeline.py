@@ -219,7 +219,7 @@ class Walk:
     def __init__(self, names: frozenset[str] | None = None) -> None:
         self.reader = Reader()
         # Only these flags' events, when given: a blob is parsed only if it could name one of them
-        # (``_may_name``) or replaces one of them.  A walk with names is never kept.
+        # (``_may_name``) or replaces one of them.  Such a walk is kept for the same names only.
         self.names = names
         # path -> (blob id, facts of the flag there now; None: a flag outside ``names``)
         self.current: dict[str, tuple[str, Facts | None]] = {}
@@ -303,44 +303,55 @@ class Walk:
 
     def state(self) -> dict[str, Any]:
         """What a later walk needs to go on from here, as JSON data (blob ids, not contents)."""
-        if self.names is not None:
-            raise ValueError("a walk of some flags only is never kept")
         return {
-            "current": {path: blob for path, (blob, _) in sorted(self.current.items())},
+            "names": sorted(self.names) if self.names is not None else None,
+            "current": {path: blob for path, (blob, facts) in sorted(self.current.items()) if facts is not None},
+            "others": {path: blob for path, (blob, facts) in sorted(self.current.items()) if facts is None},
             "steps": dict(sorted(self.steps.items())),
             "rule_files": dict(sorted(self.rule_blobs.items())),
         }
 
     def restore(self, root: Path, state: dict[str, Any]) -> bool:
         """Go on from ``state``, every blob read again from git; False (and nothing kept) if anything does not fit."""
+        names = state.get("names")
         current = state.get("current")
+        others = state.get("others")
         steps = state.get("steps")
         rule_files = state.get("rule_files")
-        if not (isinstance(current, dict) and isinstance(steps, dict) and isinstance(rule_files, dict)):
+        if not (isinstance(current, dict) and isinstance(others, dict) and isinstance(steps, dict) and isinstance(rule_files, dict)):
             return False
+        if names is not None and not (isinstance(names, list) and all(isinstance(n, str) for n in names)):
+            return False
+        if names is None and others:
+            return False  # a whole walk knows every flag
         if not all(isinstance(v, int) or v is None for v in steps.values()):
             return False
         paths = [*current.items(), *rule_files.items()]
-        if not all(isinstance(p, str) and isinstance(b, str) and _is_oid(b) for p, b in paths):
+        if not all(isinstance(p, str) and isinstance(b, str) and _is_oid(b) for p, b in [*paths, *others.items()]):
             return False
-        if not all(_is_flag_path(p) for p in current) or not all(p in _RULE_FILES for p in rule_files):
+        if not all(_is_flag_path(p) for p in [*current, *others]) or not all(p in _RULE_FILES for p in rule_files):
             return False
+        wanted = frozenset(names) if names is not None else None
         bodies = history.Blobs(root).read([b for _, b in paths])
-        restored: dict[str, tuple[str, Facts]] = {}
+        restored: dict[str, tuple[str, Facts | None]] = {path: (blob, None) for path, blob in others.items()}
         rules: dict[str, dict[str, Any]] = {}
         for (path, blob), raw in zip(paths, bodies):
             if raw is None:
                 return False
             if path in current:
                 try:
-                    restored[path] = (blob, self.reader.facts(path, raw))
+                    facts = self.reader.facts(path, raw)
                 except Unreadable:
                     return False
+                if wanted is not None and facts.name not in wanted:
+                    return False
+                restored[path] = (blob, facts)
             else:
                 read = _read_rules_file(path, raw)
                 if isinstance(read, str):
                     return False
                 rules[path] = read
+        self.names = wanted
         self.current, self.steps = restored, {str(k): v for k, v in steps.items()}
         self.rule_files, self.rule_blobs = rules, dict(rule_files)
         return True
@@ -510,13 +521,13 @@ class Follower:
     def standings(self, sha: str) -> dict[str, Standing]:
         if self.walk is None:
             self.walk = Walk()
-            kept = self.cache.nearest(_upto(self.effective, sha)) if self.cache is not None else None
+            kept = self.cache.nearest(_upto(self.effective, sha), self.names) if self.cache is not None else None
             if kept is not None and kept.sha == sha:
                 self.since, self.known, self._state = sha, kept.standings, kept.state
                 return _copy(self.known)
             if kept is not None and self.walk.restore(self.root, kept.state):
                 self.since, self.known = kept.sha, kept.standings
-            elif self.names is not None:
+            else:
                 self.walk = Walk(self.names)
         elif self._state is not None:
             if not self.walk.restore(self.root, self._state):
@@ -525,8 +536,8 @@ class Follower:
         if self.since != sha:
             standings(self.walk.run(self.root, sha, self.since, self.effective), self.known)
             self.since = sha
-            if self.cache is not None and self.walk.names is None:
-                self.cache.save(sha, self.walk.state(), self.known)
+            if self.cache is not None:
+                self.cache.save(sha, self.walk.state(), self.known, self.walk.names)
         return _copy(self.known)
 
 
