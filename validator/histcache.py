@@ -104,6 +104,10 @@ class Cache:
                     return sha, data
         return None
 
+    def exact(self, sha: str, flags: frozenset[str] | None = None) -> Kept | None:
+        """The standings kept for ``sha`` itself (of every flag, or of ``flags``)."""
+        return self.nearest({sha: 0}, flags)
+
     def nearest(self, first_parent: dict[str, int], flags: frozenset[str] | None = None) -> Kept | None:
         """The kept standings of the latest commit of ``first_parent`` that has them (of every flag, or of ``flags``)."""
         found = self._nearest(STANDINGS, first_parent, flags)

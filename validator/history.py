@@ -54,9 +54,10 @@ def git(root: Path, *args: str, check: bool = True) -> str:
 
 
 def ensure_repository(root: Path) -> None:
-    if git(root, "rev-parse", "--is-inside-work-tree", check=False).strip() != "true":
+    answers = git(root, "rev-parse", "--is-inside-work-tree", "--is-shallow-repository", check=False).split()
+    if not answers or answers[0] != "true":
         raise HistoryError(f"{root} is not inside a git repository")
-    if git(root, "rev-parse", "--is-shallow-repository").strip() == "true":
+    if answers[1:2] == ["true"]:
         raise HistoryError(
             "this is a shallow clone: the history needed is missing; fetch the full history "
             "(git fetch --unshallow, or actions/checkout with fetch-depth: 0)"

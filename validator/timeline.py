@@ -492,6 +492,12 @@ def standings_at(root: Path, sha: str, names: frozenset[str] | None = None) -> d
     from the answer (a walk from the start then parses only blobs that could
     be theirs).
     """
+    from validator import histcache
+
+    cache = histcache.open_cache(root)
+    kept = cache.exact(sha, names) if cache is not None else None
+    if kept is not None:  # kept for this very commit: the history is not even listed
+        return kept.standings
     return Follower(root, history.effective_times(root, sha), names).standings(sha)
 
 
