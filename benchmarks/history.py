@@ -129,6 +129,7 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--keep", type=Path, help="generate the repositories here and reuse them next time")
     parser.add_argument("--skip-whole-log", action="store_true", help="skip the (slow) evidence-including git log")
+    parser.add_argument("--skip-audit", action="store_true", help="only the check --base rows")
     args = parser.parse_args()
     flaggate = tool("flaggate")
     with tempfile.TemporaryDirectory() as tmp:
@@ -137,11 +138,12 @@ def main() -> int:
             repo = where / f"history-{commits}"
             prepare(repo, commits)
             print(f"\n## {commits} state-changing commits, median of {args.runs} interleaved runs\n")
-            if not args.skip_whole_log:
+            if not args.skip_whole_log and not args.skip_audit:
                 wall, kib = timed(["git", "log", "--first-parent", "-p", "--no-renames"], repo, {})
                 print(f"git log --first-parent -p --no-renames (evidence included), one run: {wall * 1000:.0f} ms, {kib / 1024:.0f} MiB\n")
-            results = side_by_side(audit_rows(repo, flaggate), repo, args.runs)
-            print(table(results, "git log --first-parent -p --no-renames -- flags (floor)") + "\n")
+            if not args.skip_audit:
+                results = side_by_side(audit_rows(repo, flaggate), repo, args.runs)
+                print(table(results, "git log --first-parent -p --no-renames -- flags (floor)") + "\n")
             git(repo, "checkout", "-q", "--", "flags")
             results = side_by_side(check_rows(repo, flaggate), repo, args.runs)
             print(table(results, "flaggate check (plain)"))

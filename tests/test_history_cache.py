@@ -169,3 +169,18 @@ def test_a_walk_of_some_flags_is_kept_for_those_flags(history: dict[str, Any], m
     assert all("-" in p.stem.removeprefix("standings-") for p in _cache_dir(repo).glob("standings-*.json"))
     head = _first_parent(repo)[-1]
     assert {k: vars(v) for k, v in timeline.standings_at(repo, head).items()} == _plain(repo, head, monkeypatch)[1]
+
+
+def test_a_skipped_blob_that_later_replaces_an_asked_flag_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A blob searched and skipped once is read again from git where it replaces a flag asked about."""
+    from tests.gitrepo import new_repo
+
+    monkeypatch.setenv(histcache.DISABLE_ENV, "1")
+    repo = new_repo(tmp_path)  # flags/event_stream_enabled.yaml's blob was skipped for outbox_enabled
+    other = (repo / "flags/event_stream_enabled.yaml").read_bytes()
+    (repo / "flags/event_stream_enabled.yaml").unlink()
+    (repo / "flags/outbox_enabled.yaml").write_bytes(other)  # the same blob now replaces outbox_enabled
+    head = commit_all(repo, "outbox file holds another flag", "2026-11-05T09:00:00Z")
+    full = timeline.standings(timeline.events_of(repo, head))
+    assert "outbox_enabled" not in full and "event_stream_enabled" in full
+    assert "outbox_enabled" not in timeline.standings_at(repo, head, frozenset({"outbox_enabled"}))

@@ -224,40 +224,6 @@ class Blobs:
         """Contents of ``names`` (``<sha>`` or ``<rev>:<path>``), None where missing or not a blob."""
         return list(self.stream(names))
 
-    def read_all(self, names: list[str]) -> list[bytes | None]:
-        """Like ``read``, git's whole answer taken at once: quicker when the caller does little with most blobs."""
-        if not names:
-            return []
-        for name in names:
-            if "\n" in name or "\r" in name:
-                raise HistoryError(f"cannot read {name!r} from git: the name has a line break")
-        try:
-            done = subprocess.run(
-                ["git", "cat-file", "--batch", "--buffer"],
-                cwd=self.root,
-                env=_env(),
-                input="".join(f"{n}\n" for n in names).encode("utf-8", "surrogateescape"),
-                capture_output=True,
-            )
-        except FileNotFoundError:
-            raise HistoryError("git is not installed or not on PATH") from None
-        out, at, found = done.stdout, 0, []
-        for _ in names:
-            end = out.find(b"\n", at)
-            if end < 0:
-                break
-            parts = out[at:end].split()
-            at = end + 1
-            if len(parts) != 3:  # "<name> missing" or "ambiguous"
-                found.append(None)
-                continue
-            size = int(parts[2])
-            found.append(out[at : at + size] if parts[1] == b"blob" else None)
-            at += size + 1
-        if done.returncode != 0 or len(found) != len(names):
-            raise HistoryError(f"git cat-file failed: {done.stderr.decode(errors='replace').strip() or 'output ended early'}")
-        return found
-
     def stream(self, names: list[str]) -> Iterator[bytes | None]:
         """Like ``read``, one at a time as git produces them: git works while the caller parses."""
         if not names:

@@ -226,6 +226,8 @@ class Walk:
         self.steps: dict[str, int | None] = {}  # flag -> its step, followed move by move
         self.rule_files: dict[str, dict[str, Any]] = {}
         self.rule_blobs: dict[str, str] = {}
+        self._skipped: set[str] = set()  # blobs searched for ``names`` and found not to name any
+        self._root = Path(".")
 
     def run(self, root: Path, sha: str, since: str | None, effective: dict[str, int]) -> list[Event | Problem]:
         """The events of the first-parent commits after ``since`` (None: from the root) up to ``sha``."""
@@ -241,10 +243,8 @@ class Walk:
                     wanted.setdefault(change.new_blob)
                     if change.path in _RULE_FILES:
                         rules.add(change.new_blob)
-        if self.names is None:
-            blobs = _Lazy(list(wanted), history.Blobs(root).stream(list(wanted)))
-        else:  # most blobs are only searched for a name: take git's answer whole
-            blobs = _Lazy(list(wanted), iter(history.Blobs(root).read_all(list(wanted))))
+        blobs = _Lazy(list(wanted), history.Blobs(root).stream(list(wanted)))
+        self._root = root
         blobs.keep = rules
         found: list[Event | Problem] = []
         for commit in commits:
@@ -273,11 +273,19 @@ class Walk:
             if change.new_blob is None or change.new_mode not in _REGULAR:
                 continue
             blob = change.new_blob
-            if names is None and self.reader.has(blob):
-                raw = b""  # read once already, and forgotten
+            parsed = self.reader.has(blob)
+            if parsed:
+                raw = b""  # parsed once already (kept by id), and its bytes forgotten
+            elif blob in self._skipped:  # searched once already and not parsed
+                if old is None:
+                    current[change.path] = (blob, None)
+                    continue
+                raw = history.Blobs(self._root).read([blob])[0] or b""  # now it replaces a flag asked about
             else:
                 raw = blobs.get(blob) or b""
-            if names is not None and old is None and not _may_name(raw, names):
+            if names is not None and old is None and not parsed and not _may_name(raw, names):
+                self._skipped.add(blob)
+                blobs.forget(blob)
                 current[change.path] = (blob, None)
                 continue
             try:
@@ -290,8 +298,7 @@ class Walk:
                         before.pop(old.name, None)
                 continue
             finally:
-                if names is None:  # parsed once, kept by id: the bytes are not needed again
-                    blobs.forget(blob)
+                blobs.forget(blob)  # parsed once, kept by id: the bytes are not needed again
             if names is not None and facts.name not in names:
                 current[change.path] = (change.new_blob, None)
                 continue
