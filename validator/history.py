@@ -172,7 +172,7 @@ def _records(root: Path, separator: str, *args: str) -> Iterator[str]:
     pending, first = "", True
     try:
         while True:
-            chunk = proc.stdout.read1(1 << 16)
+            chunk = os.read(proc.stdout.fileno(), 1 << 16)
             pending += decoder.decode(chunk, final=not chunk)
             parts = pending.split(separator)
             pending = parts.pop() if chunk else ""

@@ -29,13 +29,16 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from validator import history, loading, plan
 from validator.model import Policy, Resources
 from validator.plan import Position
 from validator.repo import FLAG_SUFFIX, FLAGS_DIR, POLICY_FILE, RESOURCES_FILE, load_flag
 from validator.rules import amend, schema
+
+if TYPE_CHECKING:
+    from validator import histcache
 
 _REGULAR = ("100644", "100755")
 _RULE_FILES: dict[str, type[Policy] | type[Resources]] = {POLICY_FILE: Policy, RESOURCES_FILE: Resources}
@@ -505,7 +508,7 @@ def standings_at(root: Path, sha: str, names: frozenset[str] | None = None) -> d
     kept = cache.exact(sha, names) if cache is not None else None
     if kept is not None:  # kept for this very commit: the history is not even listed
         return kept.standings
-    return Follower(root, history.effective_times(root, sha), names).standings(sha)
+    return Follower(root, history.effective_times(root, sha), names, cache=cache).standings(sha)
 
 
 class Follower:
@@ -519,13 +522,16 @@ class Follower:
     the history is walked from its start, with the same result.
     """
 
-    def __init__(self, root: Path, effective: dict[str, int], names: frozenset[str] | None = None) -> None:
+    def __init__(
+        self, root: Path, effective: dict[str, int], names: frozenset[str] | None = None, *, cache: histcache.Cache | None | bool = True
+    ) -> None:
         from validator import histcache
 
         self.root = root
         self.names = names  # only these flags are asked about (None: all); with no kept walk, only they are walked
         self.effective = effective  # the first-parent history, oldest first, with effective times
-        self.cache = histcache.open_cache(root)
+        # ``cache``: the one already opened (None: none), or True to open it here
+        self.cache = histcache.open_cache(root) if cache is True else cache if isinstance(cache, histcache.Cache) else None
         self.walk: Walk | None = None
         self.since: str | None = None
         self.known: dict[str, Standing] = {}
