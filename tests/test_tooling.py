@@ -162,3 +162,19 @@ def test_hook_repo_is_usable_by_another_repository(tmp_path: Path) -> None:
         timeout=600,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_hooks_runs_every_check_in_one_process(flag_repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(["hooks", "--root", str(REPO)], capsys)
+    assert code == 0, out + err
+    assert "flaggate: ok" in out
+    (flag_repo / ".github").mkdir()
+    shutil.copy2(REPO / ".github/CODEOWNERS", flag_repo / ".github/CODEOWNERS")
+    assert run(["hooks", "--root", str(flag_repo)], capsys)[0] == 0
+    flag = flag_repo / "flags/outbox_enabled.yaml"
+    flag.write_text(flag.read_text().replace("acme-payments/messaging", "acme-payments/new-team"))
+    code, out, err = run(["hooks", "--root", str(flag_repo)], capsys)
+    assert code == 1 and "@acme-payments/new-team" in out and "CODEOWNERS" in err
+    flag.write_text(flag.read_text().replace("state: off", "state: maybe"))
+    code, out, _ = run(["hooks", "--root", str(flag_repo)], capsys)
+    assert code == 1 and "consistency: state 'maybe'" in out and "@acme-payments/new-team" in out

@@ -11,11 +11,12 @@ Order is the first-parent sequence, never commit dates.  Flag identity is the
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from validator import clock, history, metrics, plan, timeline
+from validator import clock, history, jsonout, metrics, plan, timeline
 from validator.rules import amend
 from validator.rules.evidence import evidence_path, load_run, plain_run_id
 from validator.signing import SIG_SUFFIX
@@ -50,10 +51,59 @@ class _Lazy(dict):  # type: ignore[type-arg]
             pass
 
 
+def text(root: Path, rev: str) -> str:
+    """The audit log of ``rev`` as published: ``jsonout.dumps(entries(root, rev))``, byte for byte."""
+    history.ensure_repository(root)
+    return render(items(root, history.resolve(root, rev)))
+
+
+def render(rendered: list[str]) -> str:
+    """The published file from its entries, each as ``item`` renders it."""
+    return "[\n  " + ",\n  ".join(rendered) + "\n]\n" if rendered else "[]\n"
+
+
+def item(entry: dict[str, Any]) -> str:
+    """One entry as it reads inside the published list (JSON strings never hold a raw line break)."""
+    return jsonout.dumps(entry)[:-1].replace("\n", "\n  ")
+
+
+def items(root: Path, sha: str) -> list[str]:
+    """Every entry of ``sha``'s audit log, rendered, going on from the nearest log kept for an ancestor.
+
+    An entry is a function of its commit alone (the event and the runs it
+    cited, read at that commit), so the entries of a kept log for a
+    first-parent ancestor (``validator.histcache``) are those of this one, and
+    only the commits after it are read.
+    """
+    from validator import histcache
+
+    effective = history.effective_times(root, sha)
+    cache = histcache.open_cache(root)
+    walk = timeline.Walk()
+    done: list[str] = []
+    since: str | None = None
+    if cache is not None:
+        kept = cache.nearest_log(effective)
+        if kept is not None and kept.sha == sha:
+            return kept.items
+        if kept is not None and walk.restore(root, kept.state):
+            since, done = kept.sha, kept.items
+    found = walk.run(root, sha, since, effective)
+    done.extend(item(entry) for entry in _each(root, found, _cited(found)))
+    if cache is not None:
+        cache.save_log(sha, walk.state(), done)
+    return done
+
+
 def entries(root: Path, rev: str, found: list[Event | timeline.Problem] | None = None) -> list[dict[str, Any]]:
     """The audit log of ``rev`` as JSON-ready entries, oldest first (``found``: its events, when already read)."""
     if found is None:
         found = timeline.events(root, rev)
+    return list(_each(root, found, _cited(found)))
+
+
+def _cited(found: list[Event | timeline.Problem]) -> dict[tuple[str, str, str], str]:
+    """What to read of the runs the promotions cited (each with its signature, if any), by commit, flag and file."""
     names: dict[tuple[str, str, str], str] = {}
     for event in found:
         if isinstance(event, Event) and event.kind == plan.PROMOTE and event.flag is not None:
@@ -63,22 +113,27 @@ def entries(root: Path, rev: str, found: list[Event | timeline.Problem] | None =
                     names[(event.commit.sha, event.flag, run_id + SIG_SUFFIX)] = (
                         f"{event.commit.sha}:{evidence_path(event.flag, run_id)}{SIG_SUFFIX}"
                     )
-    blobs = _Lazy(names, history.Blobs(root).stream(list(names.values())))
-    out = []
+    return names
+
+
+def _each(root: Path, found: list[Event | timeline.Problem], names: dict[tuple[str, str, str], str]) -> Iterator[dict[str, Any]]:
+    """The entries one by one, the cited runs read as they are needed."""
+    blobs = _Lazy(names, history.Blobs(root, lean=True).stream(list(names.values())))
     for item in found:
         if isinstance(item, Event):
-            out.append(_entry(item, blobs))
+            yield _entry(item, blobs)
+            for run_id in item.evidence if item.kind == plan.PROMOTE else ():  # read for this entry only
+                blobs.pop((item.commit.sha, item.flag or "", run_id), None)
+                blobs.pop((item.commit.sha, item.flag or "", run_id + SIG_SUFFIX), None)
         else:
-            out.append(
-                {
-                    "commit": item.commit.sha,
-                    "timestamp": clock.iso(item.commit.time),
-                    "actor": item.commit.author,
-                    "path": item.path,
-                    "warning": f"unreadable {'flag file' if item.path.startswith('flags/') else 'file'} at this commit, no entry: {item.message}",
-                }
-            )
-    return out
+            yield {
+                "commit": item.commit.sha,
+                "timestamp": clock.iso(item.commit.time),
+                "actor": item.commit.author,
+                "path": item.path,
+                "warning": f"unreadable {'flag file' if item.path.startswith('flags/') else 'file'} at this commit, no entry: {item.message}",
+            }
+    blobs.finish()
 
 
 def _entry(event: Event, blobs: dict[tuple[str, str, str], bytes | None]) -> dict[str, Any]:

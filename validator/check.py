@@ -33,14 +33,18 @@ def run(root: Path, tree: Tree, *, entries: list[Entry] | None = None, base: str
 
     if now is None:
         raise ValueError("judging a change needs a time (now)")
-    return judge_change(root, gate.load_base(root, base), tree, now, entries=entries)
+    snapshot = load_snapshot(tree, entries)
+    return judge_change(root, gate.load_base(root, base, snapshot), tree, now, entries=entries, snapshot=snapshot)
 
 
-def judge_change(root: Path, base: gate.Base, tree: Tree, now: datetime, *, entries: list[Entry] | None = None) -> Result:
-    """The tree's own findings plus the change from ``base`` to it, judged by the base's rules."""
+def judge_change(
+    root: Path, base: gate.Base, tree: Tree, now: datetime, *, entries: list[Entry] | None = None, snapshot: Snapshot | None = None
+) -> Result:
+    """The tree's own findings plus the change from ``base`` to it, judged by the base's rules (``snapshot``: the tree's, if loaded)."""
     from validator import gate
 
-    snapshot = load_snapshot(tree, entries)
+    if snapshot is None:
+        snapshot = load_snapshot(tree, entries)
     findings = [*snapshot.findings, *layout.check(tree), *consistency.check(snapshot)]
     judgement = gate.judge(root, base, snapshot, tree, now)
     findings.extend(judgement.findings)

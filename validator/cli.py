@@ -327,6 +327,17 @@ def build_parser(reason_listing: str = "  (run in a flag repository to list them
     owners.add_argument("--check", action="store_true", help="exit 1 (and show the diff) if the file is out of date")
     _add_common(owners)
 
+    hooks = _sub(
+        sub,
+        "hooks",
+        "check, schema --check and codeowners --check in one process (the pre-commit hook)",
+        "Runs `flaggate check`, then `flaggate schema --check` (in flaggate's own repository, where schema/ is generated) "
+        "and `flaggate codeowners --check` (when .github/CODEOWNERS exists), in one process, so a commit pays flaggate's "
+        "start-up once. Exit 2 if any could not decide, else 1 if any found something, else 0.",
+        "  flaggate hooks",
+    )
+    _add_common(hooks)
+
     rb = _sub(
         sub,
         "rollback-check",
@@ -489,6 +500,7 @@ COMMANDS = {
     "publish": "publish",
     "pr-check": "pr_check",
     "codeowners": "codeowners",
+    "hooks": "hooks",
     "rollback-check": "rollback_check",
     "evidence": "evidence",
     "status": "status",

@@ -82,11 +82,29 @@ class Judgement:
     policy: Policy  # the base's: the yardstick of approvals too
 
 
-def load_base(root: Path, ref: str) -> Base:
-    """Resolve ``ref`` once, read its files and its history."""
+def load_base(root: Path, ref: str, head: Snapshot | None = None) -> Base:
+    """Resolve ``ref`` once, read its files and its history.
+
+    With ``head`` (the tree to be judged), the history is asked only where the
+    flags that move stand: ``judge`` reads a standing for nothing else.
+    """
     history.ensure_repository(root)
     sha = history.resolve(root, ref)
-    return base_at(root, ref, sha, timeline.standings(timeline.events_of(root, sha)))
+    base = base_at(root, ref, sha, {})
+    base.standings = timeline.standings_at(root, sha, _moving(base.snapshot, head) if head is not None else None)
+    return base
+
+
+def _moving(base: Snapshot, head: Snapshot) -> frozenset[str]:
+    """The flags readable on both sides whose state, percentage or rules differ (an amend asks where the flag stands too)."""
+    moving = set()
+    for name, now_file in head.flags.items():
+        was = base.flags.get(name)
+        if was is None or was.flag is None or now_file.flag is None:
+            continue
+        if plan.position(was.flag) != plan.position(now_file.flag) or _flag_amend(was, now_file) is not None:
+            moving.add(name)
+    return frozenset(moving)
 
 
 def base_at(root: Path, ref: str, sha: str, standings: dict[str, timeline.Standing]) -> Base:
@@ -157,7 +175,9 @@ def judge(root: Path, base: Base, head: Snapshot, tree: Tree, now: datetime) -> 
     moves.extend(_file_amends(base.snapshot, head))
     findings.extend(_evidence_rewrites(root, base, tree))
     if tree.rev is not None and tree.rev != base.sha and history.first_parent(root, tree.rev) != base.sha:
-        findings.extend(_hidden_steps(root, base, head, tree.rev, moves))
+        # Several commits: where every flag stands, not just the moving ones, is compared with their history.
+        every = Base(base.ref, base.sha, base.snapshot, base.policy, timeline.standings_at(root, base.sha, None))
+        findings.extend(_hidden_steps(root, every, head, tree.rev, moves))
 
     findings.extend(transition.promotions_per_change(moves, policy))
     return Judgement(base.sha, base.snapshot, moves, findings, policy)

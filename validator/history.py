@@ -55,9 +55,10 @@ def git(root: Path, *args: str, check: bool = True) -> str:
 
 
 def ensure_repository(root: Path) -> None:
-    if git(root, "rev-parse", "--is-inside-work-tree", check=False).strip() != "true":
+    answers = git(root, "rev-parse", "--is-inside-work-tree", "--is-shallow-repository", check=False).split()
+    if not answers or answers[0] != "true":
         raise HistoryError(f"{root} is not inside a git repository")
-    if git(root, "rev-parse", "--is-shallow-repository").strip() == "true":
+    if answers[1:2] == ["true"]:
         raise HistoryError(
             "this is a shallow clone: the history needed is missing; fetch the full history "
             "(git fetch --unshallow, or actions/checkout with fetch-depth: 0)"
@@ -73,7 +74,7 @@ def resolve(root: Path, ref: str) -> str:
     return out
 
 
-@dataclass
+@dataclass(slots=True)  # one per changed path of a long history: no per-object dict
 class Change:
     """One path changed by a commit against its first parent (from ``git log --raw``)."""
 
@@ -84,7 +85,7 @@ class Change:
     new_blob: str | None
 
 
-@dataclass
+@dataclass(slots=True)
 class Commit:
     sha: str
     parents: list[str]
@@ -96,20 +97,22 @@ class Commit:
     effective: int = 0  # the time it counts as: never earlier than its first parent (see effective_times)
 
 
-def first_parent_log(root: Path, rev: str, paths: Iterable[str]) -> list[Commit]:
+def first_parent_log(root: Path, rev: str, paths: Iterable[str], *, people: bool = True) -> list[Commit]:
     """The first-parent history of ``rev`` touching ``paths``, oldest first.
 
     Merge commits are diffed against their first parent, so a change merged
     from a branch is attributed to the merge on the first-parent line.  Fields
     are separated by a per-run random marker, so nothing a committer writes in
-    a name or a trailer can forge a record.
+    a name or a trailer can forge a record.  ``people=False`` leaves authors
+    and trailers empty (git then skips parsing every message for trailers).
     """
     nonce = secrets.token_hex(8)
     rs, fs = f"\x1e{nonce}\x1e", f"\x1f{nonce}\x1f"
     trailers = "%(trailers:key=Reviewed-by,key=Approved-by,valueonly,separator=%x1d)"
-    fmt = fs.join(["%H", "%P", "%an", "%ae", "%ct", trailers])
-    out = git(
+    fmt = fs.join(["%H", "%P", "%an", "%ae", "%ct", trailers] if people else ["%H", "%P", "", "", "%ct", ""])
+    out = _records(
         root,
+        rs,
         "log",
         "--first-parent",
         "--diff-merges=first-parent",
@@ -124,7 +127,7 @@ def first_parent_log(root: Path, rev: str, paths: Iterable[str]) -> list[Commit]
         *paths,
     )
     commits = []
-    for record in out.split(rs)[1:]:
+    for record in out:
         fields = record.split(fs)
         sha, parents, author, email, ctime, trailer_text, raw = fields
         commit = Commit(
@@ -161,6 +164,42 @@ def first_parent(root: Path, rev: str) -> str | None:
     return out[1] if len(out) > 1 else None
 
 
+def _records(root: Path, separator: str, *args: str) -> Iterator[str]:
+    """Like ``git(...).split(separator)[1:]``, each record as git writes it: the whole output is never held at once."""
+    import codecs
+
+    try:
+        proc = subprocess.Popen(
+            ["git", "-c", "core.quotePath=false", *args], cwd=root, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+    except FileNotFoundError:
+        raise HistoryError("git is not installed or not on PATH") from None
+    if proc.stdout is None or proc.stderr is None:
+        raise HistoryError(f"git {args[0]} started without its pipes")
+    decoder = codecs.getincrementaldecoder("utf-8")("surrogateescape")
+    pending, first = "", True
+    try:
+        while True:
+            chunk = os.read(proc.stdout.fileno(), 1 << 16)
+            pending += decoder.decode(chunk, final=not chunk)
+            parts = pending.split(separator)
+            pending = parts.pop() if chunk else ""
+            if first and parts:
+                parts.pop(0)  # what comes before the first separator is no record
+                first = False
+            yield from parts
+            if not chunk:
+                break
+    finally:
+        proc.stdout.close()
+        stderr = proc.stderr.read().decode(errors="replace").strip()
+        proc.stderr.close()
+        status = proc.wait()
+    if status != 0:
+        message = stderr.splitlines()[-1] if stderr else f"exit {status}"
+        raise HistoryError(f"git {args[0]} failed: {message}")
+
+
 def effective_times(root: Path, rev: str) -> dict[str, int]:
     """Every first-parent commit of ``rev``, oldest first, with the time it counts as.
 
@@ -183,8 +222,11 @@ def effective_times(root: Path, rev: str) -> dict[str, int]:
 class Blobs:
     """``git cat-file --batch``: any number of objects through one process."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, lean: bool = False) -> None:
         self.root = root
+        # Reading ``<commit>:<path>`` inflates every tree on the way; git's default delta base cache
+        # (96 MiB) then grows with a directory that grows with every promotion, for no gain in speed.
+        self.config = ["-c", "core.deltaBaseCacheLimit=16m"] if lean else []
 
     def read(self, names: list[str]) -> list[bytes | None]:
         """Contents of ``names`` (``<sha>`` or ``<rev>:<path>``), None where missing or not a blob."""
@@ -198,7 +240,7 @@ class Blobs:
             if "\n" in name or "\r" in name:
                 raise HistoryError(f"cannot read {name!r} from git: the name has a line break")
         proc = subprocess.Popen(
-            ["git", "cat-file", "--batch", "--buffer"],
+            ["git", *self.config, "cat-file", "--batch", "--buffer"],
             cwd=self.root,
             env=_env(),
             stdin=subprocess.PIPE,

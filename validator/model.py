@@ -193,6 +193,9 @@ class Policy(_Strict):
 class Run(_Strict):
     """``evidence/<flag>/<run_id>.json``: one reconciliation run (the gate reads it with its own strict JSON parser)."""
 
+    # Built on first use: ``flaggate check`` without a base never reads a run, so it never pays for this model.
+    model_config = ConfigDict(defer_build=True)
+
     schema_: str | None = Field(default=None, alias="$schema", description="for editors: ../../schema/evidence.schema.json")
     run_id: Annotated[str, Field(min_length=1, max_length=128, description="equals the file name without .json")]
     flag: FlagName

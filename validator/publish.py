@@ -81,12 +81,11 @@ def build(root: Path, rev: str, *, since: str | None = None) -> tuple[str, str]:
     errors = [f for f in findings if f.severity == "error"]
     if errors:
         raise Refused(errors)
-    found = timeline.events_of(root, sha)
-    errors = judge_steps(root, sha, history.resolve(root, since) if since is not None else None, found)
+    errors = judge_steps(root, sha, history.resolve(root, since) if since is not None else None)
     if errors:
         raise Refused(errors)
     committed_at = clock.iso(history.effective_times(root, sha)[sha])
-    return jsonout.dumps(config(snapshot, sha, committed_at)), jsonout.dumps(audit.entries(root, sha, found))
+    return jsonout.dumps(config(snapshot, sha, committed_at)), audit.render(audit.items(root, sha))
 
 
 def last_published(out: Path) -> str | None:
@@ -104,8 +103,13 @@ def _is_ancestor(root: Path, older: str, newer: str) -> bool:
     return history.git(root, "rev-list", "-1", older, "--not", newer).strip() == ""
 
 
-def judge_steps(root: Path, sha: str, since: str | None, found: list[timeline.Event | timeline.Problem]) -> list[Finding]:
-    """Every first-parent step from ``since`` (default: the parent of ``sha``) to ``sha``, judged by the gate."""
+def judge_steps(root: Path, sha: str, since: str | None, found: list[timeline.Event | timeline.Problem] | None = None) -> list[Finding]:
+    """Every first-parent step from ``since`` (default: the parent of ``sha``) to ``sha``, judged by the gate.
+
+    ``found``: the events of ``sha``'s history, when already read; otherwise
+    each parent's standings come from one ``timeline.Follower`` (the history is
+    walked once, going on commit by commit, not once per step).
+    """
     from validator.check import judge_change
     from validator.gate import base_at
 
@@ -130,13 +134,15 @@ def judge_steps(root: Path, sha: str, since: str | None, found: list[timeline.Ev
     changed = set(history.git(root, "rev-list", "--first-parent", f"{since}..{sha}", "--", *paths).split())
     errors: list[Finding] = []
     wall = datetime.now(UTC)
+    follower = timeline.Follower(root, times)
     for i in range(order.index(since) + 1, len(order)):
         commit = order[i]
         if commit not in changed:
             continue
         parent = order[i - 1]
         try:
-            base = base_at(root, parent[:12], parent, timeline.standings(timeline.upto(found, parent, order)))
+            standings = timeline.standings(timeline.upto(found, parent, order)) if found is not None else follower.standings(parent)
+            base = base_at(root, parent[:12], parent, standings)
         except history.HistoryError as exc:
             errors.append(Finding(".", 1, 1, "history", f"commit {commit[:12]}: {exc}"))
             break

@@ -29,13 +29,16 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from validator import history, loading, plan
 from validator.model import Policy, Resources
 from validator.plan import Position
 from validator.repo import FLAG_SUFFIX, FLAGS_DIR, POLICY_FILE, RESOURCES_FILE, load_flag
 from validator.rules import amend, schema
+
+if TYPE_CHECKING:
+    from validator import histcache
 
 _REGULAR = ("100644", "100755")
 _RULE_FILES: dict[str, type[Policy] | type[Resources]] = {POLICY_FILE: Policy, RESOURCES_FILE: Resources}
@@ -57,7 +60,7 @@ class Facts:
     transition: dict[str, Any] | None
 
 
-@dataclass
+@dataclass(slots=True)  # one per change of a long history: no per-object dict
 class Event:
     """One change of one flag (or of a rules file) in one commit."""
 
@@ -78,7 +81,7 @@ class Event:
         return [i for i in ids if isinstance(i, str)] if isinstance(ids, list) else []
 
 
-@dataclass
+@dataclass(slots=True)
 class Problem:
     """A flag or rules file at some commit that could not be read (a warning entry)."""
 
@@ -101,12 +104,27 @@ class Reader:
     """Blob -> Facts, each distinct blob parsed once, strictly (the same reader as ``check``)."""
 
     def __init__(self) -> None:
-        self._facts: dict[bytes, Facts | str] = {}
+        self._facts: dict[bytes | str, Facts | str] = {}
+        self._rules: dict[str, tuple[str, dict[str, Any]]] = {}
+        self._plans: dict[tuple[Position, ...], tuple[Position, ...]] = {}
 
-    def facts(self, path: str, raw: bytes) -> Facts:
-        cached = self._facts.get(raw)
+    def _shared(self, read: Facts | str) -> Facts | str:
+        """The same rules and plan, read from many versions of a flag, held once (a long history is mostly such versions)."""
+        if isinstance(read, str):
+            return read
+        fingerprint, rules = self._rules.setdefault(read.fingerprint, (read.fingerprint, read.rules))
+        steps = self._plans.setdefault(read.plan, read.plan)
+        return Facts(read.name, read.position, steps, rules, fingerprint, read.transition)
+
+    def has(self, blob: str) -> bool:
+        return blob in self._facts
+
+    def facts(self, path: str, raw: bytes, blob: str | None = None) -> Facts:
+        """The facts of ``raw``; ``blob``: its id, which names the same bytes (so ``raw`` may be empty once ``has(blob)``)."""
+        key: bytes | str = blob if blob is not None else raw
+        cached = self._facts.get(key)
         if cached is None:
-            cached = self._facts[raw] = _read(path, raw)
+            cached = self._facts[key] = self._shared(_read(path, raw))
         if isinstance(cached, str):
             raise Unreadable(cached)
         return cached
@@ -155,6 +173,7 @@ class _Lazy:
         self._got: dict[str, bytes | None] = {}
         self._pending = iter(keys)
         self._stream = stream
+        self.keep: set[str] = set()  # blobs never forgotten
 
     def get(self, key: str) -> bytes | None:
         if key in self._got:
@@ -164,6 +183,11 @@ class _Lazy:
             if pending == key:
                 return self._got[pending]
         return None
+
+    def forget(self, key: str) -> None:
+        """Drop a blob read (a later ``get`` of it answers None), unless a rules file may ask for it again."""
+        if key not in self.keep:
+            self._got.pop(key, None)
 
     def finish(self) -> None:
         for pending in self._pending:
@@ -179,60 +203,191 @@ def events(root: Path, rev: str) -> list[Event | Problem]:
     return events_of(root, sha)
 
 
-def events_of(root: Path, sha: str) -> list[Event | Problem]:
-    commits = history.first_parent_log(root, sha, [f"{FLAGS_DIR}/", POLICY_FILE, RESOURCES_FILE])
-    effective = history.effective_times(root, sha)
-    for commit in commits:
-        commit.effective = effective.get(commit.sha, commit.time)
-    wanted: dict[str, None] = {}
-    for commit in commits:
-        for change in commit.changes:
-            if change.new_blob and change.new_mode in _REGULAR and (_is_flag_path(change.path) or change.path in _RULE_FILES):
-                wanted.setdefault(change.new_blob)
-    blobs = _Lazy(list(wanted), history.Blobs(root).stream(list(wanted)))
-    reader = Reader()
-    found: list[Event | Problem] = []
-    current: dict[str, Facts] = {}  # path -> facts of the flag there now
-    steps: dict[str, int | None] = {}  # flag -> its step, followed move by move
-    rule_files: dict[str, dict[str, Any]] = {}
-    for commit in commits:
+def events_of(root: Path, sha: str, effective: dict[str, int] | None = None) -> list[Event | Problem]:
+    return Walk().run(root, sha, None, effective if effective is not None else history.effective_times(root, sha))
+
+
+_PATHS = [f"{FLAGS_DIR}/", POLICY_FILE, RESOURCES_FILE]
+
+
+class Walk:
+    """The history walked commit by commit, with what it must remember between commits.
+
+    What it remembers is named by blob ids (``current``, ``rule_blobs``) and
+    step indexes, so a walk can stop at one commit and go on later from there
+    (``validator.histcache`` keeps it): the blobs are read again from git,
+    never from the cache.
+    """
+
+    def __init__(self, names: frozenset[str] | None = None) -> None:
+        self.reader = Reader()
+        # Only these flags' events, when given: a blob is parsed only if it could name one of them
+        # (``_may_name``) or replaces one of them.  Such a walk is kept for the same names only.
+        self.names = names
+        # path -> (blob id, facts of the flag there now; None: a flag outside ``names``)
+        self.current: dict[str, tuple[str, Facts | None]] = {}
+        self.steps: dict[str, int | None] = {}  # flag -> its step, followed move by move
+        self.rule_files: dict[str, dict[str, Any]] = {}
+        self.rule_blobs: dict[str, str] = {}
+        self._skipped: set[str] = set()  # blobs searched for ``names`` and found not to name any
+        self._root = Path(".")
+
+    def run(self, root: Path, sha: str, since: str | None, effective: dict[str, int]) -> list[Event | Problem]:
+        """The events of the first-parent commits after ``since`` (None: from the root) up to ``sha``."""
+        rev = f"{since}..{sha}" if since is not None else sha
+        commits = history.first_parent_log(root, rev, _PATHS, people=self.names is None)
+        for commit in commits:
+            commit.effective = effective.get(commit.sha, commit.time)
+        wanted: dict[str, None] = {}
+        rules: set[str] = set()
+        for commit in commits:
+            for change in commit.changes:
+                if change.new_blob and change.new_mode in _REGULAR and (_is_flag_path(change.path) or change.path in _RULE_FILES):
+                    wanted.setdefault(change.new_blob)
+                    if change.path in _RULE_FILES:
+                        rules.add(change.new_blob)
+        blobs = _Lazy(list(wanted), history.Blobs(root).stream(list(wanted)))
+        self._root = root
+        blobs.keep = rules
+        found: list[Event | Problem] = []
+        for commit in commits:
+            self._commit(commit, blobs, found)
+            commit.changes = []  # read; the events keep the commit, not its diff
+        blobs.finish()
+        return found
+
+    def _commit(self, commit: history.Commit, blobs: _Lazy, found: list[Event | Problem]) -> None:
+        current = self.current
         before: dict[str, tuple[str, Facts]] = {}
         after: dict[str, tuple[str, Facts]] = {}
         file_events: list[Event | Problem] = []
+        names = self.names
         for change in commit.changes:
             if change.path in _RULE_FILES:
-                file_events.extend(_rules_file_event(commit, change, blobs, rule_files))
+                if names is None:
+                    file_events.extend(_rules_file_event(commit, change, blobs, self.rule_files, self.rule_blobs))
                 continue
             if not _is_flag_path(change.path):
                 continue
-            old = current.pop(change.path, None)
+            held = current.pop(change.path, None)
+            old = held[1] if held is not None else None
             if old is not None:
                 before.setdefault(old.name, (change.path, old))
             if change.new_blob is None or change.new_mode not in _REGULAR:
                 continue
-            raw = blobs.get(change.new_blob)
+            blob = change.new_blob
+            parsed = self.reader.has(blob)
+            if parsed:
+                raw = b""  # parsed once already (kept by id), and its bytes forgotten
+            elif blob in self._skipped:  # searched once already and not parsed
+                if old is None:
+                    current[change.path] = (blob, None)
+                    continue
+                raw = history.Blobs(self._root).read([blob])[0] or b""  # now it replaces a flag asked about
+            else:
+                raw = blobs.get(blob) or b""
+            if names is not None and old is None and not parsed and not _may_name(raw, names):
+                self._skipped.add(blob)
+                blobs.forget(blob)
+                current[change.path] = (blob, None)
+                continue
             try:
-                facts = reader.facts(change.path, raw or b"")
+                facts = self.reader.facts(change.path, raw, blob)
             except Unreadable as exc:
                 found.append(Problem(commit, change.path, str(exc)))
-                if old is not None:  # keep the last good reading: an unreadable file changes nothing
-                    current[change.path] = old
-                    before.pop(old.name, None)
+                if held is not None:  # keep the last good reading: an unreadable file changes nothing
+                    current[change.path] = held
+                    if old is not None:
+                        before.pop(old.name, None)
                 continue
-            current[change.path] = facts
+            finally:
+                blobs.forget(blob)  # parsed once, kept by id: the bytes are not needed again
+            if names is not None and facts.name not in names:
+                current[change.path] = (change.new_blob, None)
+                continue
+            current[change.path] = (change.new_blob, facts)
             after[facts.name] = (change.path, facts)
         for name in sorted(set(before) | set(after)):
-            found.extend(_flag_events(commit, name, before.get(name), after.get(name), steps))
+            found.extend(_flag_events(commit, name, before.get(name), after.get(name), self.steps))
         found.extend(file_events)
-    blobs.finish()
-    return found
+
+    def state(self) -> dict[str, Any]:
+        """What a later walk needs to go on from here, as JSON data (blob ids, not contents)."""
+        return {
+            "names": sorted(self.names) if self.names is not None else None,
+            "current": {path: blob for path, (blob, facts) in sorted(self.current.items()) if facts is not None},
+            "others": {path: blob for path, (blob, facts) in sorted(self.current.items()) if facts is None},
+            "steps": dict(sorted(self.steps.items())),
+            "rule_files": dict(sorted(self.rule_blobs.items())),
+        }
+
+    def restore(self, root: Path, state: dict[str, Any]) -> bool:
+        """Go on from ``state``, every blob read again from git; False (and nothing kept) if anything does not fit."""
+        names = state.get("names")
+        current = state.get("current")
+        others = state.get("others")
+        steps = state.get("steps")
+        rule_files = state.get("rule_files")
+        if not (isinstance(current, dict) and isinstance(others, dict) and isinstance(steps, dict) and isinstance(rule_files, dict)):
+            return False
+        if names is not None and not (isinstance(names, list) and all(isinstance(n, str) for n in names)):
+            return False
+        if names is None and others:
+            return False  # a whole walk knows every flag
+        if not all(isinstance(v, int) or v is None for v in steps.values()):
+            return False
+        paths = [*current.items(), *rule_files.items()]
+        if not all(isinstance(p, str) and isinstance(b, str) and _is_oid(b) for p, b in [*paths, *others.items()]):
+            return False
+        if not all(_is_flag_path(p) for p in [*current, *others]) or not all(p in _RULE_FILES for p in rule_files):
+            return False
+        wanted = frozenset(names) if names is not None else None
+        bodies = history.Blobs(root).read([b for _, b in paths])
+        restored: dict[str, tuple[str, Facts | None]] = {path: (blob, None) for path, blob in others.items()}
+        rules: dict[str, dict[str, Any]] = {}
+        for (path, blob), raw in zip(paths, bodies):
+            if raw is None:
+                return False
+            if path in current:
+                try:
+                    facts = self.reader.facts(path, raw)
+                except Unreadable:
+                    return False
+                if wanted is not None and facts.name not in wanted:
+                    return False
+                restored[path] = (blob, facts)
+            else:
+                read = _read_rules_file(path, raw)
+                if isinstance(read, str):
+                    return False
+                rules[path] = read
+        self.names = wanted
+        self.current, self.steps = restored, {str(k): v for k, v in steps.items()}
+        self.rule_files, self.rule_blobs = rules, dict(rule_files)
+        return True
+
+
+def _may_name(raw: bytes, names: frozenset[str]) -> bool:
+    """Could the strict reader find one of ``names`` as this blob's ``name``?  False only when it surely cannot.
+
+    A readable flag file is UTF-8 and its name matches ``^[a-z][a-z0-9_]*$``
+    (no space, so no line folding): YAML can spell such a value without its
+    own bytes only through a backslash escape.  This decides only which blobs
+    are parsed; what a blob says always comes from the strict reader.
+    """
+    return b"\\" in raw or any(name.encode() in raw for name in names)
+
+
+def _is_oid(text: str) -> bool:
+    return len(text) in (40, 64) and all(c in "0123456789abcdef" for c in text)
 
 
 def _rules_file_event(
-    commit: history.Commit, change: history.Change, blobs: _Lazy, known: dict[str, dict[str, Any]]
+    commit: history.Commit, change: history.Change, blobs: _Lazy, known: dict[str, dict[str, Any]], known_blobs: dict[str, str]
 ) -> list[Event | Problem]:
     path = change.path
     if change.new_blob is None or change.new_mode not in _REGULAR:
+        known_blobs.pop(path, None)
         was = known.pop(path, None)
         if was is None:
             return []
@@ -242,6 +397,7 @@ def _rules_file_event(
         return [Problem(commit, path, read)]
     was = known.get(path)
     known[path] = read
+    known_blobs[path] = change.new_blob
     if was is None or was == read:
         return []  # the first reading is where the history starts, not a change
     return [Event(commit, None, amend.KIND, None, None, path, None, changes=amend.changes(was, read))]
@@ -314,9 +470,12 @@ def move_kind(
     return (plan.DISABLE if to == 0 else plan.DEMOTE), to, [warning]
 
 
-def standings(found: list[Event | Problem]) -> dict[str, Standing]:
-    """Where every flag stands after the last of ``found``, from the events alone."""
-    known: dict[str, Standing] = {}
+def standings(found: list[Event | Problem], known: dict[str, Standing] | None = None) -> dict[str, Standing]:
+    """Where every flag stands after the last of ``found``, from the events alone.
+
+    ``known``: where they stood before the first of ``found`` (updated in place).
+    """
+    known = {} if known is None else known
     for event in found:
         if isinstance(event, Problem) or event.flag is None:
             continue
@@ -344,3 +503,81 @@ def upto(found: list[Event | Problem], sha: str, order: list[str]) -> list[Event
     position = {commit: i for i, commit in enumerate(order)}
     limit = position[sha]
     return [e for e in found if position.get(e.commit.sha, limit + 1) <= limit]
+
+
+def standings_at(root: Path, sha: str, names: frozenset[str] | None = None) -> dict[str, Standing]:
+    """``standings(events_of(root, sha))``, going on from the nearest walk kept for an ancestor (see ``Follower``).
+
+    ``names``: the flags whose standings are asked; the others may be missing
+    from the answer (a walk from the start then parses only blobs that could
+    be theirs).
+    """
+    from validator import histcache
+
+    cache = histcache.open_cache(root)
+    kept = cache.exact(sha, names) if cache is not None else None
+    if kept is not None:  # kept for this very commit: the history is not even listed
+        return kept.standings
+    return Follower(root, history.effective_times(root, sha), names, cache=cache).standings(sha)
+
+
+class Follower:
+    """Where the flags stand at commits of one first-parent history, oldest asked first, walked once.
+
+    The first commit asked goes on from the nearest walk kept for a
+    first-parent ancestor (``validator.histcache``, keyed by the exact commit
+    id; the blobs it names are read again from git); each later one goes on
+    from the one before.  Without a usable kept walk (none yet, deleted,
+    corrupt, of another version, not on this history, ``FLAGGATE_NO_CACHE``)
+    the history is walked from its start, with the same result.
+    """
+
+    def __init__(
+        self, root: Path, effective: dict[str, int], names: frozenset[str] | None = None, *, cache: histcache.Cache | None | bool = True
+    ) -> None:
+        from validator import histcache
+
+        self.root = root
+        self.names = names  # only these flags are asked about (None: all); with no kept walk, only they are walked
+        self.effective = effective  # the first-parent history, oldest first, with effective times
+        # ``cache``: the one already opened (None: none), or True to open it here
+        self.cache = histcache.open_cache(root) if cache is True else cache if isinstance(cache, histcache.Cache) else None
+        self.walk: Walk | None = None
+        self.since: str | None = None
+        self.known: dict[str, Standing] = {}
+        self._state: dict[str, Any] | None = None  # a kept walk not restored yet (its standings were enough)
+
+    def standings(self, sha: str) -> dict[str, Standing]:
+        if self.walk is None:
+            self.walk = Walk()
+            kept = self.cache.nearest(_upto(self.effective, sha), self.names) if self.cache is not None else None
+            if kept is not None and kept.sha == sha:
+                self.since, self.known, self._state = sha, kept.standings, kept.state
+                return _copy(self.known)
+            if kept is not None and self.walk.restore(self.root, kept.state):
+                self.since, self.known = kept.sha, kept.standings
+            else:
+                self.walk = Walk(self.names)
+        elif self._state is not None:
+            if not self.walk.restore(self.root, self._state):
+                self.walk, self.since, self.known = Walk(), None, {}
+            self._state = None
+        if self.since != sha:
+            standings(self.walk.run(self.root, sha, self.since, self.effective), self.known)
+            self.since = sha
+            if self.cache is not None:
+                self.cache.save(sha, self.walk.state(), self.known, self.walk.names)
+        return _copy(self.known)
+
+
+def _upto(order: dict[str, int], sha: str) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for commit, value in order.items():
+        out[commit] = value
+        if commit == sha:
+            break
+    return out
+
+
+def _copy(known: dict[str, Standing]) -> dict[str, Standing]:
+    return {name: Standing(s.step, s.entered_at, s.entered_commit, dict(s.cited)) for name, s in known.items()}

@@ -5,21 +5,17 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from validator import term
 from validator.commands import root as _root
 
-if TYPE_CHECKING:
-    pass
-
 
 def run(args: argparse.Namespace) -> int:
-    from validator import audit, jsonout, publish
+    from validator import audit, publish
 
     root = _root(args)
     with term.progress(f"flaggate audit-log: reading the history of {args.rev}"):
-        text = jsonout.dumps(audit.entries(root, args.rev))
+        text = audit.text(root, args.rev)
     if args.out is None:
         sys.stdout.write(text)
     else:
