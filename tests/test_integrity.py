@@ -671,3 +671,35 @@ def test_evidence_verify_uses_the_committed_policy_and_the_path(tmp_path: Path, 
         (other / f"rr-0102.json{suffix}").write_bytes((repo / f"evidence/allocation_dual_write/rr-0102.json{suffix}").read_bytes())
     code, out, _ = run(["evidence", "verify", "--root", str(repo), str(other / "rr-0102.json")], capsys)
     assert code == 1 and "is a run of allocation_dual_write, not outbox_enabled" in out, out
+
+
+# --- round 3 ------------------------------------------------------------------------------------------
+def test_a_second_file_naming_a_flag_added_then_removed_keeps_its_history(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _complete_backfill(repo)
+    base = git(repo, "rev-parse", "HEAD").strip()
+    copy = repo / "flags/zz_copy.yaml"
+    copy.write_text(flag_path(repo, BACKFILL).read_text())
+    commit_all(repo, "a second file with the same name", "2026-11-07T00:00:00Z")
+    copy.unlink()
+    commit_all(repo, "removed again", "2026-11-07T01:00:00Z")  # merged without a merge commit
+    set_state(repo, BACKFILL, "read_only", frm="off", evidence=[])
+    code, report = gate(repo, capsys)
+    assert code == 1 and any("complete" in m for m in errors(report, "transition")), report
+    assert gate(repo, capsys, base=base)[0] == 1
+
+
+def test_an_unreadable_blob_is_named_at_its_own_path(
+    repo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (repo / "flags/a.yaml").write_text("name: [unclosed\n")
+    commit_all(repo, "unreadable at a.yaml", "2026-11-02T00:00:00Z")
+    (repo / "flags/a.yaml").unlink()
+    commit_all(repo, "gone", "2026-11-03T00:00:00Z")
+    run(["audit-log", "--root", str(repo)], capsys)  # keeps a walk here
+    flag_path(repo, BACKFILL).write_text("name: [unclosed\n")  # the same blob, another path
+    commit_all(repo, "unreadable at the backfill's path", "2026-11-04T00:00:00Z")
+    kept = run(["audit-log", "--root", str(repo)], capsys)[1]
+    monkeypatch.setenv("FLAGGATE_NO_CACHE", "1")
+    fresh = run(["audit-log", "--root", str(repo)], capsys)[1]
+    assert kept == fresh
+    assert f"no entry: flags/{BACKFILL}.yaml:2:1:" in fresh and "no entry: flags/a.yaml:2:1:" in fresh

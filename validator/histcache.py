@@ -33,7 +33,7 @@ from typing import Any
 from validator import history
 from validator.timeline import Standing
 
-VERSION = 2
+VERSION = 3  # 3: a second file naming a flag is no creation; unreadable readings kept without their path
 DISABLE_ENV = "FLAGGATE_NO_CACHE"
 STANDINGS, AUDIT = "standings", "audit"
 KEEP = {STANDINGS: 16, AUDIT: 2}  # entries kept of each kind (an audit log is large); the oldest are removed first

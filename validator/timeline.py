@@ -134,7 +134,8 @@ def _read(path: str, raw: bytes) -> Facts | str:
     file, findings = load_flag(path, raw)
     if file.flag is None:
         first = findings[0] if findings else None
-        return f"{path}:{first.line}:{first.column}: {first.message}" if first else f"{path}: unreadable"
+        # Without the path: the reading is kept by blob, and the same blob may sit at another path later.
+        return f"{first.line}:{first.column}: {first.message}" if first else "unreadable"
     flag = file.flag
     transition = file.doc.data.get("transition") if file.doc else None
     rules = amend.rules_of(flag, amend.FLAG_FIELDS)
@@ -294,7 +295,9 @@ class Walk:
             try:
                 facts = self.reader.facts(change.path, raw, blob)
             except Unreadable as exc:
-                found.append(Problem(commit, change.path, str(exc)))
+                found.append(
+                    Problem(commit, change.path, f"{change.path}:{exc}" if str(exc) != "unreadable" else f"{change.path}: unreadable")
+                )
                 if held is not None:  # keep the last good reading: an unreadable file changes nothing
                     current[change.path] = held
                     if old is not None:
@@ -307,8 +310,23 @@ class Walk:
                 continue
             current[change.path] = (change.new_blob, facts)
             after[facts.name] = (change.path, facts)
+        changed = {c.path for c in commit.changes}
         for name in sorted(set(before) | set(after)):
-            found.extend(_flag_events(commit, name, before.get(name), after.get(name), self.steps))
+            was, now = before.get(name), after.get(name)
+            if was is None or now is None:
+                # A second file naming a flag that exists, or one of two such files removed: the flag
+                # itself is neither created nor deleted while another, untouched file still names it.
+                other = next(
+                    (
+                        (path, held[1])
+                        for path, held in current.items()
+                        if path not in changed and held[1] is not None and held[1].name == name
+                    ),
+                    None,
+                )
+                if other is not None:
+                    was, now = (other, now) if was is None else (was, other)
+            found.extend(_flag_events(commit, name, was, now, self.steps))
         found.extend(file_events)
 
     def state(self) -> dict[str, Any]:
