@@ -250,3 +250,20 @@ def test_publish_this_repository(tmp_path: Path, capsys: pytest.CaptureFixture[s
     out = tmp_path / "public"
     code, text, _ = run(["publish", "--root", str(repo), "--out", str(out)], capsys)
     assert code == 0 and sorted(p.name for p in out.iterdir()) == ["audit-log.json", "config.json", "flagd.json", "index.html"]
+
+
+def test_audit_log_to_a_pipe_writes_into_it_and_leaves_it_a_pipe(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``--out /dev/null`` or a named pipe is written to, never renamed over (a device replaced by a file breaks the machine)."""
+    import stat
+    import threading
+
+    repo = new_repo(tmp_path)
+    pipe = tmp_path / "audit.pipe"
+    os.mkfifo(pipe)
+    received: list[bytes] = []
+    reader = threading.Thread(target=lambda: received.append(pipe.read_bytes()))
+    reader.start()
+    code, _, err = run(["audit-log", "--root", str(repo), "--out", str(pipe)], capsys)
+    reader.join(timeout=10)
+    assert code == 0, err
+    assert stat.S_ISFIFO(os.stat(pipe).st_mode) and json.loads(received[0])[0]["kind"] == "create"

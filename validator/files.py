@@ -14,10 +14,21 @@ from pathlib import Path
 
 
 def write_all(files: dict[Path, bytes]) -> None:
-    """Write every file; all temporary files are written before any is moved into place."""
+    """Write every file; all temporary files are written before any is moved into place.
+
+    A target that exists and is not a regular file (``/dev/null``, a pipe, a
+    terminal) is written to, never renamed over: replacing a device with a
+    regular file would break every other program that uses it.
+    """
+    streams = {target: data for target, data in files.items() if target.exists() and not target.is_file()}
+    for target, data in streams.items():
+        with open(target, "wb") as handle:
+            handle.write(data)
     staged: list[tuple[str, Path]] = []
     try:
         for target, data in files.items():
+            if target in streams:
+                continue
             fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
             staged.append((tmp, target))
             with os.fdopen(fd, "wb") as handle:
