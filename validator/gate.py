@@ -239,7 +239,17 @@ def _hidden_steps(root: Path, base: Base, head: Snapshot, rev: str, moves: list[
     findings: list[Finding] = []
     for name, file in head.flags.items():
         was, standing, now = base.snapshot.flags.get(name), base.standings.get(name), after.get(name)
-        if was is None or was.flag is None or file.flag is None or standing is None or now is None:
+        if was is None or was.flag is None or file.flag is None or standing is None:
+            continue
+        if now is None:  # the commits drop the flag from its history although both ends have it
+            findings.append(
+                file.finding(
+                    ("state",),
+                    transition.RULE,
+                    f"{name}: the commits of this change delete it on the way (its history would forget where it stands); "
+                    "squash the commits, or merge with a merge commit",
+                )
+            )
             continue
         move = moved.get(name)
         if move is not None and not move.legal:
