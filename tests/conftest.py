@@ -108,3 +108,17 @@ def set_transition(path: Path, block: str) -> None:
     text = path.read_text()
     head = text[: text.index("\ntransition:") + 1]
     path.write_text(head + block)
+
+
+def read_terminal(master: int) -> bytes:
+    """Everything written to a pseudo-terminal until its other end closes (EIO ends it on Linux)."""
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 4096)
+        except OSError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    return b"".join(chunks)

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import run
+from tests.conftest import read_terminal, run
 from tests.gitrepo import commit_all, flag_path, git, new_repo, three_runs, write_run
 
 NOW = "2026-11-20T12:00:00Z"
@@ -361,18 +361,10 @@ def test_new_prompts_on_a_real_terminal(repo: Path) -> None:
     )
     os.close(slave)
     os.write(master, b"Typed at a terminal\nacme-payments/billing-core\noff,shadow,enforce\nreplay_accuracy\n")
-    chunks = []
-    while True:
-        try:
-            data = os.read(master, 4096)
-        except OSError:
-            break
-        if not data:
-            break
-        chunks.append(data)
-    assert proc.wait(timeout=30) == 0, b"".join(chunks).decode()
+    output = read_terminal(master)
+    assert proc.wait(timeout=30) == 0, output.decode()
     os.close(master)
-    screen = b"".join(chunks).decode()
+    screen = output.decode()
     assert "Owners (GitHub logins or org/team, comma-separated): " in screen
     text = flag_path(repo, "tty_flag").read_text()
     assert "description: Typed at a terminal" in text or 'description: "Typed at a terminal"' in text

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import copy_repo, run
+from tests.conftest import copy_repo, read_terminal, run
 from tests.gitrepo import write_run
 from validator.cli import build_parser
 
@@ -54,18 +54,10 @@ def _on_terminal(argv: list[str], env: dict[str, str]) -> str:
     master, slave = pty.openpty()
     proc = subprocess.Popen([sys.executable, "-m", "validator", *argv], stdout=slave, stderr=subprocess.DEVNULL, env=env)
     os.close(slave)
-    chunks = []
-    while True:
-        try:
-            data = os.read(master, 4096)
-        except OSError:
-            break
-        if not data:
-            break
-        chunks.append(data)
+    output = read_terminal(master)
     proc.wait()
     os.close(master)
-    return b"".join(chunks).decode()
+    return output.decode()
 
 
 @pytest.fixture
@@ -98,18 +90,10 @@ def _progress(env: dict[str, str], on_terminal: bool) -> str:
     master, slave = pty.openpty()
     proc = subprocess.Popen([sys.executable, "-c", code], stderr=slave, stdout=subprocess.DEVNULL, env=env)
     os.close(slave)
-    chunks = []
-    while True:
-        try:
-            data = os.read(master, 4096)
-        except OSError:
-            break
-        if not data:
-            break
-        chunks.append(data)
+    output = read_terminal(master)
     proc.wait()
     os.close(master)
-    return b"".join(chunks).decode()
+    return output.decode()
 
 
 def test_progress_on_a_terminal_only_never_in_ci() -> None:
