@@ -462,9 +462,7 @@ def test_symlinked_run_file_is_refused(repo: Path, capsys: pytest.CaptureFixture
 
 # --- principle 2: where a flag stands comes from history --------------------------------------
 def test_a_completed_plan_cannot_restart_by_rewriting_the_transition_block(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    for state, frm, date in (("read_only", "off", "02"), ("active", "read_only", "04"), ("off", "active", "06")):
-        set_state(repo, BACKFILL, state, frm=frm, evidence=[])
-        commit_all(repo, f"backfill {state}", f"2026-11-{date}T00:00:00Z")
+    _complete_backfill(repo)
     # PR 1 rewrites only the transition block so the file looks like the plan's first step.
     set_state(repo, BACKFILL, "off", frm=None, justification="rewritten")
     code, report = gate(repo, capsys)

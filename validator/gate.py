@@ -15,7 +15,7 @@ block a change can rewrite.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -176,7 +176,7 @@ def judge(root: Path, base: Base, head: Snapshot, tree: Tree, now: datetime) -> 
     findings.extend(_evidence_rewrites(root, base, tree))
     if tree.rev is not None and tree.rev != base.sha and history.first_parent(root, tree.rev) != base.sha:
         # Several commits: where every flag stands, not just the moving ones, is compared with their history.
-        every = Base(base.ref, base.sha, base.snapshot, base.policy, timeline.standings_at(root, base.sha, None))
+        every = replace(base, standings=timeline.standings_at(root, base.sha, None))
         findings.extend(_hidden_steps(root, every, head, tree.rev, moves))
 
     findings.extend(transition.promotions_per_change(moves, policy))

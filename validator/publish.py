@@ -103,12 +103,11 @@ def _is_ancestor(root: Path, older: str, newer: str) -> bool:
     return history.git(root, "rev-list", "-1", older, "--not", newer).strip() == ""
 
 
-def judge_steps(root: Path, sha: str, since: str | None, found: list[timeline.Event | timeline.Problem] | None = None) -> list[Finding]:
-    """Every first-parent step from ``since`` (default: the parent of ``sha``) to ``sha``, judged by the gate.
+def judge_steps(root: Path, sha: str, since: str | None) -> list[Finding]:
+    """Every first-parent step from ``since`` (default: the first commit) to ``sha``, judged by the gate.
 
-    ``found``: the events of ``sha``'s history, when already read; otherwise
-    each parent's standings come from one ``timeline.Follower`` (the history is
-    walked once, going on commit by commit, not once per step).
+    Each parent's standings come from one ``timeline.Follower``: the history is
+    walked once, going on commit by commit, not once per step.
     """
     from validator.check import judge_change
     from validator.gate import base_at
@@ -141,7 +140,7 @@ def judge_steps(root: Path, sha: str, since: str | None, found: list[timeline.Ev
             continue
         parent = order[i - 1]
         try:
-            standings = timeline.standings(timeline.upto(found, parent, order)) if found is not None else follower.standings(parent)
+            standings = follower.standings(parent)
             base = base_at(root, parent[:12], parent, standings)
         except history.HistoryError as exc:
             errors.append(Finding(".", 1, 1, "history", f"commit {commit[:12]}: {exc}"))

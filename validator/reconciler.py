@@ -50,7 +50,6 @@ def keygen(out: Path, keyid: str) -> str:
 class Recorded:
     path: str
     text: bytes
-    signature: bytes | None
     findings: list[Finding]
 
 
@@ -128,7 +127,7 @@ def record(
     if body["status"] != evidence.GREEN:
         # A red run is recorded as it is: its own status is its only "problem".
         findings = [f for f in findings if "only a finished green run counts" not in f.message]
-    return Recorded(run.path, text, None, findings)
+    return Recorded(run.path, text, findings)
 
 
 def _step(flag: Flag, here: Position) -> Step:

@@ -516,13 +516,6 @@ def standings(found: list[Event | Problem], known: dict[str, Standing] | None = 
     return known
 
 
-def upto(found: list[Event | Problem], sha: str, order: list[str]) -> list[Event | Problem]:
-    """The events of the commits up to and including ``sha``; ``order`` is the first-parent sequence, oldest first."""
-    position = {commit: i for i, commit in enumerate(order)}
-    limit = position[sha]
-    return [e for e in found if position.get(e.commit.sha, limit + 1) <= limit]
-
-
 def standings_at(root: Path, sha: str, names: frozenset[str] | None = None) -> dict[str, Standing]:
     """``standings(events_of(root, sha))``, going on from the nearest walk kept for an ancestor (see ``Follower``).
 
