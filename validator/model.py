@@ -11,12 +11,34 @@ schema says and what the models accept stay the same.
 
 from __future__ import annotations
 
+import sys
+import types
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
-
 from validator.metrics import METRIC_NAMES
+
+
+def _no_pydantic_plugins() -> None:
+    """Load no pydantic plugins, whatever the environment has installed.
+
+    A plugin found through the environment's entry points hooks every validation, so two machines
+    with different packages installed could read the same flag file differently; flaggate reads it
+    one way.  Discovery is also the costliest part of building the first model on the `check` path
+    (it imports importlib.metadata and scans every installed distribution).  pydantic imports its
+    loader when it builds the first model, so a loader that finds nothing, put in its place before
+    that, is all it takes; a pydantic that no longer has this module simply never asks for it.
+    """
+    name = "pydantic.plugin._loader"
+    if name not in sys.modules:
+        loader = types.ModuleType(name)
+        loader.__dict__["get_plugins"] = tuple
+        sys.modules[name] = loader
+
+
+_no_pydantic_plugins()
+
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema  # noqa: E402
 
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 SCHEMA_VERSION = 1
