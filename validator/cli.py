@@ -7,6 +7,7 @@ Each command's module is imported only when that command runs, so that
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import sys
 from collections.abc import Sequence
@@ -487,6 +488,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"flaggate: internal error: {type(exc).__name__}: {escape(exc)} (set FLAGGATE_DEBUG=1 for a traceback)", file=sys.stderr)
         return 2
+    finally:
+        # What a command froze (repo.load_snapshot) is garbage like anything else once it ends,
+        # for a caller that runs several commands in one process.
+        gc.unfreeze()
 
 
 # Each command's module, imported only when it runs (``check`` never pays for PyGithub).
