@@ -52,7 +52,27 @@ def _validator(model: type[BaseModel]) -> Any:
     from validator.model import json_schema
 
     schema = json_schema(model, "")
-    return jsonschema.Draft202012Validator(schema)
+    return jsonschema.Draft202012Validator(_inlined(schema, schema.get("$defs", {}), ()))
+
+
+def _inlined(node: Any, defs: dict[str, Any], within: tuple[str, ...]) -> Any:
+    """The schema with each plain local ``$ref`` replaced by its definition.
+
+    The errors are the same (jsonschema passes a reference's errors through unchanged); what
+    changes is that a failing file no longer pays for a registry lookup per reference visited,
+    most of the time it took.  A definition that refers to itself stays a reference.
+    """
+    if isinstance(node, list):
+        return [_inlined(item, defs, within) for item in node]
+    if not isinstance(node, dict):
+        return node
+    ref = node.get("$ref")
+    if len(node) == 1 and isinstance(ref, str) and ref.startswith("#/$defs/"):
+        name = ref[len("#/$defs/") :]
+        if name in defs and name not in within:
+            return _inlined(defs[name], defs, (*within, name))
+        return node
+    return {key: (value if key == "$defs" else _inlined(value, defs, within)) for key, value in node.items()}
 
 
 def _jsonschema_findings(doc: Document, model: type[BaseModel], flag: str | None) -> list[Finding]:
