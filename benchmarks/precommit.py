@@ -2,7 +2,8 @@
 
 The repository's hooks (``.pre-commit-config.yaml``) run flaggate once
 (``flaggate hooks``: check, schema --check and codeowners --check in one
-process) and ruff twice.  Timed as whole processes in a clone of the
+process) and ruff twice (mypy runs on push, not here).  A third row runs
+pre-commit with no hooks at all: what pre-commit itself costs.  Timed as whole processes in a clone of the
 working tree, interleaved round by round, medians.
 
 Usage: python benchmarks/precommit.py [--runs 10]
@@ -41,9 +42,18 @@ def main() -> int:
             shutil.copytree(REPO / name, clone / name, ignore=shutil.ignore_patterns("__pycache__", ".venv"))
         subprocess.run(["git", "add", "-A"], cwd=clone, check=True)
         subprocess.run(["git", "commit", "-qm", "working tree", "--allow-empty"], cwd=clone, check=True)
+        no_hooks = Path(tmp) / "no-hooks.yaml"
+        no_hooks.write_text("repos: []\n")
         rows = [
             ("flaggate check", [flaggate, "check"], {}, None),
             ("pre-commit run --all-files", [tool("pre-commit"), "run", "--all-files"], {}, None),
+            # What pre-commit costs before any hook runs: the floor under the row above.
+            (
+                "pre-commit run --all-files, no hooks (pre-commit alone)",
+                [tool("pre-commit"), "run", "--all-files", "-c", str(no_hooks)],
+                {},
+                None,
+            ),
         ]
         print(f"pre-commit on this repository, median of {args.runs} interleaved runs\n")
         print(table(side_by_side(rows, clone, args.runs), "flaggate check"))
