@@ -19,6 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import REPO, median_seconds, table, tool  # noqa: E402
+from history import side_by_side  # noqa: E402
 
 
 def generate(root: Path, count: int) -> list[str]:
@@ -45,14 +46,22 @@ def main() -> int:
 
     flags = sorted(str(p.relative_to(REPO)) for p in (REPO / "flags").glob("*.yaml"))
     schema = ["--schemafile", "schema/flag.schema.json"]
-    rows = [
-        ("python -c pass", median_seconds([sys.executable, "-c", "pass"], runs=args.runs, cwd=REPO)),
-        ("flaggate check", median_seconds([tool("flaggate"), "check"], runs=args.runs, cwd=REPO)),
-        ("check-jsonschema (schema only)", median_seconds([tool("check-jsonschema"), *schema, *flags], runs=args.runs, cwd=REPO)),
-    ]
-    print(f"## This repository ({len(flags)} flag files), median of {args.runs} runs\n")
+    # Interleaved round by round (A B C A B C ...), so a machine that slows down mid-run slows every row alike.
+    interleaved = side_by_side(
+        [
+            ("python -c pass", [sys.executable, "-c", "pass"], {}, None),
+            ("flaggate check", [tool("flaggate"), "check"], {}, None),
+            ("check-jsonschema (schema only)", [tool("check-jsonschema"), *schema, *flags], {}, None),
+        ],
+        REPO,
+        args.runs,
+    )
+    rows = [(name, wall) for name, (wall, _) in interleaved.items()]
+    print(f"## This repository ({len(flags)} flag files), median of {args.runs} interleaved runs\n")
     print(table(rows, "flaggate check"))
 
+    if not args.files:
+        return 0
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         files = generate(root, args.files)
