@@ -20,6 +20,7 @@ Usage: python benchmarks/history.py [--commits 10000 50000] [--runs 5] [--keep D
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import statistics
@@ -109,18 +110,55 @@ def audit_rows(repo: Path, flaggate: str) -> list[Row]:
     ]
 
 
+def _promoted(text: str, frm: str, to: str, evidence: list[str]) -> str:
+    head = text[: text.index("\ntransition:") + 1] if "\ntransition:" in text else text
+    head = head.replace(f"\nstate: {frm}\n", f"\nstate: {to}\n")
+    return head + f'transition:\n  from: "{frm}"\n  to: "{to}"\n  justification: "benchmark"\n  evidence: [{", ".join(evidence)}]\n'
+
+
 def check_rows(repo: Path, flaggate: str) -> list[Row]:
-    flag = repo / "flags" / "outbox_enabled.yaml"
-    text = flag.read_text()
-    if "\nstate: on" not in text:  # promote one flag in the working tree (off -> on)
-        head = text[: text.index("\ntransition:") + 1] if "\ntransition:" in text else text
-        head = head.replace("\nstate: off", "\nstate: on")
-        flag.write_text(head + 'transition:\n  from: "off"\n  to: "on"\n  justification: "benchmark"\n  evidence: []\n')
+    """``check --base HEAD`` with one flag promoted in the working tree, two ways.
+
+    outbox_enabled off -> on: out of a first step that soaks nothing, so its
+    rules read nothing of the history.  allocation_dual_write shadow ->
+    enforce with three new green runs: soak and evidence read when it entered
+    shadow and every run cited since its creation, so its whole history is
+    walked (nothing kept) or read from the kept walk.
+    """
+    outbox, dual = repo / "flags" / "outbox_enabled.yaml", repo / "flags" / "allocation_dual_write.yaml"
+    outbox_base, dual_base = git(repo, "show", "HEAD:flags/outbox_enabled.yaml"), git(repo, "show", "HEAD:flags/allocation_dual_write.yaml")
+    runs = {f"rr-{900001 + i}": 900001 + i for i in range(3)}
+    run_dir = repo / "evidence" / "allocation_dual_write"
+    template = json.loads((run_dir / sorted(p.name for p in run_dir.glob("rr-*.json"))[-1]).read_text())
+
+    def promote_outbox() -> None:
+        outbox.write_text(_promoted(outbox_base, "off", "on", []))
+        dual.write_text(dual_base)
+        for run_id in runs:
+            (run_dir / f"{run_id}.json").unlink(missing_ok=True)
+
+    def promote_dual() -> None:
+        outbox.write_text(outbox_base)
+        dual.write_text(_promoted(dual_base, "shadow", "enforce", list(runs)))
+        for run_id, seq in runs.items():
+            (run_dir / f"{run_id}.json").write_text(json.dumps({**template, "run_id": run_id, "seq": seq}, indent=1))
+
+    cold = {"FLAGGATE_NO_CACHE": "1"}
+    base = [flaggate, "check", "--base", "HEAD"]
     return [
-        ("flaggate check (plain)", [flaggate, "check"], {}, None),
-        ("flaggate check --base HEAD, cold (FLAGGATE_NO_CACHE=1)", [flaggate, "check", "--base", "HEAD"], {"FLAGGATE_NO_CACHE": "1"}, None),
-        ("flaggate check --base HEAD, walk kept for HEAD", [flaggate, "check", "--base", "HEAD"], {}, None),
+        ("flaggate check (plain), outbox promoted", [flaggate, "check"], {}, promote_outbox),
+        ("flaggate check --base HEAD, outbox off -> on, nothing kept (FLAGGATE_NO_CACHE=1)", base, cold, promote_outbox),
+        ("flaggate check --base HEAD, outbox off -> on, kept walks allowed", base, {}, promote_outbox),
+        ("flaggate check (plain), dual write promoted", [flaggate, "check"], {}, promote_dual),
+        ("flaggate check --base HEAD, dual write shadow -> enforce, nothing kept (FLAGGATE_NO_CACHE=1)", base, cold, promote_dual),
+        ("flaggate check --base HEAD, dual write shadow -> enforce, walk kept for HEAD", base, {}, promote_dual),
     ]
+
+
+def restore(repo: Path) -> None:
+    git(repo, "checkout", "-q", "--", "flags")
+    for path in (repo / "evidence" / "allocation_dual_write").glob("rr-9?????.json"):
+        path.unlink()
 
 
 def main() -> int:
@@ -144,10 +182,10 @@ def main() -> int:
             if not args.skip_audit:
                 results = side_by_side(audit_rows(repo, flaggate), repo, args.runs)
                 print(table(results, "git log --first-parent -p --no-renames -- flags (floor)") + "\n")
-            git(repo, "checkout", "-q", "--", "flags")
+            restore(repo)
             results = side_by_side(check_rows(repo, flaggate), repo, args.runs)
-            print(table(results, "flaggate check (plain)"))
-            git(repo, "checkout", "-q", "--", "flags")
+            print(table(results, "flaggate check (plain), outbox promoted"))
+            restore(repo)
     return 0
 
 
