@@ -258,3 +258,73 @@ def test_a_step_left_by_files_of_the_same_name_is_not_the_yardstick(tmp_path: Pa
     set_state(repo, "outbox_enabled", "on", frm="off", evidence=[])
     result = _judged(repo, monkeypatch, cached)
     assert [f for f in result.findings if f.severity == "error"] == []
+
+
+@BOTH
+def test_a_tree_git_cannot_read_is_exit_2(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], cached: bool
+) -> None:
+    """git fails half-way through the listing (a tree object lost): exit 2 with git's reason, no stall, no traceback."""
+    repo = new_repo(tmp_path)
+    set_state(repo, DUAL_NAME, "off", frm="shadow", reason="OPERATOR_DECISION")
+    commit_all(repo, "off", "2026-11-02T00:00:00Z")
+    set_state(repo, DUAL_NAME, "shadow", frm="off", evidence=[])
+    commit_all(repo, "shadow", "2026-11-03T00:00:00Z")
+    lost = git(repo, "rev-parse", "HEAD~1:flags").strip()
+    (repo / ".git" / "objects" / lost[:2] / lost[2:]).unlink()
+    set_state(repo, DUAL_NAME, "enforce", frm="shadow", evidence=three_runs(repo))
+    code, text = _exit(repo, capsys, monkeypatch, cached)
+    assert code == 2 and "history: git log failed" in text and lost in text and "Traceback" not in text
+
+
+@BOTH
+def test_a_backdated_commit_does_not_shorten_the_soak(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], cached: bool
+) -> None:
+    """The re-entry into shadow is dated back to November 1st, after a commit (no flag touched) dated the 18th.
+
+    It counts as no earlier than its first parent: the 18th, so the soak of
+    seven days is not over on the 20th.  The commit that sets the time
+    touches no flag file, so a listing of the flags' commits alone would miss it.
+    """
+    repo = new_repo(tmp_path, date="2026-10-01T00:00:00Z")
+    set_state(repo, DUAL_NAME, "off", frm="shadow", reason="OPERATOR_DECISION")
+    commit_all(repo, "off", "2026-10-02T00:00:00Z")
+    (repo / "NOTES.md").write_text("no flag here\n")
+    commit_all(repo, "unrelated, dated the 18th", "2026-11-18T00:00:00Z")
+    set_state(repo, DUAL_NAME, "shadow", frm="off", evidence=[])
+    commit_all(repo, "shadow again, backdated", "2026-11-01T00:00:00Z")
+    set_state(repo, DUAL_NAME, "enforce", frm="shadow", evidence=three_runs(repo))
+    result = _judged(repo, monkeypatch, cached)
+    assert any(f.rule == "soak" and "2026-11-18T00:00:00Z" in f.message for f in result.findings)
+    assert _exit(repo, capsys, monkeypatch, cached)[0] == 1
+
+
+@BOTH
+def test_a_move_merged_from_a_branch_counts_from_the_merge(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cached: bool) -> None:
+    """Moves inside a merged branch are not the first-parent history's; the merge that brings one is."""
+    repo = new_repo(tmp_path)
+    git(repo, "checkout", "-q", "-b", "feature")
+    set_state(repo, DUAL_NAME, "off", frm="shadow", reason="OPERATOR_DECISION")
+    commit_all(repo, "off (branch)", "2026-11-03T00:00:00Z")
+    set_state(repo, DUAL_NAME, "shadow", frm="off", evidence=[])
+    commit_all(repo, "shadow again (branch)", "2026-11-04T00:00:00Z")
+    git(repo, "checkout", "-q", "main")
+    (repo / "NOTES.md").write_text("main moves on\n")
+    commit_all(repo, "unrelated on main", "2026-11-05T00:00:00Z")
+    git(repo, "merge", "-q", "--no-ff", "feature", "-m", "Merge feature", date="2026-11-16T00:00:00Z")
+    set_state(repo, DUAL_NAME, "enforce", frm="shadow", evidence=three_runs(repo))
+    result = _judged(repo, monkeypatch, cached)
+    # the branch left dual write in shadow, as main had it: no move on the first-parent line, the soak counts from the root
+    assert not any(f.rule == "soak" for f in result.findings)
+    git(repo, "checkout", "-q", "--", "flags")
+    git(repo, "checkout", "-q", "-b", "second")
+    set_state(repo, DUAL_NAME, "off", frm="shadow", reason="OPERATOR_DECISION")
+    commit_all(repo, "off (second branch)", "2026-11-17T00:00:00Z")
+    git(repo, "checkout", "-q", "main")
+    git(repo, "merge", "-q", "--no-ff", "second", "-m", "Merge second", date="2026-11-18T00:00:00Z")
+    set_state(repo, DUAL_NAME, "shadow", frm="off", evidence=[])
+    commit_all(repo, "shadow", "2026-11-19T00:00:00Z")
+    set_state(repo, DUAL_NAME, "enforce", frm="shadow", evidence=three_runs(repo))
+    result = _judged(repo, monkeypatch, cached)
+    assert any(f.rule == "soak" and "2026-11-19T00:00:00Z" in f.message for f in result.findings)
