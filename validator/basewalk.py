@@ -61,6 +61,9 @@ class _Blobs:
         self._sent.append(blob)
         self._in.write(f"{blob}\n".encode())
 
+    def flush(self) -> None:
+        self._in.flush()
+
     def close_input(self) -> None:
         try:
             self._in.close()
@@ -158,6 +161,8 @@ def _list(root: Path, sha: str, blobs: _Blobs, commits: queue.SimpleQueue[object
                 if new is not None and new_mode in timeline._REGULAR and new not in seen:
                     seen.add(new)
                     blobs.send(new)
+            if commit.changes:
+                blobs.flush()  # the walk may ask for them next: never leave an id it waits for in this process's buffer
             commits.put(commit)
     except BaseException as exc:  # handed to the walk, which raises it
         commits.put(exc)
