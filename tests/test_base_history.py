@@ -328,3 +328,32 @@ def test_a_move_merged_from_a_branch_counts_from_the_merge(tmp_path: Path, monke
     set_state(repo, DUAL_NAME, "enforce", frm="shadow", evidence=three_runs(repo))
     result = _judged(repo, monkeypatch, cached)
     assert any(f.rule == "soak" and "2026-11-19T00:00:00Z" in f.message for f in result.findings)
+
+
+@BOTH
+def test_out_of_a_first_step_that_soaks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cached: bool) -> None:
+    """A plan whose first step soaks (amended in earlier): out of off is then read from the history, and the soak holds."""
+    repo = new_repo(tmp_path)
+    path = flag_path(repo, "outbox_enabled")
+    path.write_text(path.read_text().replace("  - state: off\n  - state: on\n", "  - state: off\n    soak_days: 3\n  - state: on\n", 1))
+    commit_all(repo, "outbox soaks 3 days in off", "2026-11-02T00:00:00Z")
+    set_state(repo, "outbox_enabled", "on", frm="off", evidence=[])
+    commit_all(repo, "on", "2026-11-10T00:00:00Z")
+    set_state(repo, "outbox_enabled", "off", frm="on", reason="OPERATOR_DECISION")
+    commit_all(repo, "off again", "2026-11-19T00:00:00Z")
+    set_state(repo, "outbox_enabled", "on", frm="off", evidence=[])
+    result = _judged(repo, monkeypatch, cached)
+    assert any(f.rule == "soak" and "2026-11-19T00:00:00Z" in f.message for f in result.findings)
+
+
+@BOTH
+def test_two_files_naming_the_moving_flag_at_the_base(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cached: bool) -> None:
+    """The base itself has a second file of the same name (its own finding): the history is asked, the verdicts agree."""
+    repo = new_repo(tmp_path)
+    second = repo / "flags/outbox_copy.yaml"
+    second.write_text(flag_path(repo, "outbox_enabled").read_text())
+    set_top(second, "state", "on")
+    commit_all(repo, "a second outbox file, at on", "2026-11-03T00:00:00Z")
+    set_state(repo, "outbox_enabled", "on", frm="off", evidence=[])
+    result = _judged(repo, monkeypatch, cached)
+    assert any(f.rule == "consistency" for f in result.findings)
