@@ -67,7 +67,7 @@ class _Blobs:
     def close_input(self) -> None:
         try:
             self._in.close()
-        except BrokenPipeError:
+        except (OSError, ValueError):  # git is gone (stopped, or failed): nothing more to send
             pass
 
     def _next(self) -> bytes | None:
@@ -108,10 +108,14 @@ class _Blobs:
             raise history.HistoryError(f"git cat-file failed: {stderr.strip() or 'exit status'}")
 
     def stop(self) -> None:
-        """On an error: end git without reading further."""
-        self.close_input()
+        """On an error: end git without reading further.
+
+        git first: the listing thread may be blocked writing to it, holding its
+        input's lock until the write fails.
+        """
         self.proc.kill()
         self.proc.wait()
+        self.close_input()
         for stream in (self._out, self.proc.stderr):
             if stream is not None:
                 stream.close()
