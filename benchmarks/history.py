@@ -12,14 +12,18 @@ round by round (A B C A B C ...), each row's median and peak memory
   from git alone), after one new commit (the log kept for its parent, as
   ``publish`` finds after a merge), and again on the same commit;
 * ``flaggate check --base HEAD`` with one flag promoted in the working tree,
-  cold and with the walk kept for HEAD, beside plain ``flaggate check``.
+  cold and with the walk kept for HEAD, beside plain ``flaggate check``: a
+  promotion out of off whose rules read no history, and one out of shadow
+  with three new runs, whose soak and evidence read the flag's whole history
+  (``--reference`` adds the cold rows of another build, e.g. the code before a change).
 
-Usage: python benchmarks/history.py [--commits 10000 50000] [--runs 5] [--keep DIR]
+Usage: python benchmarks/history.py [--commits 10000 50000] [--runs 5] [--keep DIR] [--skip-audit] [--reference FLAGGATE]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import statistics
@@ -109,18 +113,71 @@ def audit_rows(repo: Path, flaggate: str) -> list[Row]:
     ]
 
 
-def check_rows(repo: Path, flaggate: str) -> list[Row]:
-    flag = repo / "flags" / "outbox_enabled.yaml"
-    text = flag.read_text()
-    if "\nstate: on" not in text:  # promote one flag in the working tree (off -> on)
-        head = text[: text.index("\ntransition:") + 1] if "\ntransition:" in text else text
-        head = head.replace("\nstate: off", "\nstate: on")
-        flag.write_text(head + 'transition:\n  from: "off"\n  to: "on"\n  justification: "benchmark"\n  evidence: []\n')
-    return [
-        ("flaggate check (plain)", [flaggate, "check"], {}, None),
-        ("flaggate check --base HEAD, cold (FLAGGATE_NO_CACHE=1)", [flaggate, "check", "--base", "HEAD"], {"FLAGGATE_NO_CACHE": "1"}, None),
-        ("flaggate check --base HEAD, walk kept for HEAD", [flaggate, "check", "--base", "HEAD"], {}, None),
+def _promoted(text: str, frm: str, to: str, evidence: list[str]) -> str:
+    head = text[: text.index("\ntransition:") + 1] if "\ntransition:" in text else text
+    head = head.replace(f"\nstate: {frm}\n", f"\nstate: {to}\n")
+    return head + f'transition:\n  from: "{frm}"\n  to: "{to}"\n  justification: "benchmark"\n  evidence: [{", ".join(evidence)}]\n'
+
+
+SHADOW_NEXT = {"allocation_dual_write": "enforce", "event_stream_enabled": "full"}  # the generated history moves these two
+
+
+def check_rows(repo: Path, flaggate: str, reference: str | None = None) -> list[Row]:
+    """``check --base HEAD`` with one flag promoted in the working tree, two ways.
+
+    outbox_enabled off -> on: out of a first step that soaks nothing, so its
+    rules read nothing of the history.  Out of shadow (dual write or event
+    stream, whichever the history left in shadow) with three new green runs:
+    soak and evidence read when it entered shadow and every run cited since
+    its creation, so its whole history is walked (nothing kept) or read from
+    the kept walk.
+    """
+    outbox = repo / "flags" / "outbox_enabled.yaml"
+    outbox_base = git(repo, "show", "HEAD:flags/outbox_enabled.yaml")
+    texts = {name: git(repo, "show", f"HEAD:flags/{name}.yaml") for name in SHADOW_NEXT}
+    moving = next(name for name, text in texts.items() if "\nstate: shadow\n" in text)
+    flag, flag_base = repo / "flags" / f"{moving}.yaml", texts[moving]
+    runs = {f"rr-{900001 + i}": 900001 + i for i in range(3)}
+    run_dir = repo / "evidence" / moving
+    template = json.loads((run_dir / sorted(p.name for p in run_dir.glob("rr-*.json"))[-1]).read_text())
+
+    def promote_outbox() -> None:
+        outbox.write_text(_promoted(outbox_base, "off", "on", []))
+        flag.write_text(flag_base)
+        for run_id in runs:
+            (run_dir / f"{run_id}.json").unlink(missing_ok=True)
+
+    def promote_shadow() -> None:
+        outbox.write_text(outbox_base)
+        flag.write_text(_promoted(flag_base, "shadow", SHADOW_NEXT[moving], list(runs)))
+        for run_id, seq in runs.items():
+            (run_dir / f"{run_id}.json").write_text(json.dumps({**template, "run_id": run_id, "seq": seq}, indent=1))
+
+    cold = {"FLAGGATE_NO_CACHE": "1"}
+    base = [flaggate, "check", "--base", "HEAD"]
+    out_of_shadow = f"{moving} shadow -> {SHADOW_NEXT[moving]}"
+    rows: list[Row] = [
+        ("flaggate check (plain), outbox promoted", [flaggate, "check"], {}, promote_outbox),
+        ("flaggate check --base HEAD, outbox off -> on, nothing kept (FLAGGATE_NO_CACHE=1)", base, cold, promote_outbox),
+        ("flaggate check --base HEAD, outbox off -> on, kept walks allowed", base, {}, promote_outbox),
+        (f"flaggate check (plain), {moving} promoted", [flaggate, "check"], {}, promote_shadow),
+        (f"flaggate check --base HEAD, {out_of_shadow}, nothing kept (FLAGGATE_NO_CACHE=1)", base, cold, promote_shadow),
+        (f"flaggate check --base HEAD, {out_of_shadow}, walk kept for HEAD", base, {}, promote_shadow),
     ]
+    if reference is not None:  # the same cold rows by another build (the code before a change), side by side
+        again = [reference, "check", "--base", "HEAD"]
+        rows += [
+            ("reference build: check --base HEAD, outbox off -> on, nothing kept", again, cold, promote_outbox),
+            (f"reference build: check --base HEAD, {out_of_shadow}, nothing kept", again, cold, promote_shadow),
+        ]
+    return rows
+
+
+def restore(repo: Path) -> None:
+    git(repo, "checkout", "-q", "--", "flags")
+    for name in SHADOW_NEXT:
+        for path in (repo / "evidence" / name).glob("rr-9?????.json"):
+            path.unlink()
 
 
 def main() -> int:
@@ -130,6 +187,7 @@ def main() -> int:
     parser.add_argument("--keep", type=Path, help="generate the repositories here and reuse them next time")
     parser.add_argument("--skip-whole-log", action="store_true", help="skip the (slow) evidence-including git log")
     parser.add_argument("--skip-audit", action="store_true", help="only the check --base rows")
+    parser.add_argument("--reference", help="another build's flaggate: its cold check --base rows side by side")
     args = parser.parse_args()
     flaggate = tool("flaggate")
     with tempfile.TemporaryDirectory() as tmp:
@@ -144,10 +202,10 @@ def main() -> int:
             if not args.skip_audit:
                 results = side_by_side(audit_rows(repo, flaggate), repo, args.runs)
                 print(table(results, "git log --first-parent -p --no-renames -- flags (floor)") + "\n")
-            git(repo, "checkout", "-q", "--", "flags")
-            results = side_by_side(check_rows(repo, flaggate), repo, args.runs)
-            print(table(results, "flaggate check (plain)"))
-            git(repo, "checkout", "-q", "--", "flags")
+            restore(repo)
+            results = side_by_side(check_rows(repo, flaggate, args.reference), repo, args.runs)
+            print(table(results, "flaggate check (plain), outbox promoted"))
+            restore(repo)
     return 0
 
 

@@ -300,8 +300,9 @@ def _usable_since(root: Path, flag: Any, base: str) -> tuple[datetime | None, di
     """When the flag entered its current position, and the runs earlier promotions cited, at ``base``."""
     from validator import history, timeline
 
-    try:
-        standing = timeline.standings(timeline.events(root, base)).get(flag.name)
+    try:  # this flag's history only, from the walk kept for it when there is one (``check --base`` keeps it)
+        history.ensure_repository(root)
+        standing = timeline.standings_at(root, history.resolve(root, base), frozenset({flag.name})).get(flag.name)
     except history.HistoryError:
         return None, {}
     if standing is None:

@@ -91,7 +91,12 @@ def load_base(root: Path, ref: str, head: Snapshot | None = None) -> Base:
     history.ensure_repository(root)
     sha = history.resolve(root, ref)
     base = base_at(root, ref, sha, {})
-    base.standings = timeline.standings_at(root, sha, _moving(base.snapshot, head) if head is not None else None)
+    if head is None:
+        base.standings = timeline.standings_at(root, sha, None)
+        return base
+    asked = frozenset(name for name in _moving(base.snapshot, head) if _reads_history(base.snapshot, head, name))
+    # Nothing to ask (a promotion out of a first step that soaks nothing, a demote, an amend): the history is not even listed.
+    base.standings = timeline.standings_at(root, sha, asked) if asked else {}
     return base
 
 
@@ -105,6 +110,47 @@ def _moving(base: Snapshot, head: Snapshot) -> frozenset[str]:
         if plan.position(was.flag) != plan.position(now_file.flag) or _flag_amend(was, now_file) is not None:
             moving.add(name)
     return frozenset(moving)
+
+
+def _reads_history(base: Snapshot, head: Snapshot, name: str) -> bool:
+    """Does judging ``name``'s change read anything of its standing that its file at the base does not tell?
+
+    ``judge`` reads, of a moving flag's standing: its step, which the base
+    file's position names whenever that position is one step of the plan
+    (``_base_step``); when it entered the step, read only by a legal
+    promotion out of a step that soaks (soak, and the pull request's soak
+    line) or out of any step but the first (evidence); and the runs already
+    cited, read only by the latter.  Two files naming the flag at the base:
+    asked, whatever the move.
+    """
+    files = [f for f in base.files if f.flag is not None and f.flag.name == name]
+    was, now_file = base.flags.get(name), head.flags.get(name)
+    if len(files) != 1 or was is None or was.flag is None or now_file is None or now_file.flag is None:
+        return True
+    steps, here = plan.steps(was.flag), plan.position(was.flag)
+    if steps.count(here) != 1:
+        return True  # the backfill's first and last off look the same in the file: only the history tells them apart
+    at = steps.index(here)
+    legal = plan.classify(steps, at, plan.position(now_file.flag), kill_switch=was.flag.kill_switch)
+    if legal is None or legal[0] != plan.PROMOTE:
+        return False
+    return at != 0 or bool(was.flag.rollout[at].soak_days)
+
+
+def _base_step(was: FlagFile, standing: timeline.Standing | None) -> int | None:
+    """The step of the base's plan the flag is at: its position's, the one nearest the history's step where it appears twice.
+
+    The history's step is the yardstick only between steps at the same
+    position (the backfill's first and last off); a step the base file's
+    position is not at (left by files of the same name that came and went
+    unseen by the events) never makes a legal move illegal or the reverse.
+    """
+    if was.flag is None:
+        return None
+    steps, here = plan.steps(was.flag), plan.position(was.flag)
+    if standing is None:
+        return plan.locate(steps, here)
+    return timeline.relocate(steps, standing.step, here)
 
 
 def base_at(root: Path, ref: str, sha: str, standings: dict[str, timeline.Standing]) -> Base:
@@ -150,7 +196,7 @@ def judge(root: Path, base: Base, head: Snapshot, tree: Tree, now: datetime) -> 
             findings.extend(_completion_kept(was, now_file, standing))
         if plan.position(was.flag) == plan.position(now_file.flag):
             continue
-        at = standing.step if standing is not None else plan.locate(plan.steps(was.flag), plan.position(was.flag))
+        at = _base_step(was, standing)
         move, found = _move(was, now_file, at, standing)
         findings.extend(found)
         moves.append(move)
@@ -198,9 +244,10 @@ def _completion_kept(was: FlagFile, now_file: FlagFile, standing: timeline.Stand
     if was.flag is None or now_file.flag is None or standing is None or standing.step is None:
         return []
     old_plan, new_plan = plan.steps(was.flag), plan.steps(now_file.flag)
-    if not plan.is_complete(old_plan, standing.step):
+    at = _base_step(was, standing)
+    if at is None or not plan.is_complete(old_plan, at):
         return []
-    step = timeline.relocate(new_plan, standing.step, plan.position(now_file.flag))
+    step = timeline.relocate(new_plan, at, plan.position(now_file.flag))
     if step is not None and plan.is_complete(new_plan, step):
         return []
     findings: list[Finding] = []
