@@ -26,6 +26,7 @@ from validator.model import Policy
 from validator.plan import Position
 from validator.repo import EVIDENCE_DIR, POLICY_FILE, RESOURCES_FILE, FlagFile, Snapshot, Tree, load_snapshot
 from validator.rules import amend, evidence, reason_code, soak, transition
+from validator.rules import history as history_rule
 
 
 @dataclass
@@ -153,6 +154,33 @@ def _base_step(was: FlagFile, standing: timeline.Standing | None) -> int | None:
     return timeline.relocate(steps, standing.step, here)
 
 
+def _disagreement(was: FlagFile, now_file: FlagFile, standing: timeline.Standing | None) -> Finding | None:
+    """A finding when the history's step is not at the base file's position.
+
+    Only a direct push can leave that (files naming the flag that came and
+    went, outside any pull request).  The file's position still names the
+    step where it names one (``_base_step``), but when the flag entered it
+    and the runs it cited are the history's other step's, and between equal
+    steps (the backfill's first and last off) the history cannot tell which:
+    a move that reads any of that is refused until the record is whole again.
+    A move that reads none of it (``_reads_history`` false) is never asked,
+    so the narrowed and the whole history judge alike.
+    """
+    if was.flag is None or standing is None or standing.step is None:
+        return None
+    steps, here = plan.steps(was.flag), plan.position(was.flag)
+    if 0 <= standing.step < len(steps) and steps[standing.step] == here:
+        return None
+    recorded = steps[standing.step] if 0 <= standing.step < len(steps) else "a step its plan no longer has"
+    return now_file.finding(
+        ("state",),
+        history_rule.RULE,
+        f"{was.flag.name}: the base's history has it at {recorded} but its file at {here}: files naming it came and went "
+        "outside any pull request, so when it entered its step and what it cited cannot be told; demote it one step "
+        "(a demote reads none of that, and restarts its record), or revert the commits that added the other file",
+    )
+
+
 def base_at(root: Path, ref: str, sha: str, standings: dict[str, timeline.Standing]) -> Base:
     snapshot = load_snapshot(history.GitTree(root, sha))
     if snapshot.findings or snapshot.policy is None:
@@ -190,6 +218,8 @@ def judge(root: Path, base: Base, head: Snapshot, tree: Tree, now: datetime) -> 
         if now_file is None or now_file.flag is None:
             continue
         standing = base.standings.get(name)
+        if standing is not None and not _reads_history(base.snapshot, head, name):
+            standing = None  # its move reads nothing of it (load_base does not even ask): judged alike with every flag's history
         amended = _flag_amend(was, now_file)
         if amended is not None:
             moves.append(amended)
@@ -197,6 +227,11 @@ def judge(root: Path, base: Base, head: Snapshot, tree: Tree, now: datetime) -> 
         if plan.position(was.flag) == plan.position(now_file.flag):
             continue
         at = _base_step(was, standing)
+        disagreement = _disagreement(was, now_file, standing)
+        if disagreement is not None:
+            # When it entered and what it cited belong to the history's step, not the file's: not used.
+            findings.append(disagreement)
+            standing = None
         move, found = _move(was, now_file, at, standing)
         findings.extend(found)
         moves.append(move)
@@ -244,6 +279,9 @@ def _completion_kept(was: FlagFile, now_file: FlagFile, standing: timeline.Stand
     if was.flag is None or now_file.flag is None or standing is None or standing.step is None:
         return []
     old_plan, new_plan = plan.steps(was.flag), plan.steps(now_file.flag)
+    disagreement = _disagreement(was, now_file, standing)
+    if disagreement is not None:
+        return [disagreement]  # which of its equal steps it is at cannot be told: a completed plan must not reopen by chance
     at = _base_step(was, standing)
     if at is None or not plan.is_complete(old_plan, at):
         return []

@@ -104,13 +104,6 @@ class Cache:
                     return sha, data
         return None
 
-    def holds(self, kind: str) -> bool:
-        """Whether anything of ``kind`` is kept at all (a fresh clone: nothing)."""
-        try:
-            return any(n.startswith(f"{kind}-") for n in os.listdir(self.directory))
-        except OSError:
-            return False
-
     def exact(self, sha: str, flags: frozenset[str] | None = None) -> Kept | None:
         """The standings kept for ``sha`` itself (of every flag, or of ``flags``)."""
         return self.nearest({sha: 0}, flags)

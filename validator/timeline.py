@@ -529,10 +529,6 @@ def standings_at(root: Path, sha: str, names: frozenset[str] | None = None) -> d
     kept = cache.exact(sha, names) if cache is not None else None
     if kept is not None:  # kept for this very commit: the history is not even listed
         return kept.standings
-    if names is not None and (cache is None or not cache.holds(histcache.STANDINGS)):
-        from validator import basewalk  # nothing kept to go on from: from the root, listing and reading blobs at once
-
-        return basewalk.standings(root, sha, names, cache)
     return Follower(root, history.effective_times(root, sha), names, cache=cache).standings(sha)
 
 
