@@ -357,3 +357,51 @@ def test_two_files_naming_the_moving_flag_at_the_base(tmp_path: Path, monkeypatc
     set_state(repo, "outbox_enabled", "on", frm="off", evidence=[])
     result = _judged(repo, monkeypatch, cached)
     assert any(f.rule == "consistency" for f in result.findings)
+
+
+@BOTH
+def test_a_stale_step_never_lends_its_entry_time(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cached: bool) -> None:
+    """Files that came and went leave the history at off (entered Oct 2) while the only file left says shadow.
+
+    The file's position names the step, but when the flag entered it is the
+    other step's: shadow -> enforce with the soak counted from Oct 2 would pass.
+    Refused as a history finding (found by an attack on the narrowed walk).
+    """
+    repo = new_repo(tmp_path, "2026-10-01T00:00:00Z")
+    original = flag_path(repo, DUAL_NAME).read_text()
+    second = repo / "flags/q_second.yaml"
+    second.write_text(original)
+    set_top(second, "state", "off")
+    commit_all(repo, "a second file names dual write off", "2026-10-02T00:00:00Z")
+    (repo / "flags/a_third.yaml").write_text(original)
+    commit_all(repo, "a third, at shadow", "2026-10-03T00:00:00Z")
+    second.unlink()
+    (repo / "flags/a_third.yaml").unlink()
+    commit_all(repo, "both go", "2026-11-19T00:00:00Z")
+    set_state(repo, DUAL_NAME, "enforce", frm="shadow", evidence=three_runs(repo))
+    result = _judged(repo, monkeypatch, cached, now="2026-11-21T00:00:00Z")
+    assert [f.rule for f in result.findings if f.severity == "error"].count("history") == 1
+    assert any("history has it at off but its file at shadow" in f.message and "demote it one step" in f.message for f in result.findings)
+
+
+@BOTH
+def test_a_stale_step_cannot_reopen_a_completed_plan(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cached: bool) -> None:
+    """The backfill completed its plan; a second file at read_only came and went, masked by a third: off -> read_only is refused."""
+    backfill = "ledger_backfill_mode"
+    repo = new_repo(tmp_path, "2026-10-01T00:00:00Z")
+    for state, frm, when in (("read_only", "off", "02"), ("active", "read_only", "04"), ("off", "active", "06")):
+        set_state(repo, backfill, state, frm=frm, evidence=[])
+        commit_all(repo, state, f"2026-10-{when}T00:00:00Z")
+    done = flag_path(repo, backfill).read_text()
+    second = repo / "flags/q_second.yaml"
+    second.write_text(done)
+    set_top(second, "state", "read_only")
+    commit_all(repo, "a second file names the backfill read_only", "2026-10-07T00:00:00Z")
+    (repo / "flags/a_third.yaml").write_text(done)
+    commit_all(repo, "a third at off", "2026-10-08T00:00:00Z")
+    (repo / "flags/a_third.yaml").unlink()
+    second.unlink()
+    commit_all(repo, "both go", "2026-10-09T00:00:00Z")
+    set_state(repo, backfill, "read_only", frm="off", evidence=[])
+    result = _judged(repo, monkeypatch, cached, now="2026-11-21T00:00:00Z")
+    assert "history" in [f.rule for f in result.findings if f.severity == "error"]
