@@ -16,7 +16,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from validator import clock, history, jsonout, metrics, plan, timeline
+from validator import cited, clock, history, jsonout, metrics, plan, timeline
 from validator.rules import amend
 from validator.rules.evidence import evidence_path, load_run, plain_run_id
 from validator.signing import SIG_SUFFIX
@@ -24,14 +24,17 @@ from validator.timeline import Event
 
 
 class _Lazy(dict):  # type: ignore[type-arg]
-    """Blobs by key, pulled from git's stream as far as the first lookup needs."""
+    """Blobs by key, pulled from git's stream as far as the first lookup needs (a key never streamed: None)."""
 
     def __init__(self, keys: Any, stream: Any) -> None:
         super().__init__()
+        self._keys = set(keys)
         self._pending = iter(list(keys))
         self._stream = stream
 
     def __missing__(self, key: Any) -> Any:
+        if key not in self._keys:
+            return None
         for pending in self._pending:
             self[pending] = next(self._stream)
             if pending == key:
@@ -89,7 +92,7 @@ def items(root: Path, sha: str) -> list[str]:
         if kept is not None and walk.restore(root, kept.state):
             since, done = kept.sha, kept.items
     found = walk.run(root, sha, since, effective)
-    done.extend(item(entry) for entry in _each(root, found, _cited(found)))
+    done.extend(item(entry) for entry in _each(root, found, _cited(root, found)))
     if cache is not None:
         cache.save_log(sha, walk.state(), done)
     return done
@@ -99,21 +102,28 @@ def entries(root: Path, rev: str, found: list[Event | timeline.Problem] | None =
     """The audit log of ``rev`` as JSON-ready entries, oldest first (``found``: its events, when already read)."""
     if found is None:
         found = timeline.events(root, rev)
-    return list(_each(root, found, _cited(found)))
+    return list(_each(root, found, _cited(root, found)))
 
 
-def _cited(found: list[Event | timeline.Problem]) -> dict[tuple[str, str, str], str]:
-    """What to read of the runs the promotions cited (each with its signature, if any), by commit, flag and file."""
-    names: dict[tuple[str, str, str], str] = {}
+def _cited(root: Path, found: list[Event | timeline.Problem]) -> dict[tuple[str, str, str], str]:
+    """What to read of the runs the promotions cited (each with its signature, if any), by commit, flag and run file.
+
+    Each value names the object at ``evidence/<flag>/<run>.json`` (``.sig``)
+    in the promotion's commit (``validator.cited``); a file not there has no key.
+    """
+    asks: list[tuple[str, str, list[str]]] = []
+    files: dict[str, str] = {}  # file name in evidence/<flag>/ -> key name
     for event in found:
         if isinstance(event, Event) and event.kind == plan.PROMOTE and event.flag is not None:
+            wanted = []
             for run_id in event.evidence:
                 if plain_run_id(run_id):
-                    names[(event.commit.sha, event.flag, run_id)] = f"{event.commit.sha}:{evidence_path(event.flag, run_id)}"
-                    names[(event.commit.sha, event.flag, run_id + SIG_SUFFIX)] = (
-                        f"{event.commit.sha}:{evidence_path(event.flag, run_id)}{SIG_SUFFIX}"
-                    )
-    return names
+                    run_file = evidence_path(event.flag, run_id).rsplit("/", 1)[1]
+                    files[run_file], files[run_file + SIG_SUFFIX] = run_id, run_id + SIG_SUFFIX
+                    wanted += [run_file, run_file + SIG_SUFFIX]
+            if wanted:
+                asks.append((event.commit.sha, event.flag, wanted))
+    return {(sha, flag, files[file]): spec for (sha, flag, file), spec in cited.locate(root, asks).items()}
 
 
 def _each(root: Path, found: list[Event | timeline.Problem], names: dict[tuple[str, str, str], str]) -> Iterator[dict[str, Any]]:

@@ -234,6 +234,11 @@ class Blobs:
 
     def stream(self, names: list[str]) -> Iterator[bytes | None]:
         """Like ``read``, one at a time as git produces them: git works while the caller parses."""
+        for found in self.objects(names):
+            yield found[2] if found is not None and found[1] == "blob" else None
+
+    def objects(self, names: list[str]) -> Iterator[tuple[str, str, bytes] | None]:
+        """Each of ``names`` as (object id, type, contents), None where missing; in order, as git produces them."""
         if not names:
             return
         for name in names:
@@ -272,8 +277,9 @@ class Blobs:
                     yield None
                     continue
                 size = int(parts[2])
-                body = stdout.read(size + 1)[:size]
-                yield body if parts[1] == b"blob" else None
+                body = stdout.read(size)
+                stdout.read(1)  # the line feed after the contents (no copy of a large tree to drop it)
+                yield parts[0].decode("ascii"), parts[1].decode("ascii"), body
         finally:
             writer.join()
             stdout.close()
