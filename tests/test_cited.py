@@ -48,7 +48,7 @@ def test_every_answer_is_what_git_finds_at_that_commit(tmp_path: Path) -> None:
     commits.append(commit_all(repo, "rewrite", "2026-11-04T00:00:00Z"))
     (repo / "evidence" / FLAG / "rr-2.json").unlink()
     commits.append(commit_all(repo, "remove run 2", "2026-11-05T00:00:00Z"))
-    asks = [(commit, FLAG, NAMES) for commit in commits]
+    asks = [(commit, FLAG, [(name, (commit, FLAG, name)) for name in NAMES]) for commit in commits]
     found = cited.locate(repo, asks)
     for commit in commits:
         for name in NAMES:
@@ -69,7 +69,7 @@ def test_a_tree_git_would_read_otherwise_is_left_to_git(tmp_path: Path) -> None:
     evidence = _object(repo, "tree", f"40000 {FLAG}\x00".encode() + bytes.fromhex(directory))
     top = _object(repo, "tree", b"40000 evidence\x00" + bytes.fromhex(evidence))
     commit = git(repo, "commit-tree", top, "-m", "crafted").strip()
-    found = cited.locate(repo, [(commit, FLAG, ["rr-1.json", "rr-2.json"])])
+    found = cited.locate(repo, [(commit, FLAG, [(name, (commit, FLAG, name)) for name in ("rr-1.json", "rr-2.json")])])
     assert found == {
         (commit, FLAG, "rr-1.json"): f"{commit}:evidence/{FLAG}/rr-1.json",
         (commit, FLAG, "rr-2.json"): f"{commit}:evidence/{FLAG}/rr-2.json",
@@ -78,7 +78,7 @@ def test_a_tree_git_would_read_otherwise_is_left_to_git(tmp_path: Path) -> None:
     evidence = _object(repo, "tree", f"100644 {FLAG}\x00".encode() + bytes.fromhex(_object(repo, "tree", b"100644 rr-1.json\x00" + raw)))
     top = _object(repo, "tree", b"40000 evidence\x00" + bytes.fromhex(evidence))
     commit = git(repo, "commit-tree", top, "-m", "crafted").strip()
-    found = cited.locate(repo, [(commit, FLAG, ["rr-1.json"])])
+    found = cited.locate(repo, [(commit, FLAG, [("rr-1.json", (commit, FLAG, "rr-1.json"))])])
     assert found == {(commit, FLAG, "rr-1.json"): f"{commit}:evidence/{FLAG}/rr-1.json"}
     assert _git_says(repo, commit, "rr-1.json") is None
 
@@ -89,7 +89,8 @@ def test_no_directory_means_no_runs(tmp_path: Path) -> None:
     (repo / "evidence").mkdir()
     (repo / "evidence" / FLAG).write_text("a file where the directory should be\n")
     commit = init_git(repo)
-    assert cited.locate(repo, [(commit, FLAG, ["rr-1.json"]), (commit, "other_flag", ["rr-1.json"])]) == {}
+    asks = [(commit, flag, [("rr-1.json", (commit, flag, "rr-1.json"))]) for flag in (FLAG, "other_flag")]
+    assert cited.locate(repo, asks) == {}
 
 
 def _blob(repo: Path, data: bytes) -> str:

@@ -18,7 +18,7 @@ from typing import Any
 
 from validator import cited, clock, history, jsonout, metrics, plan, timeline
 from validator.rules import amend
-from validator.rules.evidence import evidence_path, load_run, plain_run_id
+from validator.rules.evidence import evidence_path, plain_run_id
 from validator.signing import SIG_SUFFIX
 from validator.timeline import Event
 
@@ -111,19 +111,18 @@ def _cited(root: Path, found: list[Event | timeline.Problem]) -> dict[tuple[str,
     Each value names the object at ``evidence/<flag>/<run>.json`` (``.sig``)
     in the promotion's commit (``validator.cited``); a file not there has no key.
     """
-    asks: list[tuple[str, str, list[str]]] = []
-    files: dict[str, str] = {}  # file name in evidence/<flag>/ -> key name
+    asks: list[tuple[str, str, list[tuple[str, tuple[str, str, str]]]]] = []
     for event in found:
         if isinstance(event, Event) and event.kind == plan.PROMOTE and event.flag is not None:
+            sha, flag = event.commit.sha, event.flag
             wanted = []
             for run_id in event.evidence:
                 if plain_run_id(run_id):
-                    run_file = evidence_path(event.flag, run_id).rsplit("/", 1)[1]
-                    files[run_file], files[run_file + SIG_SUFFIX] = run_id, run_id + SIG_SUFFIX
-                    wanted += [run_file, run_file + SIG_SUFFIX]
+                    run_file = evidence_path(flag, run_id).rsplit("/", 1)[1]
+                    wanted += [(run_file, (sha, flag, run_id)), (run_file + SIG_SUFFIX, (sha, flag, run_id + SIG_SUFFIX))]
             if wanted:
-                asks.append((event.commit.sha, event.flag, wanted))
-    return {(sha, flag, files[file]): spec for (sha, flag, file), spec in cited.locate(root, asks).items()}
+                asks.append((sha, flag, wanted))
+    return cited.locate(root, asks)
 
 
 def _each(root: Path, found: list[Event | timeline.Problem], names: dict[tuple[str, str, str], str]) -> Iterator[dict[str, Any]]:
@@ -238,8 +237,7 @@ def _worst(event: Event, blobs: dict[tuple[str, str, str], bytes | None]) -> tup
         if raw is None:
             missing.append(run_id)
             continue
-        run = load_run(flag, run_id, raw)
-        inputs = run.data.get("inputs") if isinstance(run.data.get("inputs"), dict) else None
+        inputs = _inputs(raw)
         if inputs is None:
             missing.append(run_id)
             continue
@@ -257,3 +255,20 @@ def _worst(event: Event, blobs: dict[tuple[str, str, str], bytes | None]) -> tup
     if missing:
         source += f"; unreadable or missing: {', '.join(missing)}"
     return worst, source
+
+
+def _inputs(raw: bytes) -> dict[str, Any] | None:
+    """A run file's ``inputs``, read by the strict JSON reader (the same data ``load_run`` gives).
+
+    Only the inputs make the entry: the shape findings ``load_run`` adds
+    (unknown keys, times, the run id) never did, and locating them is the
+    costly part.
+    """
+    from validator import jsonfile
+
+    try:
+        data = jsonfile.loads(raw).data
+    except jsonfile.JSONError:
+        return None
+    inputs = data.get("inputs") if isinstance(data, dict) else None
+    return inputs if isinstance(inputs, dict) else None

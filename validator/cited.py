@@ -24,6 +24,7 @@ before.  So each answer is the object git's own path lookup names.
 from __future__ import annotations
 
 import re
+from array import array
 from bisect import bisect_right
 from collections.abc import Iterable
 from pathlib import Path
@@ -34,7 +35,7 @@ from validator.rules.evidence import EVIDENCE_DIR
 _DIR_MODE, _TYPE_BITS = 0o040000, 0o170000
 _ENTRY = {size: re.compile(rb"([0-7]+) ([^\x00]+)\x00([\x00-\xff]{%d})" % size) for size in (20, 32)}  # SHA-1 and SHA-256 object ids
 
-Key = tuple[str, str, str]  # (commit, flag, file name in evidence/<flag>/)
+Key = tuple[str, str, str]
 
 
 class _Tree:
@@ -42,10 +43,10 @@ class _Tree:
 
     def __init__(self) -> None:
         self.raw = b""
-        self.ends: list[int] = []  # where each entry ends in ``raw``: entry boundaries
+        self.ends = array("q")  # where each entry ends in ``raw``: entry boundaries
         self.keys: list[bytes] = []  # git's sort key of each entry (a directory's name ends in "/")
         self.names: list[bytes] = []
-        self.index: dict[bytes, tuple[int, str]] = {}  # name -> (mode, object id)
+        self.index: dict[bytes, bytes] = {}  # name -> b"d" (a directory) or b"f", then the raw object id
         self.usable = False
 
     def read(self, raw: bytes, size: int) -> bool:
@@ -77,17 +78,21 @@ class _Tree:
             ends.append(start)
             keys.append(key)
             names.append(name)
-            index[name] = (mode, oid.hex())
+            index[name] = (b"d" if key is not name else b"f") + oid
             last = key
         self.usable = True
         return True
 
-    def find(self, name: str) -> tuple[int, str] | None:
-        return self.index.get(name.encode("utf-8", "surrogateescape"))
+    def find(self, name: str) -> tuple[bool, str] | None:
+        """(is it a directory, its object id) of the entry named ``name``."""
+        found = self.index.get(name.encode("utf-8", "surrogateescape"))
+        return (found[:1] == b"d", found[1:].hex()) if found is not None else None
 
 
 def _common_prefix(a: bytes, b: bytes) -> int:
     """The length of the longest common prefix of ``a`` and ``b``."""
+    if b.startswith(a):  # the usual case, runs added at the end: no copy of either
+        return len(a)
     n = min(len(a), len(b))
     if a[:n] == b[:n]:
         return n
@@ -105,11 +110,11 @@ def _is_dir(raw: bytes, size: int, name: str, oid: str) -> bool:
     """Is ``name`` in the (small) tree ``raw`` a directory whose object is ``oid``, read as git reads it?"""
     tree = _Tree()
     found = tree.find(name) if tree.read(raw, size) else None
-    return found is not None and found[0] & _TYPE_BITS == _DIR_MODE and found[1] == oid
+    return found is not None and found[0] and found[1] == oid
 
 
-def locate(root: Path, wanted: Iterable[tuple[str, str, list[str]]]) -> dict[Key, str]:
-    """For each (commit, flag, file names): the object to read for each file that is there.
+def locate(root: Path, wanted: Iterable[tuple[str, str, list[tuple[str, Key]]]]) -> dict[Key, str]:
+    """For each (commit, flag, [(file name, key)]): the object to read for each file that is there, by key.
 
     The value is the file's object id, or ``<commit>:<path>`` where git must
     be asked by path (the tree could not be read exactly); a file that is
@@ -138,13 +143,13 @@ def locate(root: Path, wanted: Iterable[tuple[str, str, list[str]]]) -> dict[Key
             and _is_dir(evidence[2], size, flag, directory[0])
             and tree.read(directory[2], size)
         )
-        for file in files:
+        for file, key in files:
             if not exact:
-                found[(commit, flag, file)] = f"{commit}:{EVIDENCE_DIR}/{flag}/{file}"
+                found[key] = f"{commit}:{EVIDENCE_DIR}/{flag}/{file}"
                 continue
             entry = tree.find(file)
             if entry is not None:
-                found[(commit, flag, file)] = entry[1]
+                found[key] = entry[1]
     for _ in objects:
         pass
     return found

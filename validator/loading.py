@@ -20,6 +20,7 @@ plain Python values itself, so that:
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any, NamedTuple
@@ -254,7 +255,7 @@ def _clean(text: str) -> dict[str, Any] | None:
     SequenceEndEvent = yaml.SequenceEndEvent
     DocumentStartEvent = yaml.DocumentStartEvent
     StreamEndEvent = yaml.StreamEndEvent
-    words, number_start, resolve = _PLAIN_WORDS, _NUMBER_START, resolve_plain
+    words, number_start, resolve, intern = _PLAIN_WORDS, _NUMBER_START, resolve_plain, sys.intern
     stack: list[tuple[Any, Any]] = []  # the enclosing containers, each with its pending key
     container: Any = None  # the innermost open mapping or sequence
     in_mapping = False
@@ -281,7 +282,7 @@ def _clean(text: str) -> dict[str, Any] | None:
                                 return None
                     if value in container:
                         return None
-                    key = value
+                    key = intern(value)  # the same few keys in every file: held once however many files are kept
                     continue
                 if len(value) > MAX_SCALAR:
                     return None
@@ -295,7 +296,7 @@ def _clean(text: str) -> dict[str, Any] | None:
                     elif value in words:
                         node = resolve(value)
                     else:
-                        node = value
+                        node = intern(value) if len(value) <= 64 else value  # states, names, ids: repeated
                 elif style == '"' and _LONE_SURROGATE.search(value):
                     return None
                 else:

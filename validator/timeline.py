@@ -25,6 +25,7 @@ Order is the first-parent sequence, never commit dates.  Flag identity is the
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -48,7 +49,7 @@ class Unreadable(ValueError):
     pass
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # one per flag blob of a long history
 class Facts:
     """What the history needs of one flag blob."""
 
@@ -239,6 +240,10 @@ class Walk:
         commits = history.first_parent_log(root, rev, _PATHS, people=self.names is None)
         for commit in commits:
             commit.effective = effective.get(commit.sha, commit.time)
+            # A long history has few people and paths: each held once, not once per commit.
+            commit.author, commit.author_email = sys.intern(commit.author), sys.intern(commit.author_email)
+            for change in commit.changes:
+                change.path = sys.intern(change.path)
         wanted: dict[str, None] = {}
         rules: set[str] = set()
         for commit in commits:
