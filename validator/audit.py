@@ -54,15 +54,36 @@ class _Lazy(dict):  # type: ignore[type-arg]
             pass
 
 
+_PART = 5000  # events whose entries are made together (the cited runs of a part are read by one git process)
+
+
 def text(root: Path, rev: str) -> str:
     """The audit log of ``rev`` as published: ``jsonout.dumps(entries(root, rev))``, byte for byte."""
+    return render(rendered(root, rev))
+
+
+def rendered(root: Path, rev: str) -> list[str]:
+    """Every entry of the audit log of ``rev``, rendered (``text`` joins them)."""
     history.ensure_repository(root)
-    return render(items(root, history.resolve(root, rev)))
+    return items(root, history.resolve(root, rev))
 
 
 def render(rendered: list[str]) -> str:
     """The published file from its entries, each as ``item`` renders it."""
-    return "[\n  " + ",\n  ".join(rendered) + "\n]\n" if rendered else "[]\n"
+    return "".join(pieces(rendered))  # one copy of a long log in memory, not three
+
+
+def pieces(rendered: list[str]) -> Iterator[str]:
+    """``render(rendered)`` piece by piece, to write a long log without holding it twice."""
+    if not rendered:
+        yield "[]\n"
+        return
+    yield "[\n  "
+    for at, entry in enumerate(rendered):
+        if at:
+            yield ",\n  "
+        yield entry
+    yield "\n]\n"
 
 
 def item(entry: dict[str, Any]) -> str:
@@ -92,7 +113,12 @@ def items(root: Path, sha: str) -> list[str]:
         if kept is not None and walk.restore(root, kept.state):
             since, done = kept.sha, kept.items
     found = walk.run(root, sha, since, effective)
-    done.extend(item(entry) for entry in _each(root, found, _cited(root, found)))
+    walk.reader = timeline.Reader()  # the facts of every blob read: what goes on is named by blob ids (``walk.state``)
+    locator = cited.Locator(root)
+    while found:  # a part at a time, each event dropped once its entry is written: a long history is not held twice
+        part = found[:_PART]
+        del found[:_PART]
+        done.extend(item(entry) for entry in _each(root, part, _cited(locator, part), consume=True))
     if cache is not None:
         cache.save_log(sha, walk.state(), done)
     return done
@@ -102,10 +128,10 @@ def entries(root: Path, rev: str, found: list[Event | timeline.Problem] | None =
     """The audit log of ``rev`` as JSON-ready entries, oldest first (``found``: its events, when already read)."""
     if found is None:
         found = timeline.events(root, rev)
-    return list(_each(root, found, _cited(root, found)))
+    return list(_each(root, found, _cited(cited.Locator(root), found)))
 
 
-def _cited(root: Path, found: list[Event | timeline.Problem]) -> dict[tuple[str, str, str], str]:
+def _cited(locator: cited.Locator, found: list[Event | timeline.Problem]) -> dict[tuple[str, str, str], str]:
     """What to read of the runs the promotions cited (each with its signature, if any), by commit, flag and run file.
 
     Each value names the object at ``evidence/<flag>/<run>.json`` (``.sig``)
@@ -122,13 +148,17 @@ def _cited(root: Path, found: list[Event | timeline.Problem]) -> dict[tuple[str,
                     wanted += [(run_file, (sha, flag, run_id)), (run_file + SIG_SUFFIX, (sha, flag, run_id + SIG_SUFFIX))]
             if wanted:
                 asks.append((sha, flag, wanted))
-    return cited.locate(root, asks)
+    return locator.locate(asks)
 
 
-def _each(root: Path, found: list[Event | timeline.Problem], names: dict[tuple[str, str, str], str]) -> Iterator[dict[str, Any]]:
-    """The entries one by one, the cited runs read as they are needed."""
+def _each(
+    root: Path, found: list[Event | timeline.Problem], names: dict[tuple[str, str, str], str], *, consume: bool = False
+) -> Iterator[dict[str, Any]]:
+    """The entries one by one, the cited runs read as they are needed (``consume``: each event dropped from ``found`` once used)."""
     blobs = _Lazy(names, history.Blobs(root, lean=True).stream(list(names.values())))
-    for item in found:
+    for at, item in enumerate(found):
+        if consume:
+            found[at] = None  # type: ignore[call-overload]  # a long history's events are not all held with their entries
         if isinstance(item, Event):
             yield _entry(item, blobs)
             for run_id in item.evidence if item.kind == plan.PROMOTE else ():  # read for this entry only

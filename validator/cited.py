@@ -114,21 +114,35 @@ def _is_dir(raw: bytes, size: int, name: str, oid: str) -> bool:
 
 
 def locate(root: Path, wanted: Iterable[tuple[str, str, list[tuple[str, Key]]]]) -> dict[Key, str]:
-    """For each (commit, flag, [(file name, key)]): the object to read for each file that is there, by key.
+    """``Locator(root).locate(wanted)``."""
+    return Locator(root).locate(wanted)
 
-    The value is the file's object id, or ``<commit>:<path>`` where git must
-    be asked by path (the tree could not be read exactly); a file that is
-    surely not there has no key.  Directories are read in the order given,
-    which should be the order of the history (each extends the one before).
-    """
-    asks = list(wanted)
+
+class Locator:
+    """Finds cited files in the history of one repository; each directory read goes on from the last one read."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.trees: dict[str, _Tree] = {}  # flag -> its directory as last read
+
+    def locate(self, wanted: Iterable[tuple[str, str, list[tuple[str, Key]]]]) -> dict[Key, str]:
+        """For each (commit, flag, [(file name, key)]): the object to read for each file that is there, by key.
+
+        The value is the file's object id, or ``<commit>:<path>`` where git
+        must be asked by path (the tree could not be read exactly); a file
+        that is surely not there has no key.  Directories are best read in
+        the order of the history (each mostly extends the one before).
+        """
+        return _locate(self.root, list(wanted), self.trees)
+
+
+def _locate(root: Path, asks: list[tuple[str, str, list[tuple[str, Key]]]], trees: dict[str, _Tree]) -> dict[Key, str]:
     names: list[str] = []
     for commit, flag, _ in asks:
         # The root and evidence/ trees are small; they say whether the path is made of directories.
         names += [f"{commit}^{{tree}}", f"{commit}:{EVIDENCE_DIR}", f"{commit}:{EVIDENCE_DIR}/{flag}"]
     objects = history.Blobs(root, lean=True).objects(names)
     found: dict[Key, str] = {}
-    trees: dict[str, _Tree] = {}
     for commit, flag, files in asks:
         top, evidence, directory = next(objects), next(objects), next(objects)
         if directory is None or directory[1] != "tree":

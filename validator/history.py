@@ -226,7 +226,11 @@ class Blobs:
         self.root = root
         # Reading ``<commit>:<path>`` inflates every tree on the way; git's default delta base cache
         # (96 MiB) then grows with a directory that grows with every promotion, for no gain in speed.
-        self.config = ["-c", "core.deltaBaseCacheLimit=16m"] if lean else []
+        # Nor need the whole pack be mapped at once (one window of up to 1 GiB by default): mapped pages count
+        # as the process's memory, and a long history's pack is read from end to end.
+        self.config = (
+            ["-c", "core.deltaBaseCacheLimit=16m", "-c", "core.packedGitWindowSize=4m", "-c", "core.packedGitLimit=48m"] if lean else []
+        )
 
     def read(self, names: list[str]) -> list[bytes | None]:
         """Contents of ``names`` (``<sha>`` or ``<rev>:<path>``), None where missing or not a blob."""

@@ -108,6 +108,7 @@ class Reader:
         self._facts: dict[bytes | str, Facts | str] = {}
         self._rules: dict[str, tuple[str, dict[str, Any]]] = {}
         self._plans: dict[tuple[Position, ...], tuple[Position, ...]] = {}
+        self._positions: dict[Position, Position] = {}
 
     def _shared(self, read: Facts | str) -> Facts | str:
         """The same rules and plan, read from many versions of a flag, held once (a long history is mostly such versions)."""
@@ -115,7 +116,8 @@ class Reader:
             return read
         fingerprint, rules = self._rules.setdefault(read.fingerprint, (read.fingerprint, read.rules))
         steps = self._plans.setdefault(read.plan, read.plan)
-        return Facts(read.name, read.position, steps, rules, fingerprint, read.transition)
+        position = self._positions.setdefault(read.position, read.position)
+        return Facts(read.name, position, steps, rules, fingerprint, read.transition)
 
     def has(self, blob: str) -> bool:
         return blob in self._facts
@@ -242,6 +244,7 @@ class Walk:
             commit.effective = effective.get(commit.sha, commit.time)
             # A long history has few people and paths: each held once, not once per commit.
             commit.author, commit.author_email = sys.intern(commit.author), sys.intern(commit.author_email)
+            commit.parents = []  # never read from an event's commit
             for change in commit.changes:
                 change.path = sys.intern(change.path)
         wanted: dict[str, None] = {}
