@@ -114,14 +114,34 @@ def items(root: Path, sha: str) -> list[str]:
             since, done = kept.sha, kept.items
     found = walk.run(root, sha, since, effective)
     walk.reader = timeline.Reader()  # the facts of every blob read: what goes on is named by blob ids (``walk.state``)
-    locator = cited.Locator(root)
-    while found:  # a part at a time, each event dropped once its entry is written: a long history is not held twice
-        part = found[:_PART]
-        del found[:_PART]
-        done.extend(item(entry) for entry in _each(root, part, _cited(locator, part), consume=True))
+    done.extend(_parts(root, found))
     if cache is not None:
         cache.save_log(sha, walk.state(), done)
     return done
+
+
+def _parts(root: Path, found: list[Event | timeline.Problem]) -> Iterator[str]:
+    """The entries of ``found`` rendered, a part at a time; ``found`` is emptied as they are made.
+
+    Each event is dropped once its entry is written, so a long history is
+    not held twice.  While one part's entries are made, a thread finds where
+    the next part's cited runs are (git rebuilding each promotion's evidence
+    tree is most of that, on the other core).
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    parts: list[list[Event | timeline.Problem]] = []
+    while found:
+        parts.append(found[:_PART])
+        del found[:_PART]
+    locator = cited.Locator(root)  # used by the one thread only, part after part
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        located = pool.submit(_cited, locator, parts[0]) if parts else None
+        for at, part in enumerate(parts):
+            names = located.result() if located is not None else {}
+            located = pool.submit(_cited, locator, parts[at + 1]) if at + 1 < len(parts) else None
+            parts[at] = []
+            yield from (item(entry) for entry in _each(root, part, names, consume=True))
 
 
 def entries(root: Path, rev: str, found: list[Event | timeline.Problem] | None = None) -> list[dict[str, Any]]:
