@@ -16,22 +16,25 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from validator import clock, history, jsonout, metrics, plan, timeline
+from validator import cited, clock, history, jsonout, metrics, plan, timeline
 from validator.rules import amend
-from validator.rules.evidence import evidence_path, load_run, plain_run_id
+from validator.rules.evidence import evidence_path, plain_run_id
 from validator.signing import SIG_SUFFIX
 from validator.timeline import Event
 
 
 class _Lazy(dict):  # type: ignore[type-arg]
-    """Blobs by key, pulled from git's stream as far as the first lookup needs."""
+    """Blobs by key, pulled from git's stream as far as the first lookup needs (a key never streamed: None)."""
 
     def __init__(self, keys: Any, stream: Any) -> None:
         super().__init__()
+        self._keys = set(keys)
         self._pending = iter(list(keys))
         self._stream = stream
 
     def __missing__(self, key: Any) -> Any:
+        if key not in self._keys:
+            return None
         for pending in self._pending:
             self[pending] = next(self._stream)
             if pending == key:
@@ -51,15 +54,36 @@ class _Lazy(dict):  # type: ignore[type-arg]
             pass
 
 
+_PART = 5000  # events whose entries are made together (the cited runs of a part are read by one git process)
+
+
 def text(root: Path, rev: str) -> str:
     """The audit log of ``rev`` as published: ``jsonout.dumps(entries(root, rev))``, byte for byte."""
+    return render(rendered(root, rev))
+
+
+def rendered(root: Path, rev: str) -> list[str]:
+    """Every entry of the audit log of ``rev``, rendered (``text`` joins them)."""
     history.ensure_repository(root)
-    return render(items(root, history.resolve(root, rev)))
+    return items(root, history.resolve(root, rev))
 
 
 def render(rendered: list[str]) -> str:
     """The published file from its entries, each as ``item`` renders it."""
-    return "[\n  " + ",\n  ".join(rendered) + "\n]\n" if rendered else "[]\n"
+    return "".join(pieces(rendered))  # one copy of a long log in memory, not three
+
+
+def pieces(rendered: list[str]) -> Iterator[str]:
+    """``render(rendered)`` piece by piece, to write a long log without holding it twice."""
+    if not rendered:
+        yield "[]\n"
+        return
+    yield "[\n  "
+    for at, entry in enumerate(rendered):
+        if at:
+            yield ",\n  "
+        yield entry
+    yield "\n]\n"
 
 
 def item(entry: dict[str, Any]) -> str:
@@ -89,37 +113,72 @@ def items(root: Path, sha: str) -> list[str]:
         if kept is not None and walk.restore(root, kept.state):
             since, done = kept.sha, kept.items
     found = walk.run(root, sha, since, effective)
-    done.extend(item(entry) for entry in _each(root, found, _cited(found)))
+    walk.reader = timeline.Reader()  # the facts of every blob read: what goes on is named by blob ids (``walk.state``)
+    done.extend(_parts(root, found))
     if cache is not None:
         cache.save_log(sha, walk.state(), done)
     return done
+
+
+def _parts(root: Path, found: list[Event | timeline.Problem]) -> Iterator[str]:
+    """The entries of ``found`` rendered, a part at a time; ``found`` is emptied as they are made.
+
+    Each event is dropped once its entry is written, so a long history is
+    not held twice.  While one part's entries are made, a thread finds where
+    the next part's cited runs are (git rebuilding each promotion's evidence
+    tree is most of that, on the other core).
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    parts: list[list[Event | timeline.Problem]] = []
+    while found:
+        parts.append(found[:_PART])
+        del found[:_PART]
+    locator = cited.Locator(root)  # used by the one thread only, part after part
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        located = pool.submit(_cited, locator, parts[0]) if parts else None
+        for at, part in enumerate(parts):
+            names = located.result() if located is not None else {}
+            located = pool.submit(_cited, locator, parts[at + 1]) if at + 1 < len(parts) else None
+            parts[at] = []
+            yield from (item(entry) for entry in _each(root, part, names, consume=True))
 
 
 def entries(root: Path, rev: str, found: list[Event | timeline.Problem] | None = None) -> list[dict[str, Any]]:
     """The audit log of ``rev`` as JSON-ready entries, oldest first (``found``: its events, when already read)."""
     if found is None:
         found = timeline.events(root, rev)
-    return list(_each(root, found, _cited(found)))
+    return list(_each(root, found, _cited(cited.Locator(root), found)))
 
 
-def _cited(found: list[Event | timeline.Problem]) -> dict[tuple[str, str, str], str]:
-    """What to read of the runs the promotions cited (each with its signature, if any), by commit, flag and file."""
-    names: dict[tuple[str, str, str], str] = {}
+def _cited(locator: cited.Locator, found: list[Event | timeline.Problem]) -> dict[tuple[str, str, str], str]:
+    """What to read of the runs the promotions cited (each with its signature, if any), by commit, flag and run file.
+
+    Each value names the object at ``evidence/<flag>/<run>.json`` (``.sig``)
+    in the promotion's commit (``validator.cited``); a file not there has no key.
+    """
+    asks: list[tuple[str, str, list[tuple[str, tuple[str, str, str]]]]] = []
     for event in found:
         if isinstance(event, Event) and event.kind == plan.PROMOTE and event.flag is not None:
+            sha, flag = event.commit.sha, event.flag
+            wanted = []
             for run_id in event.evidence:
                 if plain_run_id(run_id):
-                    names[(event.commit.sha, event.flag, run_id)] = f"{event.commit.sha}:{evidence_path(event.flag, run_id)}"
-                    names[(event.commit.sha, event.flag, run_id + SIG_SUFFIX)] = (
-                        f"{event.commit.sha}:{evidence_path(event.flag, run_id)}{SIG_SUFFIX}"
-                    )
-    return names
+                    run_file = evidence_path(flag, run_id).rsplit("/", 1)[1]
+                    wanted += [(run_file, (sha, flag, run_id)), (run_file + SIG_SUFFIX, (sha, flag, run_id + SIG_SUFFIX))]
+            if wanted:
+                asks.append((sha, flag, wanted))
+    return locator.locate(asks)
 
 
-def _each(root: Path, found: list[Event | timeline.Problem], names: dict[tuple[str, str, str], str]) -> Iterator[dict[str, Any]]:
-    """The entries one by one, the cited runs read as they are needed."""
+def _each(
+    root: Path, found: list[Event | timeline.Problem], names: dict[tuple[str, str, str], str], *, consume: bool = False
+) -> Iterator[dict[str, Any]]:
+    """The entries one by one, the cited runs read as they are needed (``consume``: each event dropped from ``found`` once used)."""
     blobs = _Lazy(names, history.Blobs(root, lean=True).stream(list(names.values())))
-    for item in found:
+    for at, item in enumerate(found):
+        if consume:
+            found[at] = None  # type: ignore[call-overload]  # a long history's events are not all held with their entries
         if isinstance(item, Event):
             yield _entry(item, blobs)
             for run_id in item.evidence if item.kind == plan.PROMOTE else ():  # read for this entry only
@@ -228,8 +287,7 @@ def _worst(event: Event, blobs: dict[tuple[str, str, str], bytes | None]) -> tup
         if raw is None:
             missing.append(run_id)
             continue
-        run = load_run(flag, run_id, raw)
-        inputs = run.data.get("inputs") if isinstance(run.data.get("inputs"), dict) else None
+        inputs = _inputs(raw)
         if inputs is None:
             missing.append(run_id)
             continue
@@ -247,3 +305,20 @@ def _worst(event: Event, blobs: dict[tuple[str, str, str], bytes | None]) -> tup
     if missing:
         source += f"; unreadable or missing: {', '.join(missing)}"
     return worst, source
+
+
+def _inputs(raw: bytes) -> dict[str, Any] | None:
+    """A run file's ``inputs``, read by the strict JSON reader (the same data ``load_run`` gives).
+
+    Only the inputs make the entry: the shape findings ``load_run`` adds
+    (unknown keys, times, the run id) never did, and locating them is the
+    costly part.
+    """
+    from validator import jsonfile
+
+    try:
+        data = jsonfile.loads(raw).data
+    except jsonfile.JSONError:
+        return None
+    inputs = data.get("inputs") if isinstance(data, dict) else None
+    return inputs if isinstance(inputs, dict) else None

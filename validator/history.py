@@ -226,7 +226,11 @@ class Blobs:
         self.root = root
         # Reading ``<commit>:<path>`` inflates every tree on the way; git's default delta base cache
         # (96 MiB) then grows with a directory that grows with every promotion, for no gain in speed.
-        self.config = ["-c", "core.deltaBaseCacheLimit=16m"] if lean else []
+        # Nor need the whole pack be mapped at once (one window of up to 1 GiB by default): mapped pages count
+        # as the process's memory, and a long history's pack is read from end to end.
+        self.config = (
+            ["-c", "core.deltaBaseCacheLimit=16m", "-c", "core.packedGitWindowSize=4m", "-c", "core.packedGitLimit=48m"] if lean else []
+        )
 
     def read(self, names: list[str]) -> list[bytes | None]:
         """Contents of ``names`` (``<sha>`` or ``<rev>:<path>``), None where missing or not a blob."""
@@ -234,6 +238,11 @@ class Blobs:
 
     def stream(self, names: list[str]) -> Iterator[bytes | None]:
         """Like ``read``, one at a time as git produces them: git works while the caller parses."""
+        for found in self.objects(names):
+            yield found[2] if found is not None and found[1] == "blob" else None
+
+    def objects(self, names: list[str]) -> Iterator[tuple[str, str, bytes] | None]:
+        """Each of ``names`` as (object id, type, contents), None where missing; in order, as git produces them."""
         if not names:
             return
         for name in names:
@@ -272,8 +281,9 @@ class Blobs:
                     yield None
                     continue
                 size = int(parts[2])
-                body = stdout.read(size + 1)[:size]
-                yield body if parts[1] == b"blob" else None
+                body = stdout.read(size)
+                stdout.read(1)  # the line feed after the contents (no copy of a large tree to drop it)
+                yield parts[0].decode("ascii"), parts[1].decode("ascii"), body
         finally:
             writer.join()
             stdout.close()

@@ -56,6 +56,12 @@ _NUMBER_START = frozenset("0123456789+-")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 _ODD_LINE_BREAK = re.compile("\r(?!\n)|[\x85\u2028\u2029]")
+# Every byte but the ones the checks of ``_decode`` look for (control characters, carriage
+# returns, and any non-ASCII byte, which may start U+0085, U+2028 or U+2029): a file that is
+# only these bytes passes them all, found with one C pass instead of two regular expressions.
+_PLAIN_BYTES = bytes(b for b in range(128) if b == 0x09 or b == 0x0A or 0x20 <= b < 0x7F)
+# Plain scalars that ``resolve_plain`` may turn into something else than the string itself.
+_PLAIN_WORDS = _NULL | _TRUE | _FALSE
 
 KeyPath = tuple[Any, ...]
 
@@ -165,6 +171,8 @@ def _decode(path: str, raw: bytes) -> tuple[str | None, list[Finding]]:
         column = len(raw[line_start : exc.start].decode("utf-8", "replace")) + 1
         byte = raw[exc.start : exc.start + 1].hex()
         return None, finding(line, column, f"invalid UTF-8 (byte 0x{byte}); save the file as UTF-8")
+    if not raw.translate(None, _PLAIN_BYTES):
+        return text, []  # ASCII without control characters or carriage returns: nothing below can match
     control = _CONTROL.search(text)
     if control:
         line, column = _position(text, control.start())
@@ -214,12 +222,130 @@ def load(path: str, raw: bytes) -> tuple[Document | None, list[Finding]]:
     text, findings = _decode(path, raw)
     if text is None:
         return None, findings
+    data = _clean(text)
+    if data is not None:
+        return Document(path, text, data), []
     try:
         return _build(path, text)
     except yaml.MarkedYAMLError as exc:
         return None, [_yaml_error(path, text, exc)]
     except (yaml.YAMLError, ValueError, RecursionError, MemoryError, TypeError) as exc:
         return None, [Finding(path, 1, 1, RULE, f"unreadable YAML: {exc}")]
+
+
+def _clean(text: str) -> dict[str, Any] | None:
+    """The data of a file with nothing to report, built from the same events as ``_build``; None otherwise.
+
+    Most files read (every version of every flag in a long history) have no
+    finding, and this is ``_build`` without what only a finding needs: no
+    positions, no line of each key, no messages.  At the first event ``_build``
+    would report on (or when libyaml raises) it gives up and returns None,
+    and ``_build`` reads the file again from the start: whatever it finds is
+    then exactly what it always found, and a file this returns data for is
+    one where ``_build`` finds nothing and builds the same data.
+    """
+    if _Parser is None:
+        return None
+    parser = _Parser(text)
+    get_event: Callable[[], Any] = parser.get_event
+    ScalarEvent = yaml.ScalarEvent
+    MappingStartEvent = yaml.MappingStartEvent
+    SequenceStartEvent = yaml.SequenceStartEvent
+    MappingEndEvent = yaml.MappingEndEvent
+    SequenceEndEvent = yaml.SequenceEndEvent
+    DocumentStartEvent = yaml.DocumentStartEvent
+    StreamEndEvent = yaml.StreamEndEvent
+    words, number_start, resolve, intern = _PLAIN_WORDS, _NUMBER_START, resolve_plain, sys.intern
+    stack: list[tuple[Any, Any]] = []  # the enclosing containers, each with its pending key
+    container: Any = None  # the innermost open mapping or sequence
+    in_mapping = False
+    key: Any = _NOKEY  # the pending key of ``container`` (a mapping)
+    root: Any = None
+    nodes = 0
+    documents = 0
+    try:
+        while True:
+            event = get_event()
+            kind = type(event)
+            if kind is ScalarEvent:
+                nodes += 1
+                if event.anchor is not None or event.tag is not None or container is None or nodes > MAX_NODES:
+                    return None
+                value = event.value
+                style = event.style
+                if in_mapping and key is _NOKEY:
+                    if style == "":
+                        if not value or value == "<<":
+                            return None
+                        if value in words or value[0] in number_start:
+                            if type(resolve(value)) is not str:
+                                return None
+                    if value in container:
+                        return None
+                    key = intern(value)  # the same few keys in every file: held once however many files are kept
+                    continue
+                if len(value) > MAX_SCALAR:
+                    return None
+                if style == "":
+                    if not value:
+                        node: Any = None
+                    elif value[0] in number_start:
+                        if len(value) > MAX_NUMBER_CHARS:
+                            return None  # ``_build`` reports a long number; a long string is rare enough to read again
+                        node = resolve(value)
+                    elif value in words:
+                        node = resolve(value)
+                    else:
+                        node = intern(value) if len(value) <= 64 else value  # states, names, ids: repeated
+                elif style == '"' and _LONE_SURROGATE.search(value):
+                    return None
+                else:
+                    node = value
+                if in_mapping:
+                    container[key] = node
+                    key = _NOKEY
+                else:
+                    container.append(node)
+            elif kind is MappingEndEvent or kind is SequenceEndEvent:
+                if not stack:
+                    return None
+                container, key = stack.pop()
+                in_mapping = type(container) is dict
+            elif kind is MappingStartEvent or kind is SequenceStartEvent:
+                nodes += 1
+                if event.anchor is not None or event.tag is not None or len(stack) >= MAX_DEPTH or nodes > MAX_NODES:
+                    return None
+                node = {} if kind is MappingStartEvent else []
+                if container is None:
+                    if root is not None or kind is not MappingStartEvent:
+                        return None
+                    root = node
+                elif in_mapping:
+                    if key is _NOKEY:
+                        return None  # a collection as a key
+                    container[key] = node
+                    key = _NOKEY
+                else:
+                    container.append(node)
+                stack.append((container, key))
+                container, key, in_mapping = node, _NOKEY, kind is MappingStartEvent
+            elif kind is DocumentStartEvent:
+                documents += 1
+                if documents > 1:
+                    return None
+            elif kind is StreamEndEvent:
+                break
+            elif kind is not yaml.StreamStartEvent and kind is not yaml.DocumentEndEvent:
+                return None  # an alias, or an event this does not know
+    except Exception:  # noqa: BLE001 - ``_build`` reads the file again and reports it
+        return None
+    finally:
+        dispose = getattr(parser, "dispose", None)
+        if dispose is not None:
+            dispose()
+    if root is None or documents != 1 or stack or container is not None:
+        return None
+    return root  # type: ignore[no-any-return]
 
 
 def _build(

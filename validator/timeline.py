@@ -25,6 +25,10 @@ Order is the first-parent sequence, never commit dates.  Flag identity is the
 
 from __future__ import annotations
 
+import os
+import pickle
+import sys
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -48,7 +52,7 @@ class Unreadable(ValueError):
     pass
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # one per flag blob of a long history
 class Facts:
     """What the history needs of one flag blob."""
 
@@ -107,6 +111,10 @@ class Reader:
         self._facts: dict[bytes | str, Facts | str] = {}
         self._rules: dict[str, tuple[str, dict[str, Any]]] = {}
         self._plans: dict[tuple[Position, ...], tuple[Position, ...]] = {}
+        self._positions: dict[Position, Position] = {}
+
+    def share(self, read: Facts | str) -> Facts | str:
+        return self._shared(read)
 
     def _shared(self, read: Facts | str) -> Facts | str:
         """The same rules and plan, read from many versions of a flag, held once (a long history is mostly such versions)."""
@@ -114,10 +122,15 @@ class Reader:
             return read
         fingerprint, rules = self._rules.setdefault(read.fingerprint, (read.fingerprint, read.rules))
         steps = self._plans.setdefault(read.plan, read.plan)
-        return Facts(read.name, read.position, steps, rules, fingerprint, read.transition)
+        position = self._positions.setdefault(read.position, read.position)
+        return Facts(read.name, position, steps, rules, fingerprint, read.transition)
 
     def has(self, blob: str) -> bool:
         return blob in self._facts
+
+    def keep(self, blob: str, read: Facts | str) -> None:
+        """Keep what ``_read`` made of ``blob`` (in another process: see ``_Helper``)."""
+        self._facts[blob] = self._shared(read)
 
     def facts(self, path: str, raw: bytes, blob: str | None = None) -> Facts:
         """The facts of ``raw``; ``blob``: its id, which names the same bytes (so ``raw`` may be empty once ``has(blob)``)."""
@@ -232,6 +245,7 @@ class Walk:
         self.rule_blobs: dict[str, str] = {}
         self._skipped: set[str] = set()  # blobs searched for ``names`` and found not to name any
         self._root = Path(".")
+        self._helper: _Helper | None = None
 
     def run(self, root: Path, sha: str, since: str | None, effective: dict[str, int]) -> list[Event | Problem]:
         """The events of the first-parent commits after ``since`` (None: from the root) up to ``sha``."""
@@ -239,23 +253,52 @@ class Walk:
         commits = history.first_parent_log(root, rev, _PATHS, people=self.names is None)
         for commit in commits:
             commit.effective = effective.get(commit.sha, commit.time)
-        wanted: dict[str, None] = {}
+            # A long history has few people and paths: each held once, not once per commit.
+            commit.author, commit.author_email = sys.intern(commit.author), sys.intern(commit.author_email)
+            commit.parents = []  # never read from an event's commit
+            for change in commit.changes:
+                change.path = sys.intern(change.path)
+        wanted: dict[str, str] = {}  # blob -> the first path it is at
         rules: set[str] = set()
         for commit in commits:
             for change in commit.changes:
                 if change.new_blob and change.new_mode in _REGULAR and (_is_flag_path(change.path) or change.path in _RULE_FILES):
-                    wanted.setdefault(change.new_blob)
+                    wanted.setdefault(change.new_blob, change.path)
                     if change.path in _RULE_FILES:
                         rules.add(change.new_blob)
-        blobs = _Lazy(list(wanted), history.Blobs(root).stream(list(wanted)))
+        self._helper = self._help(root, wanted, rules)
+        streamed = [blob for blob in wanted if self._helper is None or blob not in self._helper.blobs]
+        blobs = _Lazy(streamed, history.Blobs(root).stream(streamed))
         self._root = root
         blobs.keep = rules
         found: list[Event | Problem] = []
-        for commit in commits:
-            self._commit(commit, blobs, found)
-            commit.changes = []  # read; the events keep the commit, not its diff
-        blobs.finish()
+        try:
+            for commit in commits:
+                self._commit(commit, blobs, found)
+                commit.changes = []  # read; the events keep the commit, not its diff
+            blobs.finish()
+        finally:
+            self._take_help()
         return found
+
+    def _help(self, root: Path, wanted: dict[str, str], rules: set[str]) -> _Helper | None:
+        """A second process reading the later half of a long history's flag blobs, while this one reads the first."""
+        flags = [(blob, path) for blob, path in wanted.items() if blob not in rules and not self.reader.has(blob)]
+        if self.names is not None or len(flags) < _HELP_FROM or not _may_fork():
+            return None
+        return _Helper.start(root, flags[len(flags) // 2 :])
+
+    def _take_help(self) -> None:
+        """Take what the helper read (or, if it failed, read those blobs here): the same reader, the same facts."""
+        helper, self._helper = self._helper, None
+        if helper is None:
+            return
+        got = helper.collect()
+        if got is None:
+            ids = [blob for blob, _ in helper.items]
+            got = [(blob, _read(path, raw or b"")) for (blob, path), raw in zip(helper.items, history.Blobs(self._root).read(ids))]
+        for blob, read in got:
+            self.reader.keep(blob, read)
 
     def _commit(self, commit: history.Commit, blobs: _Lazy, found: list[Event | Problem]) -> None:
         current = self.current
@@ -277,6 +320,8 @@ class Walk:
             if change.new_blob is None or change.new_mode not in _REGULAR:
                 continue
             blob = change.new_blob
+            if self._helper is not None and blob in self._helper.blobs:
+                self._take_help()
             parsed = self.reader.has(blob)
             if parsed:
                 raw = b""  # parsed once already (kept by id), and its bytes forgotten
@@ -383,6 +428,65 @@ class Walk:
         self.current, self.steps = restored, {str(k): v for k, v in steps.items()}
         self.rule_files, self.rule_blobs = rules, dict(rule_files)
         return True
+
+
+_HELP_FROM = 4000  # flag blobs to read before a second process pays for its start (a fork, a git process)
+
+
+def _may_fork() -> bool:
+    """Only a process with one thread forks: a lock another thread holds would stay held in the child."""
+    return hasattr(os, "fork") and threading.active_count() == 1
+
+
+class _Helper:
+    """A forked process that parses some flag blobs with ``_read`` and sends back exactly what it made.
+
+    Parsing is most of a long walk, and the machine has more than one core.
+    The child reads the blobs from git itself and runs the same function on
+    them as this process would (the one strict reader, the same models), so
+    the facts are the same by construction; they come back pickled through a
+    pipe.  If anything goes wrong there, ``collect`` answers None and the
+    blobs are read here instead.
+    """
+
+    def __init__(self, items: list[tuple[str, str]], pid: int, fd: int) -> None:
+        self.items = items
+        self.blobs = {blob for blob, _ in items}
+        self.pid, self.fd = pid, fd
+
+    @classmethod
+    def start(cls, root: Path, items: list[tuple[str, str]]) -> _Helper | None:
+        try:
+            readable, writable = os.pipe()
+            pid = os.fork()
+        except OSError:
+            return None
+        if pid == 0:  # the child: parse, send, and leave without running anything of the parent's
+            status = 1
+            try:
+                os.close(readable)
+                reader = Reader()
+                ids = [blob for blob, _ in items]
+                made = [(blob, reader.share(_read(path, raw or b""))) for (blob, path), raw in zip(items, history.Blobs(root).stream(ids))]
+                with os.fdopen(writable, "wb") as handle:
+                    pickle.dump(made, handle, protocol=pickle.HIGHEST_PROTOCOL)
+                status = 0
+            finally:
+                os._exit(status)
+        os.close(writable)
+        return cls(items, pid, readable)
+
+    def collect(self) -> list[tuple[str, Facts | str]] | None:
+        try:
+            with os.fdopen(self.fd, "rb") as handle:
+                made = pickle.load(handle)  # our own child's output, through our own pipe
+        except Exception:  # noqa: BLE001 - any failure there: the blobs are read here
+            made = None
+        finally:
+            _, status = os.waitpid(self.pid, 0)
+        if status != 0 or not isinstance(made, list) or len(made) != len(self.items):
+            return None
+        return made
 
 
 def _may_name(raw: bytes, names: frozenset[str]) -> bool:

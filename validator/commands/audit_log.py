@@ -15,9 +15,9 @@ def run(args: argparse.Namespace) -> int:
 
     root = _root(args)
     with term.progress(f"flaggate audit-log: reading the history of {args.rev}"):
-        text = audit.text(root, args.rev)
+        rendered = audit.rendered(root, args.rev)
     if args.out is None:
-        sys.stdout.write(text)
+        sys.stdout.writelines(audit.pieces(rendered))  # the same bytes as ``audit.text``, never held at once
     else:
-        publish.write(args.out.parent if str(args.out.parent) else Path("."), {args.out.name: text})
+        publish.write(args.out.parent if str(args.out.parent) else Path("."), {args.out.name: audit.render(rendered)})
     return 0
