@@ -296,7 +296,10 @@ class Walk:
         got = helper.collect()
         if got is None:
             ids = [blob for blob, _ in helper.items]
-            got = [(blob, _read(path, raw or b"")) for (blob, path), raw in zip(helper.items, history.Blobs(self._root).read(ids))]
+            got = [
+                (blob, _read(path, _present(raw, blob, path)))
+                for (blob, path), raw in zip(helper.items, history.Blobs(self._root).read(ids))
+            ]
         for blob, read in got:
             self.reader.keep(blob, read)
 
@@ -329,9 +332,9 @@ class Walk:
                 if old is None:
                     current[change.path] = (blob, None)
                     continue
-                raw = history.Blobs(self._root).read([blob])[0] or b""  # now it replaces a flag asked about
+                raw = _present(history.Blobs(self._root).read([blob])[0], blob, change.path)  # now it replaces a flag asked about
             else:
-                raw = blobs.get(blob) or b""
+                raw = _present(blobs.get(blob), blob, change.path)
             if names is not None and old is None and not parsed and not _may_name(raw, names):
                 self._skipped.add(blob)
                 blobs.forget(blob)
@@ -430,6 +433,16 @@ class Walk:
         return True
 
 
+def _present(raw: bytes | None, blob: str, path: str) -> bytes:
+    """A blob the first-parent history names: git not having it is a damaged or partial clone, never an empty file."""
+    if raw is None:
+        raise history.HistoryError(
+            f"git has no object {blob} ({path} in the first-parent history): this clone is damaged or partial; "
+            "fetch it again in full (git fetch --refetch) or clone again"
+        )
+    return raw
+
+
 _HELP_FROM = 4000  # flag blobs to read before a second process pays for its start (a fork, a git process)
 
 
@@ -467,7 +480,10 @@ class _Helper:
                 os.close(readable)
                 reader = Reader()
                 ids = [blob for blob, _ in items]
-                made = [(blob, reader.share(_read(path, raw or b""))) for (blob, path), raw in zip(items, history.Blobs(root).stream(ids))]
+                made = [
+                    (blob, reader.share(_read(path, _present(raw, blob, path))))
+                    for (blob, path), raw in zip(items, history.Blobs(root).stream(ids))
+                ]
                 with os.fdopen(writable, "wb") as handle:
                     pickle.dump(made, handle, protocol=pickle.HIGHEST_PROTOCOL)
                 status = 0
@@ -514,7 +530,7 @@ def _rules_file_event(
         if was is None:
             return []
         return [Event(commit, None, amend.KIND, None, None, path, None, changes=amend.changes(was, None))]
-    read = _read_rules_file(path, blobs.get(change.new_blob) or b"")
+    read = _read_rules_file(path, _present(blobs.get(change.new_blob), change.new_blob, path))
     if isinstance(read, str):
         return [Problem(commit, path, read)]
     was = known.get(path)
