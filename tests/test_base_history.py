@@ -261,20 +261,26 @@ def test_a_step_left_by_files_of_the_same_name_is_not_the_yardstick(tmp_path: Pa
 
 
 @BOTH
-def test_a_tree_git_cannot_read_is_exit_2(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], cached: bool
+@pytest.mark.parametrize(
+    ("lost_object", "said"),
+    [("HEAD~1:flags", "history: git log failed"), (f"HEAD~1:{DUAL}", "git has no object")],
+    ids=["tree", "blob"],
+)
+def test_an_object_git_lost_is_exit_2(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], cached: bool, lost_object: str, said: str
 ) -> None:
-    """git fails half-way through the listing (a tree object lost): exit 2 with git's reason, no stall, no traceback."""
+    """A tree of the history (git fails half-way through the listing) or the blob of the move into shadow is gone
+    from the object store: exit 2 naming it, no stall, no traceback, never a move silently skipped as an empty file."""
     repo = new_repo(tmp_path)
     set_state(repo, DUAL_NAME, "off", frm="shadow", reason="OPERATOR_DECISION")
     commit_all(repo, "off", "2026-11-02T00:00:00Z")
     set_state(repo, DUAL_NAME, "shadow", frm="off", evidence=[])
     commit_all(repo, "shadow", "2026-11-03T00:00:00Z")
-    lost = git(repo, "rev-parse", "HEAD~1:flags").strip()
+    lost = git(repo, "rev-parse", lost_object).strip()
     (repo / ".git" / "objects" / lost[:2] / lost[2:]).unlink()
     set_state(repo, DUAL_NAME, "enforce", frm="shadow", evidence=three_runs(repo))
     code, text = _exit(repo, capsys, monkeypatch, cached)
-    assert code == 2 and "history: git log failed" in text and lost in text and "Traceback" not in text
+    assert code == 2 and said in text and lost in text and "Traceback" not in text
 
 
 @BOTH
@@ -405,20 +411,3 @@ def test_a_stale_step_cannot_reopen_a_completed_plan(tmp_path: Path, monkeypatch
     set_state(repo, backfill, "read_only", frm="off", evidence=[])
     result = _judged(repo, monkeypatch, cached, now="2026-11-21T00:00:00Z")
     assert "history" in [f.rule for f in result.findings if f.severity == "error"]
-
-
-@BOTH
-def test_an_object_git_lost_is_exit_2_not_an_empty_file(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], cached: bool
-) -> None:
-    """The blob of the move into shadow is gone from the object store: exit 2 naming it, never a silently skipped move."""
-    repo = new_repo(tmp_path)
-    set_state(repo, DUAL_NAME, "off", frm="shadow", reason="OPERATOR_DECISION")
-    commit_all(repo, "off", "2026-11-02T00:00:00Z")
-    set_state(repo, DUAL_NAME, "shadow", frm="off", evidence=[])
-    commit_all(repo, "shadow", "2026-11-03T00:00:00Z")
-    lost = git(repo, "rev-parse", f"HEAD~1:{DUAL}").strip()
-    (repo / ".git" / "objects" / lost[:2] / lost[2:]).unlink()
-    set_state(repo, DUAL_NAME, "enforce", frm="shadow", evidence=three_runs(repo))
-    code, text = _exit(repo, capsys, monkeypatch, cached)
-    assert code == 2 and f"git has no object {lost}" in text and "Traceback" not in text
