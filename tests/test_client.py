@@ -192,6 +192,7 @@ def test_is_active_follows_the_percentage(tmp_path: Path) -> None:
     assert client.is_active("no_such_flag", "rep-1") is False
 
 
+@pytest.mark.heavy(3)
 def test_concurrent_readers_during_refresh(tmp_path: Path) -> None:
     path = tmp_path / "config.json"
     path.write_bytes(config(V1))

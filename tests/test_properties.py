@@ -323,6 +323,7 @@ def check_evidence(raw: bytes) -> None:
         raise
 
 
+@pytest.mark.heavy(4)
 @settings(max_examples=EXAMPLES)
 @given(evidence_documents(), st.booleans(), st.data())
 def test_evidence_documents(body: dict[str, Any], ascii_only: bool, data: st.DataObject) -> None:
@@ -360,6 +361,7 @@ def check_flag(raw: bytes, root: Path | None = None) -> None:
         raise
 
 
+@pytest.mark.heavy(3)
 @settings(max_examples=EXAMPLES)
 @given(st.sampled_from(FLAG_SOURCES), st.data())
 def test_flag_documents(source: Path, data: st.DataObject) -> None:
@@ -372,6 +374,7 @@ def tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return copy_repo(tmp_path_factory.mktemp("tree") / "repo")
 
 
+@pytest.mark.heavy(10)
 @settings(max_examples=EXAMPLES)
 @given(source=st.sampled_from(FLAG_SOURCES), data=st.data())
 def test_flag_documents_in_a_whole_tree(tree: Path, source: Path, data: st.DataObject) -> None:
@@ -435,6 +438,7 @@ def samples_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("samples")
 
 
+@pytest.mark.heavy(4)
 @settings(max_examples=EXAMPLES)
 @given(sample_lines(), st.data())
 def test_sample_lines(samples_dir: Path, text: str, data: st.DataObject) -> None:

@@ -68,6 +68,7 @@ def bad_repo(tmp_path: Path) -> Path:
     return repo
 
 
+@pytest.mark.heavy(4)
 def test_colour_only_on_a_terminal(bad_repo: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "GITHUB_ACTIONS", "TERM")}
     argv = ["check", "--root", str(bad_repo)]

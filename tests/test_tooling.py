@@ -126,6 +126,7 @@ def _clone(tmp_path: Path) -> Path:
     return clone
 
 
+@pytest.mark.heavy(8)
 def test_pre_commit_runs_for_real(tmp_path: Path) -> None:
     clone = _clone(tmp_path)
     env = _precommit_env()
@@ -147,6 +148,7 @@ def test_pre_commit_hooks_file_is_valid() -> None:
         assert hook["language"] == "python" and hook["pass_filenames"] is False
 
 
+@pytest.mark.heavy(14)
 def test_hook_repo_is_usable_by_another_repository(tmp_path: Path) -> None:
     """try-repo installs this package as a hook for a separate flag repository."""
     other = copy_repo(tmp_path / "other")
