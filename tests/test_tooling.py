@@ -107,6 +107,9 @@ def _precommit_env() -> dict[str, str]:
     # As in an activated virtual environment: the project's tools first on PATH.
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
     env["PRE_COMMIT_HOME"] = env.get("PRE_COMMIT_HOME", str(Path(os.environ.get("TMPDIR", "/tmp")) / "flaggate-pre-commit-cache"))
+    # The mypy hook keeps its cache where it does in this repository (a clone's own .mypy_cache starts
+    # empty, and a cold mypy --strict costs seconds): mypy re-checks every file whose content differs.
+    env.setdefault("MYPY_CACHE_DIR", str(REPO / ".mypy_cache"))
     return env
 
 
