@@ -12,8 +12,8 @@ duplicate keys).  For every input:
 * text, github, json and markdown output never carry a control character
   from the input, and each finding is one line of text output.
 
-Profiles (tests/conftest.py): ``ci`` (default, seeded and bounded: about a
-minute for this module) and ``long`` (``HYPOTHESIS_PROFILE=long``).  A
+Profiles (tests/conftest.py): ``ci`` (default, seeded and bounded: about 20
+seconds of one core for this module) and ``long`` (``HYPOTHESIS_PROFILE=long``).  A
 failing example is saved under tests/examples/found/ and replayed by
 ``test_found_examples`` from then on.
 """
