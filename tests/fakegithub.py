@@ -60,7 +60,9 @@ class FakeGitHub:
         self._ids = 1000
         self._lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        # serve_forever looks for shutdown() between requests every poll_interval (0.5 s by default):
+        # each test's teardown waited for it.
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True)
 
     # --- lifecycle -------------------------------------------------------------------------
     def __enter__(self) -> FakeGitHub:
@@ -100,6 +102,9 @@ class FakeGitHub:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Headers and body go out as two writes on a kept-alive connection: with Nagle's algorithm
+            # the body waited for the client's delayed ACK of the headers, up to 40 ms a request.
+            disable_nagle_algorithm = True
 
             def log_message(self, *args: Any) -> None:  # quiet
                 pass

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
 import json
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -102,9 +105,30 @@ def three_runs(repo: Path, flag: str = "allocation_dual_write", start: int = 101
     return ids
 
 
+_TEMPLATES: dict[str, Path] = {}
+
+
+def _template(date: str) -> Path:
+    """The first commit of this repository's flag files on ``date``, made by real git once per process."""
+    template = _TEMPLATES.get(date)
+    if template is None:
+        home = Path(tempfile.mkdtemp(prefix="flaggate-new-repo-"))
+        atexit.register(shutil.rmtree, home, ignore_errors=True)
+        template = copy_repo(home / "repo")
+        init_git(template, date=date)
+        _TEMPLATES[date] = template
+    return template
+
+
 def new_repo(tmp: Path, date: str = "2026-11-01T00:00:00Z") -> Path:
-    repo = copy_repo(tmp / "repo")
-    init_git(repo, date=date)
+    """A git repository whose one commit (on ``main``, at ``date``) holds this repository's flag files.
+
+    Copied from a repository made once by git init, add and commit (four git processes for every
+    test cost more than most tests); the copy's index is refreshed, so git sees its files as they
+    are.  The same commit, byte for byte: the dates and identities are fixed."""
+    repo = tmp / "repo"
+    shutil.copytree(_template(date), repo, symlinks=True, ignore=shutil.ignore_patterns("*.sample"))
+    git(repo, "update-index", "-q", "--refresh")
     return repo
 
 

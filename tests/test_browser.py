@@ -88,7 +88,8 @@ def serve(directory: Path) -> tuple[ThreadingHTTPServer, str]:
             pass
 
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(directory)))
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    # Polled for shutdown() every 10 ms (serve_forever's default, 0.5 s, was waited out at the end).
+    threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True).start()
     return httpd, f"http://127.0.0.1:{httpd.server_address[1]}/"
 
 

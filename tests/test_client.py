@@ -129,7 +129,8 @@ class ConfigServer:
                     self.end_headers()
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        # Polled for stop() every 10 ms (serve_forever's default, 0.5 s, was waited out by every stop).
+        threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True).start()
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/config.json"
 
     def stop(self) -> None:
@@ -209,15 +210,22 @@ def test_concurrent_readers_during_refresh(tmp_path: Path) -> None:
             errors.append(exc)
 
     threads = [threading.Thread(target=reader) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    with client:
-        for i in range(50):
-            path.write_bytes(config(V2 if i % 2 else V1))
-            time.sleep(0.002)
-    stop.set()
-    for thread in threads:
-        thread.join()
+    # Four busy readers hold the GIL for the whole default switch interval (5 ms) each time the
+    # writer wakes: a shorter one hands it over sooner, and the threads interleave more often.
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(0.0005)
+    try:
+        for thread in threads:
+            thread.start()
+        with client:
+            for i in range(50):
+                path.write_bytes(config(V2 if i % 2 else V1))
+                time.sleep(0.002)
+        stop.set()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(interval)
     assert not errors and seen <= {5, 25}
 
 

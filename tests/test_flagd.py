@@ -119,29 +119,46 @@ def flagd_client(caplog: pytest.LogCaptureFixture) -> Iterator[Any]:
     assert loud == [], [r.getMessage() for r in loud]
 
 
-def test_parity_with_the_real_flagd_evaluator_at_every_step(published: list[Path], flagd_client: Any) -> None:
-    seen: dict[str, set[int]] = {}
+STEPS = range(4)  # the longest plan's steps: 0, 5, 25, 100
+
+
+def test_one_round_per_step_of_the_longest_plan(published: list[Path]) -> None:
+    assert len(published) == len(STEPS)
+
+
+@pytest.mark.heavy(2)
+@pytest.mark.parametrize("k", STEPS, ids=lambda k: f"step-{k}")
+def test_parity_with_the_real_flagd_evaluator_at_every_step(published: list[Path], flagd_client: Any, k: int) -> None:
+    """One step per test, so the steps' 70,000 evaluations each run side by side on the workers."""
+    out = published[k]
     disagreements = 0
-    for k, out in enumerate(published):
-        client = flagd_client(out / "flagd.json", f"flaggate-step-{k}")
+    client = flagd_client(out / "flagd.json", f"flaggate-step-{k}")
+    flags = FlagClient(out / "config.json")
+    assert flags.loaded
+    for name in json.loads((out / "config.json").read_text())["flags"]:
+        pct = flags.percentage(name)
+        state = client.get_string_details(name + flagd.STATE_SUFFIX, "?")
+        assert (state.value, state.error_code) == (flags.state(name), None)
+        assert state.flag_metadata["percentage"] == pct
+        active = 0
+        for rep, context in zip(IDS, CONTEXTS):
+            details = client.get_boolean_details(name, not flags.is_active(name, rep), context)
+            if details.error_code is not None or details.reason not in (Reason.STATIC, Reason.TARGETING_MATCH):
+                pytest.fail(f"{name} at {pct}%: {details}")
+            disagreements += details.value != flags.is_active(name, rep)
+            active += details.value
+        # The cohort is the sha256 one: about pct% of 10,000, exactly the ids FlagClient enables.
+        assert abs(active - pct * 100) <= 300
+    assert disagreements == 0
+
+
+def test_every_percentage_of_every_plan_is_published(published: list[Path]) -> None:
+    seen: dict[str, set[int]] = {}
+    for out in published:
         flags = FlagClient(out / "config.json")
         assert flags.loaded
         for name in json.loads((out / "config.json").read_text())["flags"]:
-            pct = flags.percentage(name)
-            seen.setdefault(name, set()).add(pct)
-            state = client.get_string_details(name + flagd.STATE_SUFFIX, "?")
-            assert (state.value, state.error_code) == (flags.state(name), None)
-            assert state.flag_metadata["percentage"] == pct
-            active = 0
-            for rep, context in zip(IDS, CONTEXTS):
-                details = client.get_boolean_details(name, not flags.is_active(name, rep), context)
-                if details.error_code is not None or details.reason not in (Reason.STATIC, Reason.TARGETING_MATCH):
-                    pytest.fail(f"{name} at {pct}%: {details}")
-                disagreements += details.value != flags.is_active(name, rep)
-                active += details.value
-            # The cohort is the sha256 one: about pct% of 10,000, exactly the ids FlagClient enables.
-            assert abs(active - pct * 100) <= 300
-    assert disagreements == 0
+            seen.setdefault(name, set()).add(flags.percentage(name))
     # Every flag went through every percentage of its plan; together they cover 0, 5, 25 and 100.
     assert seen["allocation_read_switch"] == {0, 5, 25, 100}
     assert seen["allocation_dual_write"] == {0, 100}

@@ -68,6 +68,7 @@ def bad_repo(tmp_path: Path) -> Path:
     return repo
 
 
+@pytest.mark.heavy(4)
 def test_colour_only_on_a_terminal(bad_repo: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "GITHUB_ACTIONS", "TERM")}
     argv = ["check", "--root", str(bad_repo)]
@@ -84,7 +85,7 @@ def test_colour_only_on_a_terminal(bad_repo: Path) -> None:
 
 
 def _progress(env: dict[str, str], on_terminal: bool) -> str:
-    code = "import time\nfrom validator import term\nwith term.progress('reading history', delay=0):\n    time.sleep(0.5)\n"
+    code = "import time\nfrom validator import term\nwith term.progress('reading history', delay=0):\n    time.sleep(0.1)\n"
     if not on_terminal:
         return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True).stderr
     master, slave = pty.openpty()

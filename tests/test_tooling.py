@@ -107,6 +107,9 @@ def _precommit_env() -> dict[str, str]:
     # As in an activated virtual environment: the project's tools first on PATH.
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
     env["PRE_COMMIT_HOME"] = env.get("PRE_COMMIT_HOME", str(Path(os.environ.get("TMPDIR", "/tmp")) / "flaggate-pre-commit-cache"))
+    # The mypy hook keeps its cache where it does in this repository (a clone's own .mypy_cache starts
+    # empty, and a cold mypy --strict costs seconds): mypy re-checks every file whose content differs.
+    env.setdefault("MYPY_CACHE_DIR", str(REPO / ".mypy_cache"))
     return env
 
 
@@ -126,6 +129,7 @@ def _clone(tmp_path: Path) -> Path:
     return clone
 
 
+@pytest.mark.heavy(8)
 def test_pre_commit_runs_for_real(tmp_path: Path) -> None:
     clone = _clone(tmp_path)
     env = _precommit_env()
@@ -147,6 +151,7 @@ def test_pre_commit_hooks_file_is_valid() -> None:
         assert hook["language"] == "python" and hook["pass_filenames"] is False
 
 
+@pytest.mark.heavy(14)
 def test_hook_repo_is_usable_by_another_repository(tmp_path: Path) -> None:
     """try-repo installs this package as a hook for a separate flag repository."""
     other = copy_repo(tmp_path / "other")

@@ -29,6 +29,7 @@ def test_walkthrough_has_blocks_and_no_bare_commands_before_activation() -> None
     assert blocks[0].splitlines()[0] == ". .venv/bin/activate"
 
 
+@pytest.mark.heavy(6)
 def test_readme_walkthrough_runs_in_a_fresh_clone(tmp_path: Path) -> None:
     venv = Path(sys.prefix)
     if not (venv / "bin" / "flaggate").exists():
