@@ -40,6 +40,20 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=weight)
 
 
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """``-n auto``: one worker more than there are cores.
+
+    Many tests wait on a child process (git, flaggate, pip, chromium), and a
+    worker waiting leaves its core idle; with one more worker both cores stay
+    busy (the whole suite on 2 cores: 62 s with 2 workers, 47-53 s with 3,
+    57 s with 4).  ``PYTEST_XDIST_AUTO_NUM_WORKERS`` still decides when set.
+    """
+    chosen = os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS")
+    if chosen:
+        return int(chosen)
+    return (os.cpu_count() or 1) + 1
+
+
 REPO = Path(__file__).resolve().parents[1]
 REPO_FILES = ("policy.yaml", "resources.yaml", "flags", "schema", "evidence")
 
