@@ -250,6 +250,49 @@ def test_case5_newer_red_runs_block(repo: Path, capsys: pytest.CaptureFixture[st
     assert (code, report["errors"]) == (0, []), report
 
 
+_RED = {"ledger_total": "1010000.00", "legacy_total": "1000000.00", "failed_ledger_writes": 900, "total_ledger_writes": 1000}
+
+
+@pytest.mark.parametrize(
+    ("name", "override", "said"),
+    [
+        ("rr-0104.json", {"seq": "104"}, "seq must be a whole number"),
+        ("rr-0104.json", {"flag_percentage": "5"}, "flag_percentage must be a whole number"),
+        ("rr-0104.json", {"flag": "allocation_read_switch"}, "is a run of allocation_read_switch"),
+        ("rr-0104 .json", {}, "is not a run"),
+        ("rr-0104.JSON", {}, "is not a run"),
+        (".rr-0104.json", {}, "is not a run"),
+        ("archive/rr-0104.json", {}, "is not a run"),
+        ("rr-0104.json.sig", {}, "signs no run"),
+    ],
+    ids=["seq-string", "percentage-string", "other-flag", "space", "upper-case", "dot-file", "subdirectory", "lone-signature"],
+)
+@pytest.mark.parametrize("committed", [False, True], ids=["working-tree", "head"])
+def test_a_newer_red_run_cannot_hide_by_being_malformed(
+    repo: Path, capsys: pytest.CaptureFixture[str], name: str, override: dict[str, Any], said: str, committed: bool
+) -> None:
+    """A run the newest-runs rule cannot read is only a warning on the base; added by the change, it is refused.
+
+    Otherwise a red run 104 written with a string seq or percentage, for
+    another flag, or under a name no run has, would slip past the rule that
+    the newest runs count (found by an attack on the gate).
+    """
+    ids = three_runs(repo)
+    red = write_run(
+        repo, "allocation_dual_write", "rr-0104", 104, status="red", inputs=_RED, finished="2026-11-20T05:12:00Z", override=override
+    )
+    target = red.parent / name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    red.rename(target)
+    promote_dual(repo, ids)
+    extra: tuple[str, ...] = ()
+    if committed:
+        commit_all(repo, "promote", "2026-11-20T06:00:00Z")
+        extra = ("--head", git(repo, "rev-parse", "HEAD").strip())
+    code, report = gate(repo, capsys, *extra, base="HEAD~1" if committed else "HEAD")
+    assert code == 1 and any(said in m for m in errors(report, "evidence")), report
+
+
 def test_newer_green_streak_after_a_red_run_passes(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     three_runs(repo, start=101)
     write_run(repo, "allocation_dual_write", "rr-0104", 104, status="red", finished="2026-11-20T02:12:00Z")

@@ -20,7 +20,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from validator import history, plan, timeline
+from validator import history, plan, signing, timeline
 from validator.finding import Finding
 from validator.model import Policy
 from validator.plan import Position
@@ -255,6 +255,7 @@ def judge(root: Path, base: Base, head: Snapshot, tree: Tree, now: datetime) -> 
 
     moves.extend(_file_amends(base.snapshot, head))
     findings.extend(_evidence_rewrites(root, base, tree))
+    findings.extend(_evidence_added(root, base, tree, moves))
     if tree.rev is not None and tree.rev != base.sha and history.first_parent(root, tree.rev) != base.sha:
         # Several commits: where every flag stands, not just the moving ones, is compared with their history.
         every = replace(base, standings=timeline.standings_at(root, base.sha, None))
@@ -358,6 +359,63 @@ def _step_name(file: FlagFile, step: int | None) -> str:
     if step is None or file.flag is None or step >= len(file.flag.rollout):
         return "?"
     return f"{step + 1} ({plan.steps(file.flag)[step]})"
+
+
+def _evidence_added(root: Path, base: Base, tree: Tree, moves: list[Move]) -> list[Finding]:
+    """What a change adds under ``evidence/`` is a well-formed run of its directory's flag, or a run's signature.
+
+    The newest-runs rule reads every run of a flag to find one newer than
+    those cited, and a run it cannot read is only a warning when it is on the
+    base (evidence is append-only, so a malformed run already there would
+    otherwise block the flag for good).  A change must not add one: a red run
+    written with a string seq or percentage, or under an odd name, would hide
+    from that rule.  Runs cited by this change's promotions are judged there.
+    """
+    cited = {
+        (m.flag, run_id)
+        for m in moves
+        if m.kind == plan.PROMOTE and m.head is not None and m.head.flag is not None and m.head.flag.transition is not None
+        for run_id in m.head.flag.transition.evidence
+    }
+    # From git's comparison of the trees (unchanged directories are skipped), not a listing of every run.
+    added = history.added_paths(root, base.sha, getattr(tree, "rev", None), f"{EVIDENCE_DIR}/")
+    findings: list[Finding] = []
+    for path in added:
+        parts = path.split("/")
+        flag = parts[1] if len(parts) > 2 else None
+        name = parts[-1]
+        run_file = name[: -len(signing.SIG_SUFFIX)] if name.endswith(signing.SIG_SUFFIX) else name
+        run_id = run_file[: -len(".json")] if run_file.endswith(".json") else None
+        if flag is None or len(parts) != 3 or run_id is None or not evidence.plain_run_id(run_id):
+            findings.append(
+                Finding(
+                    path,
+                    1,
+                    1,
+                    evidence.RULE,
+                    f"{path} is not a run: evidence/<flag>/ holds <run>.json files (and their {signing.SIG_SUFFIX}) only, "
+                    "so that every run is read; rename it or remove it",
+                    flag,
+                )
+            )
+            continue
+        if name != run_file:
+            if tree.read(f"{EVIDENCE_DIR}/{flag}/{run_file}") is None:
+                findings.append(Finding(path, 1, 1, evidence.RULE, f"{path} signs no run: {run_file} is not in evidence/{flag}/", flag))
+            continue
+        if (flag, run_id) in cited:
+            continue
+        raw = tree.read(path)
+        run = evidence.load_run(flag, run_id, raw if raw is not None else b"")
+        problems = list(run.problems)
+        named = run.data.get("flag")
+        if isinstance(named, str) and named != flag:
+            problems.append(Finding(path, 1, 1, evidence.RULE, f"run {run_id}: is a run of {named}, in evidence/{flag}/", flag))
+        findings.extend(
+            replace(p, message=f"{p.message} (every run added must be well-formed, cited or not: the newest-runs rule reads them all)")
+            for p in problems
+        )
+    return findings
 
 
 def _evidence_rewrites(root: Path, base: Base, tree: Tree) -> list[Finding]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import stat
 import subprocess
 import threading
 from collections.abc import Iterable, Iterator
@@ -312,6 +313,25 @@ def changed_paths(root: Path, base: str, head: str | None, prefix: str) -> list[
         if meta.startswith(":"):
             found.append((path, meta.split(" ")[-1][:1]))
     return found
+
+
+def added_paths(root: Path, base: str, head: str | None, prefix: str) -> list[str]:
+    """Regular files under ``prefix`` that are not at ``base``: added in ``head``, or (``head`` None) in the working tree.
+
+    The working tree's include files git does not track, ignored ones too: ``check`` reads them all.
+    Links and special files are the layout rule's.
+    """
+    revs = [base, head] if head is not None else [base]
+    out = git(root, "diff", "--raw", "-z", "--no-renames", "--no-ext-diff", "--no-textconv", "--diff-filter=A", *revs, "--", prefix)
+    tokens = out.split("\0")
+    added = [
+        tokens[i + 1] for i in range(0, len(tokens) - 1, 2) if tokens[i].startswith(":") and tokens[i].split(" ")[1] in ("100644", "100755")
+    ]
+    if head is None:
+        for path in git(root, "ls-files", "--others", "-z", "--", prefix).split("\0"):
+            if path and stat.S_ISREG(os.lstat(root / path).st_mode):
+                added.append(path)
+    return sorted(set(added))
 
 
 class GitTree:

@@ -28,6 +28,9 @@ that finished before the flag entered the state, after ``--now``, or (the
 newest one) more than ``max_evidence_age_days`` before ``--now``; a run
 already cited by an earlier promotion of the same flag; an id that is not a
 plain file name; malformed JSON, duplicate keys, unknown keys, wrong types.
+A change may add only well-formed runs of the directory's flag (and their
+``.sig``) under ``evidence/<flag>/``, cited or not: the newest-runs check
+reads them all, and one it could not read would hide a newer red run.
 
 Passing: three runs seq 101-103 in shadow, drift 0 ppm, finished after the
 flag entered shadow and within 3 days.  Failing: the same with
