@@ -250,47 +250,51 @@ def test_case5_newer_red_runs_block(repo: Path, capsys: pytest.CaptureFixture[st
     assert (code, report["errors"]) == (0, []), report
 
 
+DUAL_NAME = "allocation_dual_write"
 _RED = {"ledger_total": "1010000.00", "legacy_total": "1000000.00", "failed_ledger_writes": 900, "total_ledger_writes": 1000}
 
 
-@pytest.mark.parametrize(
-    ("name", "override", "said"),
-    [
-        ("rr-0104.json", {"seq": "104"}, "seq must be a whole number"),
-        ("rr-0104.json", {"flag_percentage": "5"}, "flag_percentage must be a whole number"),
-        ("rr-0104.json", {"flag": "allocation_read_switch"}, "is a run of allocation_read_switch"),
-        ("rr-0104 .json", {}, "is not a run"),
-        ("rr-0104.JSON", {}, "is not a run"),
-        (".rr-0104.json", {}, "is not a run"),
-        ("archive/rr-0104.json", {}, "is not a run"),
-        ("rr-0104.json.sig", {}, "signs no run"),
-    ],
-    ids=["seq-string", "percentage-string", "other-flag", "space", "upper-case", "dot-file", "subdirectory", "lone-signature"],
-)
+_MALFORMED = [  # (file name, what the run says differently, what the finding says): each would hide a newer red run
+    ("rr-0104.json", {"seq": "104"}, "seq must be a whole number"),
+    ("rr-0105.json", {"flag_percentage": "5"}, "flag_percentage must be a whole number"),
+    ("rr-0106.json", {"flag": "allocation_read_switch"}, "is a run of allocation_read_switch"),
+    ("rr-0107 .json", {}, "is not a run"),
+    ("rr-0108.JSON", {}, "is not a run"),
+    (".rr-0109.json", {}, "is not a run"),
+    ("archive/rr-0110.json", {}, "is not a run"),
+    ("rr-0111.json.sig", {}, "signs no run"),
+]
+
+
 @pytest.mark.parametrize("committed", [False, True], ids=["working-tree", "head"])
-def test_a_newer_red_run_cannot_hide_by_being_malformed(
-    repo: Path, capsys: pytest.CaptureFixture[str], name: str, override: dict[str, Any], said: str, committed: bool
-) -> None:
+def test_a_newer_red_run_cannot_hide_by_being_malformed(repo: Path, capsys: pytest.CaptureFixture[str], committed: bool) -> None:
     """A run the newest-runs rule cannot read is only a warning on the base; added by the change, it is refused.
 
-    Otherwise a red run 104 written with a string seq or percentage, for
-    another flag, or under a name no run has, would slip past the rule that
-    the newest runs count (found by an attack on the gate).
+    Otherwise a red run written with a string seq or percentage, for another
+    flag, or under a name no run has, would slip past the rule that the
+    newest runs count (found by an attack on the gate).  Each case is its own
+    file in one change, and each is named.
     """
     ids = three_runs(repo)
-    red = write_run(
-        repo, "allocation_dual_write", "rr-0104", 104, status="red", inputs=_RED, finished="2026-11-20T05:12:00Z", override=override
-    )
-    target = red.parent / name
-    target.parent.mkdir(parents=True, exist_ok=True)
-    red.rename(target)
+    for i, (name, override, _) in enumerate(_MALFORMED):
+        seq = 104 + i
+        red = write_run(
+            repo, DUAL_NAME, f"rr-{seq:04d}", seq, status="red", inputs=_RED, finished="2026-11-20T05:12:00Z", override=override
+        )
+        target = red.parent / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        red.rename(target)
     promote_dual(repo, ids)
     extra: tuple[str, ...] = ()
     if committed:
         commit_all(repo, "promote", "2026-11-20T06:00:00Z")
         extra = ("--head", git(repo, "rev-parse", "HEAD").strip())
     code, report = gate(repo, capsys, *extra, base="HEAD~1" if committed else "HEAD")
-    assert code == 1 and any(said in m for m in errors(report, "evidence")), report
+    assert code == 1, report
+    found = [(e["file"], e["message"]) for e in report["errors"] if e["rule"] == "evidence"]
+    for name, _, said in _MALFORMED:
+        path = f"evidence/{DUAL_NAME}/{name}"
+        assert any(file == path and said in message for file, message in found), (path, said, found)
 
 
 def test_newer_green_streak_after_a_red_run_passes(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
