@@ -159,30 +159,24 @@ def main() -> int:
     args = parser.parse_args()
     flaggate = tool("flaggate")
 
-    with tempfile.TemporaryDirectory() as tmp:
-        root = evidence_repo(Path(tmp))
-        target = root / "evidence/allocation_dual_write/rr-0103.json"
-        command = [flaggate, "check", "--base", "HEAD", "--now", NOW, "--format", "json"]
-        rows = []
-        for name, text in evidence_cases().items():
-            target.write_text(text)
-            code = subprocess.run(command, cwd=root, capture_output=True).returncode
-            rows.append((name, len(text.encode()), code, median_seconds(command, runs=args.runs, cwd=root)))
-        print(f"## Evidence run files at the 1 MiB bound: flaggate check --base, median of {args.runs} runs\n")
-        print(_table(rows))
-
-    with tempfile.TemporaryDirectory() as tmp:
-        root = evidence_repo(Path(tmp))
-        target = root / "flags/allocation_dual_write.yaml"
-        command = [flaggate, "check", "--format", "json"]
-        rows = []
-        for name, text in flag_cases().items():
-            target.write_text(text)
-            code = subprocess.run(command, cwd=root, capture_output=True).returncode
-            rows.append((name, len(text.encode()), code, median_seconds(command, runs=args.runs, cwd=root)))
-        print(f"\n## Flag files at the 256 KiB bound: flaggate check, median of {args.runs} runs\n")
-        print(_table(rows))
+    print(f"## Evidence run files at the 1 MiB bound: flaggate check --base, median of {args.runs} runs\n")
+    command = [flaggate, "check", "--base", "HEAD", "--now", NOW, "--format", "json"]
+    print(_table(_rows("evidence/allocation_dual_write/rr-0103.json", evidence_cases(), command, args.runs)))
+    print(f"\n## Flag files at the 256 KiB bound: flaggate check, median of {args.runs} runs\n")
+    print(_table(_rows("flags/allocation_dual_write.yaml", flag_cases(), [flaggate, "check", "--format", "json"], args.runs)))
     return 0
+
+
+def _rows(target: str, cases: dict[str, str], command: list[str], runs: int) -> list[tuple[str, int, int, float]]:
+    """Each case written at ``target`` in a fresh repository: its size, exit code and median time."""
+    with tempfile.TemporaryDirectory() as tmp:
+        root = evidence_repo(Path(tmp))
+        rows = []
+        for name, text in cases.items():
+            (root / target).write_text(text)
+            code = subprocess.run(command, cwd=root, capture_output=True).returncode
+            rows.append((name, len(text.encode()), code, median_seconds(command, runs=runs, cwd=root)))
+        return rows
 
 
 def _table(rows: list[tuple[str, int, int, float]]) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ import pytest
 
 from tests.conftest import run, run_json
 from tests.gitrepo import DUAL, commit_all, flag_path, git, new_repo, set_state, three_runs, write_run
+from validator.clock import iso
 
 NOW = "2026-11-20T12:00:00Z"
 BACKFILL = "ledger_backfill_mode"
@@ -345,23 +347,32 @@ def _event_runs(repo: Path, day: int) -> list[str]:
     return ids
 
 
+def _event_runs_started(repo: Path, starts: list[datetime], minutes: int) -> list[str]:
+    """Event stream runs es-1.. in shadow, started at ``starts``, each ``minutes`` long."""
+    ids = []
+    for i, started in enumerate(starts):
+        ids.append(f"es-{i + 1}")
+        write_run(
+            repo,
+            EVENT,
+            ids[-1],
+            i + 1,
+            state="shadow",
+            inputs=REPLAY,
+            started=iso(started),
+            finished=iso(started + timedelta(minutes=minutes)),
+        )
+    return ids
+
+
 def test_case6_a_backdated_commit_does_not_shorten_the_soak(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (repo / "NOTES.md").write_text("unrelated\n")
     commit_all(repo, "notes", "2026-11-20T00:00:00Z")
     set_state(repo, EVENT, "shadow", frm="off", evidence=[])
     commit_all(repo, "event stream to shadow, backdated", "2026-10-20T00:00:00Z")
     set_state(repo, EVENT, "full", frm="shadow", evidence=_event_runs(repo, 20))
-    for i in range(3):  # runs the same morning, after the entry as it really happened
-        write_run(
-            repo,
-            EVENT,
-            f"es-{i + 1}",
-            i + 1,
-            state="shadow",
-            inputs=REPLAY,
-            started=f"2026-11-20T0{i + 1}:00:00Z",
-            finished=f"2026-11-20T0{i + 1}:30:00Z",
-        )
+    # runs the same morning, after the entry as it really happened
+    _event_runs_started(repo, [datetime(2026, 11, 20, i + 1, tzinfo=UTC) for i in range(3)], 30)
     code, report = gate(repo, capsys, now="2026-11-20T12:00:00Z")
     soak = errors(report, "soak")
     assert code == 1 and soak and "2026-11-20T00:00:00Z" in soak[0], report["errors"]
@@ -566,28 +577,12 @@ def test_first_publish_judges_the_whole_history(repo: Path, capsys: pytest.Captu
 
 def test_publish_never_judges_a_step_as_later_than_now(repo: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     # event stream enters shadow now-ish; the promotion commit is dated 8 days in the future.
-    from datetime import UTC, datetime, timedelta
-
     now = datetime.now(UTC).replace(microsecond=0)
-    iso = lambda t: t.strftime("%Y-%m-%dT%H:%M:%SZ")  # noqa: E731
     out = tmp_path / "public"
     assert run(["publish", "--root", str(repo), "--out", str(out)], capsys)[0] == 0
     set_state(repo, EVENT, "shadow", frm="off", evidence=[])
     commit_all(repo, "event stream to shadow", iso(now - timedelta(hours=11)))
-    ids = []
-    for i in range(3):
-        started = now - timedelta(hours=10 - i)
-        write_run(
-            repo,
-            EVENT,
-            f"es-{i + 1}",
-            i + 1,
-            state="shadow",
-            inputs=REPLAY,
-            started=iso(started),
-            finished=iso(started + timedelta(minutes=5)),
-        )
-        ids.append(f"es-{i + 1}")
+    ids = _event_runs_started(repo, [now - timedelta(hours=10 - i) for i in range(3)], 5)
     set_state(repo, EVENT, "full", frm="shadow", evidence=ids)
     commit_all(repo, "promote, forward-dated", iso(now + timedelta(days=8)))
     code, out_text, _ = run(["publish", "--root", str(repo), "--out", str(out)], capsys)

@@ -254,8 +254,9 @@ def judge(root: Path, base: Base, head: Snapshot, tree: Tree, now: datetime) -> 
                 findings.extend(reason_code.check(move, policy, head.policy.reason_codes if head.policy else None))
 
     moves.extend(_file_amends(base.snapshot, head))
-    findings.extend(_evidence_rewrites(root, base, tree))
-    findings.extend(_evidence_added(root, base, tree, moves))
+    evidence_changes = history.changed_paths(root, base.sha, getattr(tree, "rev", None), f"{EVIDENCE_DIR}/")
+    findings.extend(_evidence_rewrites(base, evidence_changes))
+    findings.extend(_evidence_added(tree, moves, evidence_changes))
     if tree.rev is not None and tree.rev != base.sha and history.first_parent(root, tree.rev) != base.sha:
         # Several commits: where every flag stands, not just the moving ones, is compared with their history.
         every = replace(base, standings=timeline.standings_at(root, base.sha, None))
@@ -361,7 +362,7 @@ def _step_name(file: FlagFile, step: int | None) -> str:
     return f"{step + 1} ({plan.steps(file.flag)[step]})"
 
 
-def _evidence_added(root: Path, base: Base, tree: Tree, moves: list[Move]) -> list[Finding]:
+def _evidence_added(tree: Tree, moves: list[Move], changes: list[tuple[str, str, str]]) -> list[Finding]:
     """What a change adds under ``evidence/`` is a well-formed run of its directory's flag, or a run's signature.
 
     The newest-runs rule reads every run of a flag to find one newer than
@@ -377,8 +378,9 @@ def _evidence_added(root: Path, base: Base, tree: Tree, moves: list[Move]) -> li
         if m.kind == plan.PROMOTE and m.head is not None and m.head.flag is not None and m.head.flag.transition is not None
         for run_id in m.head.flag.transition.evidence
     }
-    # From git's comparison of the trees (unchanged directories are skipped), not a listing of every run.
-    added = history.added_paths(root, base.sha, getattr(tree, "rev", None), f"{EVIDENCE_DIR}/")
+    # From git's comparison of the trees (unchanged directories are skipped), not a listing of every run;
+    # links and special files are the layout rule's.
+    added = sorted({path for path, status, mode in changes if status == "A" and mode in ("100644", "100755")})
     findings: list[Finding] = []
     for path in added:
         parts = path.split("/")
@@ -418,10 +420,10 @@ def _evidence_added(root: Path, base: Base, tree: Tree, moves: list[Move]) -> li
     return findings
 
 
-def _evidence_rewrites(root: Path, base: Base, tree: Tree) -> list[Finding]:
+def _evidence_rewrites(base: Base, changes: list[tuple[str, str, str]]) -> list[Finding]:
     """Evidence is append-only: a run file that exists at the base is never modified, renamed or deleted."""
     findings = []
-    for path, status in history.changed_paths(root, base.sha, getattr(tree, "rev", None), f"{EVIDENCE_DIR}/"):
+    for path, status, _ in changes:
         if status == "A":
             continue
         what = {"D": "deleted (or renamed)", "T": "replaced by another kind of file"}.get(status, "modified")

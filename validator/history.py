@@ -298,11 +298,12 @@ class Blobs:
 _KINDS = {"100644": FILE, "100755": FILE, "120000": SYMLINK, "040000": DIRECTORY, "160000": OTHER}
 
 
-def changed_paths(root: Path, base: str, head: str | None, prefix: str) -> list[tuple[str, str]]:
-    """(path, status) of every path under ``prefix`` that differs from ``base``.
+def changed_paths(root: Path, base: str, head: str | None, prefix: str) -> list[tuple[str, str, str]]:
+    """(path, status, new mode) of every path under ``prefix`` that differs from ``base``.
 
-    ``head`` None compares with the working tree (tracked files; a new file
-    is an addition either way).  Status is git's: A, D, M, T.
+    ``head`` None compares with the working tree: tracked files, plus every
+    file git does not track (ignored ones too: ``check`` reads them all) as an
+    addition with the mode of what is on disk.  Status is git's: A, D, M, T.
     """
     revs = [base, head] if head is not None else [base]
     out = git(root, "diff", "--raw", "-z", "--no-renames", "--no-ext-diff", "--no-textconv", *revs, "--", prefix)
@@ -311,27 +312,14 @@ def changed_paths(root: Path, base: str, head: str | None, prefix: str) -> list[
     for i in range(0, len(tokens) - 1, 2):
         meta, path = tokens[i], tokens[i + 1]
         if meta.startswith(":"):
-            found.append((path, meta.split(" ")[-1][:1]))
-    return found
-
-
-def added_paths(root: Path, base: str, head: str | None, prefix: str) -> list[str]:
-    """Regular files under ``prefix`` that are not at ``base``: added in ``head``, or (``head`` None) in the working tree.
-
-    The working tree's include files git does not track, ignored ones too: ``check`` reads them all.
-    Links and special files are the layout rule's.
-    """
-    revs = [base, head] if head is not None else [base]
-    out = git(root, "diff", "--raw", "-z", "--no-renames", "--no-ext-diff", "--no-textconv", "--diff-filter=A", *revs, "--", prefix)
-    tokens = out.split("\0")
-    added = [
-        tokens[i + 1] for i in range(0, len(tokens) - 1, 2) if tokens[i].startswith(":") and tokens[i].split(" ")[1] in ("100644", "100755")
-    ]
+            fields = meta.split(" ")
+            found.append((path, fields[-1][:1], fields[1]))
     if head is None:
         for path in git(root, "ls-files", "--others", "-z", "--", prefix).split("\0"):
-            if path and stat.S_ISREG(os.lstat(root / path).st_mode):
-                added.append(path)
-    return sorted(set(added))
+            if path:
+                mode = os.lstat(root / path).st_mode
+                found.append((path, "A", "100644" if stat.S_ISREG(mode) else "120000" if stat.S_ISLNK(mode) else "000000"))
+    return found
 
 
 class GitTree:
