@@ -4,8 +4,16 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
+
+# Some machines (this one, and CI's) set PYTHONDONTWRITEBYTECODE.  Then every xdist worker rewrote
+# and compiled all the test modules again (about 1.5 s each) and every flaggate child compiled the
+# package from source (about 40 ms each).  The suite lets Python keep bytecode beside the sources as
+# it does by default (``__pycache__`` is ignored by git); what is installed is compiled already.
+if sys.dont_write_bytecode and os.environ.pop("PYTHONDONTWRITEBYTECODE", None) is not None:
+    sys.dont_write_bytecode = False
 
 import pytest
 from hypothesis import HealthCheck, settings
