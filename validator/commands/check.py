@@ -43,12 +43,13 @@ def run(args: argparse.Namespace) -> int:
 
 def _tree(root: Path, args: argparse.Namespace) -> tuple[Tree, list[Entry] | None]:
     """The tree to judge: the working tree (and PATHs given), or with --head a commit's git objects."""
-    from validator import history
     from validator.repo import WorkTree
 
     if args.head is None:
         work = WorkTree(root)
         return work, work.entries_for(args.paths) if args.paths else None
+    from validator import history  # git only for a commit's objects: the plain check starts no git
+
     if args.base is None:
         raise FatalError("--head needs --base: it names the commit whose change from the base is judged")
     if args.paths:
