@@ -30,6 +30,10 @@ class Fault:
     delay: float = 0.0
 
 
+# GitHub lists at most 250 commits and 3000 files of a pull request (its REST documentation).
+LISTED_COMMITS, LISTED_FILES = 250, 3000
+
+
 @dataclass
 class Pull:
     number: int
@@ -177,6 +181,9 @@ class FakeGitHub:
             "html_url": f"https://github.invalid/{self.repo}/pull/{pull.number}",
             "user": self.user(pull.author),
             "head": {"sha": head, "ref": pull.head_ref, "label": f"x:{pull.head_ref}"},
+            # Counts of the whole pull request; the listings below stop at GitHub's documented limits.
+            "commits": len(pull.commits),
+            "changed_files": len(pull.files),
             "base": {"sha": pull.base_sha, "ref": pull.base_ref, "label": f"x:{pull.base_ref}"},
         }
 
@@ -212,9 +219,9 @@ class FakeGitHub:
             if kind == "reviews":
                 return self._page(path, query, pull.reviews)
             if kind == "commits":
-                return self._page(path, query, pull.commits)
+                return self._page(path, query, pull.commits[:LISTED_COMMITS])
             if kind == "files":
-                return self._page(path, query, [{"filename": f, "status": "modified", "sha": "0" * 40} for f in pull.files])
+                return self._page(path, query, [{"filename": f, "status": "modified", "sha": "0" * 40} for f in pull.files[:LISTED_FILES]])
         match = re.fullmatch(rf"{repo}/issues/(\d+)/comments", path)
         if match:
             pull = self.pulls[int(match.group(1))]

@@ -173,7 +173,8 @@ def test_pagination_over_several_pages(repo: dict[str, Any], fake: FakeGitHub, c
     code, _, _ = pr_check(repo, capsys)
     ours = [c for c in pull.comments if c["body"].startswith("<!-- flaggate:summary -->")]
     assert len(ours) == 1 and len(pull.comments) == 241
-    assert "Files changed: 251, of which 1 flag, evidence or policy files." in ours[0]["body"]
+    # GitHub's 251 files and, from git, the three runs the head adds beside the flag file.
+    assert "Files changed: 254, of which 4 flag, evidence or policy files." in ours[0]["body"]
 
 
 def test_a_marker_in_someone_elses_comment_is_ignored(repo: dict[str, Any], fake: FakeGitHub, capsys: pytest.CaptureFixture[str]) -> None:
@@ -380,4 +381,51 @@ def test_one_person_in_both_groups_is_not_two_approvals(repo: dict[str, Any], fa
     code, out, _ = pr_check(repo, capsys)
     assert code == 1 and "a second person must approve" in out, out
     fake.review(fake.pulls[7], "dana-platform", "APPROVED", head, "2026-11-20T11:30:00Z")
+    assert pr_check(repo, capsys)[0] == 0
+
+
+def test_a_tooling_file_moved_away_needs_the_platform_owners(
+    repo: dict[str, Any], fake: FakeGitHub, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = repo["path"]
+    (path / "docs").mkdir()
+    git(path, "mv", "schema/flag.schema.json", "docs/flag.schema.json")
+    head = commit_all(path, "move the schema away", "2026-11-20T09:30:00Z")
+    pull = fake.pulls[7]
+    pull.head_sha = pull.commits[0]["sha"] = head
+    pull.files = ["flags/allocation_dual_write.yaml", "docs/flag.schema.json"]  # GitHub lists a rename under its new name
+    fake.review(pull, "lena-ledger", "APPROVED", head, AT)
+    code, out, _ = pr_check(repo, capsys)
+    assert code == 1 and "a change to the validator, schemas or workflows" in out and "schema/flag.schema.json" in out, out
+    assert status_states(fake, head) == ["failure"]
+
+
+def test_files_past_githubs_listing_still_count(repo: dict[str, Any], fake: FakeGitHub, capsys: pytest.CaptureFixture[str]) -> None:
+    path = repo["path"]
+    (path / "validator").mkdir()
+    (path / "validator/gate.py").write_text("# the soak rule, made a no-op\n")
+    head = commit_all(path, "and the validator", "2026-11-20T09:30:00Z")
+    pull = fake.pulls[7]
+    pull.head_sha = pull.commits[0]["sha"] = head
+    # GitHub lists the first 3000 files of a pull request; validator/gate.py is not among them.
+    pull.files = [f"docs/file-{i:04d}.md" for i in range(3000)] + ["flags/allocation_dual_write.yaml", "validator/gate.py"]
+    fake.review(pull, "lena-ledger", "APPROVED", head, AT)
+    code, out, _ = pr_check(repo, capsys)
+    assert code == 1 and "a change to the validator, schemas or workflows (validator/gate.py)" in out, out
+
+
+def test_commits_past_githubs_listing_make_approvals_uncountable(
+    repo: dict[str, Any], fake: FakeGitHub, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pull = fake.pulls[7]
+    filler = {"author": fake.user("dev-dana"), "committer": fake.user("dev-dana")}
+    # 250 commits GitHub lists, then the promotion written by the approver herself as commit 251.
+    pull.commits = [{**filler, "sha": f"{i:040x}", "url": f"{fake.url}/c/{i}"} for i in range(250)] + [
+        {"sha": repo["head"], "author": fake.user("lena-ledger"), "committer": fake.user("lena-ledger"), "url": f"{fake.url}/c/x"}
+    ]
+    fake.review(pull, "lena-ledger", "APPROVED", repo["head"], AT)
+    code, out, _ = pr_check(repo, capsys)
+    assert code == 1 and "GitHub lists only the first commits of this pull request (1 more are not listed)" in out, out
+    assert status_states(fake, repo["head"]) == ["failure"]
+    pull.commits = pull.commits[:1]  # the same approval on a pull request GitHub lists whole counts
     assert pr_check(repo, capsys)[0] == 0

@@ -168,14 +168,21 @@ def fetch(gh: Github, name: str, number: int, step: Any) -> tuple[Any, Any, pull
                 pull_request.Review(review.id, review.user.login if review.user else "ghost", review.state, review.commit_id, submitted)
             )
     with step("listing the pull request's commits"):
+        listed = 0
         for commit in pr.get_commits():
+            listed += 1
             for person, identity in ((commit.author, "author"), (commit.committer, "committer")):
                 if person is not None and person.login:
                     pull.committers.add(person.login)
                 elif identity == "author" or not _web_flow(commit):
                     who = getattr(getattr(commit.commit, identity, None), "email", None) or "?"
                     pull.unlinked.append(f"{commit.sha[:12]} {identity} <{who}>")
+        # GitHub lists at most 250 commits of a pull request; its own count says how many there are.
+        total = pr.commits
+        pull.unlisted_commits = max(0, total - listed) if isinstance(total, int) else 0
     with step("listing the pull request's files"):
+        # GitHub lists at most 3000 files and a rename under its new name only: git's comparison
+        # (run() adds it) is what counts; this list is kept for what GitHub shows.
         pull.changed_files = [f.filename for f in pr.get_files()]
     return repo, pr, pull
 
@@ -224,8 +231,11 @@ def run(
         return doing(what, api, timeout)
 
     gh_repo, pr, pull = fetch(gh, name, pr_number, step)
+    head = _local_commit(root, pull.head_sha)
+    # What the pull request changes, as GitHub compares it (from the merge base), read from git.
+    pull.changed_files = sorted({*pull.changed_files, *history.changed_files(root, f"{pull.base_sha}...{head}")})
     # The head is judged as git stores it: a checkout's filters or uncommitted files play no part.
-    result: Result = check.run(root, history.GitTree(root, _local_commit(root, pull.head_sha)), base=pull.base_sha, now=now)
+    result: Result = check.run(root, history.GitTree(root, head), base=pull.base_sha, now=now)
     judgement = result.judgement
     if judgement is None:
         raise FatalError("the change was not judged against a base")

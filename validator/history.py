@@ -322,6 +322,22 @@ def changed_paths(root: Path, base: str, head: str | None, prefix: str) -> list[
     return found
 
 
+def changed_files(root: Path, base: str, head: str | None = None) -> list[str]:
+    """Every path a change adds, deletes, modifies or retypes against ``base``, sorted.
+
+    ``head`` None compares with the working tree (and adds the files git does not track yet, as
+    ``git status`` shows them).  Renames are not detected: a file moved out of ``.github/`` changes
+    ``.github/`` as much as a deleted one does, so both paths are listed.
+    """
+    revs = [base, head] if head is not None else [base]
+    out = git(root, "diff", "--name-only", "-z", "--no-renames", "--no-ext-diff", "--no-textconv", *revs, "--")
+    paths = set(out.split("\0"))
+    if head is None:
+        paths.update(git(root, "ls-files", "--others", "--exclude-standard", "-z").split("\0"))
+    paths.discard("")
+    return sorted(paths)
+
+
 class GitTree:
     """The flag repository as it is at one git revision, read from git objects.
 

@@ -30,8 +30,6 @@ def local_pull(root: Path, base: str, base_sha: str) -> pull_request.Pull:
     title = history.git(root, "log", "-1", "--format=%s", "HEAD").strip()
     author = history.git(root, "log", "-1", "--format=%an", "HEAD").strip()
     branch = history.git(root, "rev-parse", "--abbrev-ref", "HEAD").strip()
-    changed = history.git(root, "diff", "--name-only", "-z", base_sha, "--").split("\0")
-    untracked = history.git(root, "ls-files", "--others", "--exclude-standard", "-z").split("\0")
     return pull_request.Pull(
         number=0,
         title=title,
@@ -40,7 +38,7 @@ def local_pull(root: Path, base: str, base_sha: str) -> pull_request.Pull:
         base_sha=base_sha,
         head_ref=branch,
         base_ref=base,
-        changed_files=sorted({f for f in [*changed, *untracked] if f}),
+        changed_files=history.changed_files(root, base_sha),
     )
 
 

@@ -47,6 +47,7 @@ class Pull:
     committers: set[str] = field(default_factory=set)  # authors and committers of the PR's commits
     unlinked: list[str] = field(default_factory=list)  # commit identities GitHub links to no account
     changed_files: list[str] = field(default_factory=list)
+    unlisted_commits: int = 0  # commits GitHub does not list (it lists at most 250 of a pull request)
     reviews: list[Review] = field(default_factory=list)
 
 
@@ -135,6 +136,19 @@ def evaluate(pull: Pull, moves: list[Move], policy: Policy, teams: TeamLookup) -
                     ERROR,
                 )
             )
+    if pull.unlisted_commits and needs:
+        findings.append(
+            Finding(
+                "flags/",
+                1,
+                1,
+                approval.RULE,
+                f"GitHub lists only the first commits of this pull request ({pull.unlisted_commits} more are not listed), so "
+                "whether a reviewer wrote one of the others cannot be told and no approval can count; split the pull request",
+                None,
+                ERROR,
+            )
+        )
     if pull.unlinked and needs:
         shown = ", ".join(sorted(set(pull.unlinked))[:3])
         findings.append(
