@@ -245,6 +245,15 @@ def test_a_passed_deadline_without_a_sample_after_it_cannot_judge(repo: Path, ca
     assert code == 2 and "the deadline 2026-11-20T00:00:00Z has passed but the newest synthetic_completeness sample" in out
 
 
+def test_without_now_the_clock_is_now_not_the_newest_sample(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Stale samples from before a passed deadline never stand for a flag nobody measured since (attack)."""
+    _backfill_active(repo, "2026-11-17T00:00:00Z")  # deadline 2026-11-20T00:00, long before the clock
+    rows = [{"at": "2026-11-19T23:00:00Z", "metrics": {"synthetic_completeness": 0.5}}]
+    file = samples(repo.parent / "samples.jsonl", rows)
+    code, out, _ = run(["rollback-check", "ledger_backfill_mode", "--root", str(repo), "--samples", str(file)], capsys)
+    assert code == 2 and "the deadline 2026-11-20T00:00:00Z has passed but the newest synthetic_completeness sample" in out, out
+
+
 def test_every_fired_trigger_is_reported_and_recorded(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     rows = [
         {"at": "2026-11-20T01:00:00Z", "metrics": {"drift_ppm": 612, "write_error_rate": 0.02}},

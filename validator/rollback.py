@@ -19,7 +19,7 @@ Trigger semantics (``rollback:`` in the flag file):
   (a run of breaching samples spanning at least M minutes);
 * ``timeout_hours: H``: fires when the condition is still breached H hours
   after the flag entered its state (from git history, else ``--since``,
-  else the first sample): the newest sample at or before ``--now``, once the
+  else the first sample): the newest sample at or before ``--now`` (default: the clock), once the
   deadline has passed, still breaches.
 
 A trigger watches the states in its ``states`` (default: every state but the

@@ -24,7 +24,10 @@ def run(args: argparse.Namespace) -> int:
     opening = _open_pr_preflight(root, args) if args.open_pr else None
     samples = rollback.read_samples(args.samples)
     since = args.since or _entered_at(root, file.flag.name, plan.position(file.flag))
-    report = rollback.evaluate(file.flag, samples, since=since, now=args.now)
+    # The clock, as every command: "now" taken from the newest sample would let stale samples
+    # from before a timeout's deadline stand for a flag nobody has measured since.
+    now = args.now or datetime.now(UTC)
+    report = rollback.evaluate(file.flag, samples, since=since, now=now)
     print(rollback.render(report))
     if not report.fired or not (args.apply or args.open_pr):
         return report.verdict
@@ -38,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
             snapshot=report.snapshot(),
             to=None,
             base="HEAD",
-            now=args.now or datetime.now(UTC),
+            now=now,
         )
     except edit.NoMove as refused:
         raise FatalError(f"the emergency demote cannot be written: {refused}; nothing written") from None
