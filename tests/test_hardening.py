@@ -239,3 +239,29 @@ def test_sample_lines_are_numbered_by_newlines_only(tmp_path: Path) -> None:
     with pytest.raises(rollback.BadSamples) as refused:
         rollback.read_samples(path)
     assert f"{path}:2:" in str(refused.value) and "decimal places" in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["promote", "{name}", "--base", "HEAD", "--justification", "no runs at all"],
+        ["demote", "{name}", "--base", "HEAD", "--reason", "DRIFT_BREACH", "--justification", "x"],
+        ["rollback-check", "{name}", "--samples", "{samples}"],
+        ["plan", "{name}", "--base", "HEAD"],
+    ],
+    ids=["promote", "demote", "rollback-check", "plan"],
+)
+def test_a_flag_name_never_reaches_outside_flags(argv: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``promote ../../x/evil`` once read, judged and rewrote a file outside the repository (attack)."""
+    repo = new_repo(tmp_path)
+    outside = tmp_path / "x"
+    outside.mkdir()
+    evil = outside / "evil.yaml"
+    evil.write_bytes((repo / "flags/allocation_dual_write.yaml").read_bytes())
+    before = evil.read_bytes()
+    samples = tmp_path / "samples.jsonl"
+    samples.write_text('{"at": "2026-11-20T01:00:00Z", "metrics": {"drift_ppm": 900}}\n')
+    args = [a.format(name="../x/evil", samples=samples) for a in argv]
+    code, out, err = run([*args, "--root", str(repo), "--now", "2026-11-20T12:00:00Z"], capsys)
+    assert code == 2 and "no flag '../x/evil'" in err, out + err
+    assert evil.read_bytes() == before

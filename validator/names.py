@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Collection, Container
 from pathlib import Path
 
 FLAGS_DIR, FLAG_SUFFIX = "flags", ".yaml"
+# The schema's flag name (model.Identifier), which also makes it a plain file name: a name from the
+# command line that does not match names no file (``../x`` must not reach outside flags/).
+FLAG_NAME = re.compile(r"[a-z][a-z0-9_]{0,63}\Z")
 
 
 def flag_names(root: Path) -> list[str]:

@@ -281,8 +281,10 @@ def load_policy(root: Path) -> Policy:
 
 def read_flag(root: Path, name: str) -> FlagFile:
     """The working tree's ``flags/<name>.yaml``, loaded; FatalError when missing or invalid."""
+    from validator.names import FLAG_NAME
+
     path = f"{FLAGS_DIR}/{name}{FLAG_SUFFIX}"
-    raw = WorkTree(root).read(path)
+    raw = WorkTree(root).read(path) if FLAG_NAME.match(name) else None
     if raw is None:
         from validator.names import unknown_flag
 

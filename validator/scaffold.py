@@ -16,15 +16,14 @@ new flag is a ``create`` move, judged as any other (a platform owner approves).
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 
 from validator.errors import FatalError
+from validator.names import FLAG_NAME
 
-NAME = re.compile(r"[a-z][a-z0-9_]{0,63}\Z")
 PERCENTAGE_STATE = "canary"
 
 # The spec's thresholds: a sensible starting point, edited in the file with a reason.
@@ -175,7 +174,7 @@ def main(root: Path, args: argparse.Namespace) -> int:
     from validator.repo import FILE, FLAG_SUFFIX, FLAGS_DIR, Entry, load_policy
     from validator.report import text
 
-    if not NAME.match(args.name):
+    if not FLAG_NAME.match(args.name):
         raise Refused(f"{args.name!r} is not a flag name: lower case letters, digits and _, starting with a letter, at most 64")
     path = f"{FLAGS_DIR}/{args.name}{FLAG_SUFFIX}"
     if (root / path).exists():
