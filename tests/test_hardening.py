@@ -261,7 +261,7 @@ def test_a_flag_name_never_reaches_outside_flags(argv: list[str], tmp_path: Path
     before = evil.read_bytes()
     samples = tmp_path / "samples.jsonl"
     samples.write_text('{"at": "2026-11-20T01:00:00Z", "metrics": {"drift_ppm": 900}}\n')
-    args = [a.format(name="../x/evil", samples=samples) for a in argv]
+    args = [a.format(name="../../x/evil", samples=samples) for a in argv]
     code, out, err = run([*args, "--root", str(repo), "--now", "2026-11-20T12:00:00Z"], capsys)
-    assert code == 2 and "no flag '../x/evil'" in err, out + err
+    assert code == 2 and "no flag '../../x/evil'" in err, out + err
     assert evil.read_bytes() == before
