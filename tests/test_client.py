@@ -193,6 +193,17 @@ def test_is_active_follows_the_percentage(tmp_path: Path) -> None:
     assert client.is_active("no_such_flag", "rep-1") is False
 
 
+def test_an_id_without_utf8_bytes_is_off_and_never_raises(tmp_path: Path) -> None:
+    """A lone surrogate (what json.loads makes of "\\ud800") once raised out of is_active (attack)."""
+    path = tmp_path / "config.json"
+    path.write_bytes(config(V1))
+    client = FlagClient(path)
+    lone = json.loads('"\\ud800-rep"')
+    assert client.is_active("allocation_read_switch", lone) is False  # canary 5%: the safe side
+    assert client.is_active("allocation_read_switch", None) is False  # type: ignore[arg-type]
+    assert client.is_active("allocation_dual_write", lone) is True  # 100%: everyone, no bucket needed
+
+
 def test_concurrent_readers_during_refresh(tmp_path: Path) -> None:
     path = tmp_path / "config.json"
     path.write_bytes(config(V1))

@@ -154,7 +154,12 @@ class FlagClient:
             return False
         if pct >= 100:
             return True
-        return bucket(representative_id) < pct
+        try:
+            return bucket(representative_id) < pct
+        except (UnicodeEncodeError, AttributeError):
+            # An id with a lone surrogate has no UTF-8 bytes (so no bucket in any language), and a
+            # non-string is no id: the safe side, never an exception into the request path.
+            return False
 
     # --- freshness --------------------------------------------------------------------------
     @property
