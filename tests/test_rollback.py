@@ -254,6 +254,19 @@ def test_without_now_the_clock_is_now_not_the_newest_sample(repo: Path, capsys: 
     assert code == 2 and "the deadline 2026-11-20T00:00:00Z has passed but the newest synthetic_completeness sample" in out, out
 
 
+@pytest.mark.parametrize(("values", "code"), [([3, 3, 3], 2), ([50, 50, 50], 2)])
+def test_samples_from_before_the_state_neither_fire_nor_prove_health(
+    values: list[int], code: int, repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The read switch entered canary on 11-19; samples of 11-01 measured it off (attack: they proved it healthy)."""
+    _read_switch_in_canary(repo)
+    rows = [{"at": f"2026-11-01T01:{i * 5:02d}:00Z", "metrics": {"drift_ppm": v}} for i, v in enumerate(values)]
+    got, out, _ = rollback(repo, capsys, "allocation_read_switch", rows)
+    assert got == code and "no drift_ppm sample since allocation_read_switch entered canary at 2026-11-19T00:00:00Z" in out, out
+    got, out, _ = rollback(repo, capsys, "allocation_read_switch", [*rows, *series("drift_ppm", [3, 3], start_minute=0)])
+    assert got == 0, out  # samples of 11-20, in canary, judge it
+
+
 def test_every_fired_trigger_is_reported_and_recorded(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     rows = [
         {"at": "2026-11-20T01:00:00Z", "metrics": {"drift_ppm": 612, "write_error_rate": 0.02}},

@@ -10,6 +10,8 @@ over raw ``inputs`` (recomputed with ``Decimal``, as the gate does); given both,
 they must agree.  Samples are taken in time order (a late-flushed line is
 sorted into place); two samples with the same ``at`` are refused, because
 "consecutive" would be ambiguous.  An empty series cannot be judged (exit 2).
+Only samples since the flag entered its state count: an older one measured an
+earlier state.
 
 Trigger semantics (``rollback:`` in the flag file):
 
@@ -211,9 +213,15 @@ def evaluate(flag: Flag, samples: list[Sample], *, since: datetime | None, now: 
         return report
     start, until = since or samples[0].at, now or samples[-1].at
     for trigger in report.watched:
-        series = [s for s in samples if trigger.metric in s.values and s.at <= until]
+        carrying = [s for s in samples if trigger.metric in s.values and s.at <= until]
+        # A sample from before the flag entered its state measured an earlier state: it can neither
+        # fire a trigger of this one nor show it healthy.
+        series = [s for s in carrying if s.at >= start]
         if not series:
-            report.unjudged.append(Unjudged(trigger, f"no sample carries {trigger.metric}"))
+            why = f"no sample carries {trigger.metric}"
+            if carrying:
+                why = f"no {trigger.metric} sample since {flag.name} entered {flag.state} at {clock.iso(start)}: older samples measured an earlier state"
+            report.unjudged.append(Unjudged(trigger, why))
             continue
         breach = OPS[trigger.op]
 
