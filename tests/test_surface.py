@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import read_terminal, run
-from tests.gitrepo import commit_all, flag_path, git, new_repo, three_runs, write_run
+from tests.gitrepo import commit_all, flag_path, git, new_repo, set_state, three_runs, write_run
 
 NOW = "2026-11-20T12:00:00Z"
 
@@ -56,6 +56,35 @@ def test_status_ready_with_evidence_and_text_picture(repo: Path, capsys: pytest.
     assert "off > [shadow] > enforce" in out.splitlines()[line]
     assert "next: enforce ready" in out and "--evidence rr-0101 rr-0102 rr-0103" in out
     assert "\x1b[" not in out  # not a terminal: no colour
+
+
+def test_status_ready_only_where_the_gate_agrees(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """status and check --base must not disagree (attack: a newer red run, another flag's requirement)."""
+    three_runs(repo)
+    write_run(repo, "allocation_dual_write", "rr-0104", 104, finished="2026-11-20T01:30:00Z", status="red")
+    commit_all(repo, "runs", "2026-11-20T02:00:00Z")
+    dual = status_json(repo, capsys)["allocation_dual_write"]
+    assert dual["next"]["ready"] is False and dual["next"]["evidence"] == [], dual
+    assert any("rr-0104" in m and "newer than the cited runs" in m for m in dual["next"]["missing"]), dual
+    (repo / "evidence/allocation_dual_write/rr-0104.json").unlink()
+    set_state(repo, "ledger_backfill_mode", "read_only", frm="off", evidence=[])  # requires dual write in shadow
+    commit_all(repo, "backfill read only", "2026-11-20T03:00:00Z")
+    dual = status_json(repo, capsys)["allocation_dual_write"]
+    assert dual["next"]["ready"] is False
+    assert any(m.startswith("dependency:") and "ledger_backfill_mode is read_only" in m for m in dual["next"]["missing"]), dual
+
+
+def test_status_an_amend_does_not_restart_the_step(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    flag = flag_path(repo, "allocation_dual_write")
+    flag.write_text(
+        flag.read_text().replace(
+            "  - acme-payments/ledger-platform\n", "  - acme-payments/ledger-platform\n  - acme-payments/billing-core\n", 1
+        )
+    )
+    commit_all(repo, "owners", "2026-11-15T00:00:00Z")
+    dual = status_json(repo, capsys)["allocation_dual_write"]
+    assert dual["last_change"]["kind"] == "amend", dual
+    assert dual["entered_at"] == "2026-11-01T00:00:00Z" and dual["soak_left_seconds"] == 0, dual
 
 
 def test_status_last_change_reason_code_and_uncommitted(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -313,16 +342,19 @@ def test_status_history_is_read_once_per_head(repo: Path) -> None:
         [sys.executable, "-m", "validator", "status", "--root", str(repo), "--format", "json", "--now", NOW], capture_output=True, text=True
     )
     assert first.returncode == 0 and (repo / ".git" / "flaggate-status.json").is_file()
-    # Same HEAD, and no git on PATH at all: the answer comes from the kept reading.
-    no_git = {**os.environ, "PATH": str(Path(sys.executable).parent)}
+    # Same HEAD: the history comes from the kept reading, with no walk of it (git is still asked
+    # for HEAD's files, to judge the promotions status calls ready as the gate does).
+    trace = repo.parent / "git-trace.txt"
     second = subprocess.run(
         [sys.executable, "-m", "validator", "status", "--root", str(repo), "--format", "json", "--now", NOW],
         capture_output=True,
         text=True,
-        env=no_git,
+        env={**os.environ, "GIT_TRACE": str(trace)},
     )
     assert second.returncode == 0, second.stderr
     assert json.loads(second.stdout) == json.loads(first.stdout)
+    walks = [line for line in trace.read_text().splitlines() if "built-in: git log" in line or "built-in: git rev-list" in line]
+    assert walks == [], walks
     assert json.loads(second.stdout)["flags"][1]["entered_at"] == "2026-11-01T00:00:00Z"
 
 

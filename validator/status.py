@@ -36,6 +36,7 @@ class Last:
     commit: str | None
     reason_code: str | None
     justification: str | None
+    entered: datetime | None = None  # when the flag entered ``after``: an amend changes rules, not the step
 
 
 @dataclass
@@ -61,7 +62,7 @@ class FlagStatus:
 
 
 CACHE_FILE = "flaggate-status.json"
-CACHE_VERSION = 2
+CACHE_VERSION = 3
 
 
 def _git_dir(root: Path) -> Path | None:
@@ -134,14 +135,18 @@ def _history(root: Path) -> tuple[dict[str, Last], dict[str, dict[str, str]]]:
         if not isinstance(event, timeline.Event) or event.flag is None:
             continue
         t = event.transition or {}
+        at = datetime.fromtimestamp(event.commit.effective, UTC)
+        earlier = last.get(event.flag)
+        stayed = event.before == event.after and earlier is not None and earlier.after == event.after
         last[event.flag] = Last(
             event.kind,
             event.before,
             event.after,
-            datetime.fromtimestamp(event.commit.effective, UTC),
+            at,
             event.commit.sha,
             t.get("reason_code") if isinstance(t.get("reason_code"), str) else None,
             t.get("justification") if isinstance(t.get("justification"), str) else None,
+            earlier.entered if stayed and earlier is not None else at,
         )
         if event.kind == plan.PROMOTE:
             for run_id in event.evidence:
@@ -159,8 +164,12 @@ def _last_from(d: dict[str, Any]) -> Last:
     def pos(v: Any) -> Position | None:
         return Position(v[0], v[1]) if v is not None else None
 
-    at = datetime.fromtimestamp(d["at"], UTC) if d.get("at") is not None else None
-    return Last(d["kind"], pos(d["before"]), pos(d["after"]), at, d["commit"], d["reason_code"], d["justification"])
+    def when(key: str) -> datetime | None:
+        return datetime.fromtimestamp(d[key], UTC) if d.get(key) is not None else None
+
+    return Last(
+        d["kind"], pos(d["before"]), pos(d["after"]), when("at"), d["commit"], d["reason_code"], d["justification"], when("entered")
+    )
 
 
 def _write_cache(path: Path, head: str, root: Path, last: dict[str, Last], cited: dict[str, dict[str, str]]) -> None:
@@ -175,6 +184,7 @@ def _write_cache(path: Path, head: str, root: Path, last: dict[str, Last], cited
                 "before": _pos_json(x.before),
                 "after": _pos_json(x.after),
                 "at": int(x.at.timestamp()) if x.at else None,
+                "entered": int(x.entered.timestamp()) if x.entered else None,
                 "commit": x.commit,
                 "reason_code": x.reason_code,
                 "justification": x.justification,
@@ -205,14 +215,49 @@ def collect(root: Path, now: datetime) -> tuple[list[FlagStatus], list[Any]]:
         event = last_events.get(name)
         block = flag.transition
         if event is not None and event.after == here:
-            status.entered_at = event.at
+            status.entered_at = event.entered
             status.last = event
         elif block is not None:  # changed in the working tree, not committed yet
             before = Position(block.from_, block.from_percentage) if block.from_ is not None else None
             status.last = Last("uncommitted", before, here, None, None, block.reason_code, block.justification)
         _next_step(root, status, flag, policy, resources, flags, cited.get(name, {}), now)
         out.append(status)
+    _confirm(root, [s for s in out if s.ready], now)
     return out, findings
+
+
+def _confirm(root: Path, statuses: list[FlagStatus], now: datetime) -> None:
+    """ "ready" only when the gate agrees: each promotion, with the runs suggested, judged against HEAD.
+
+    The quick reading finds what is plainly missing; only the gate applies every rule (the newest
+    runs, signatures, other flags' requirements), and two readers must not disagree.  HEAD is read
+    once for all of them (its history where any of them needs it), then each promotion is judged
+    on its own.
+    """
+    if not statuses:
+        return
+    from validator import check, edit, gate
+    from validator.errors import FatalError
+    from validator.repo import load_snapshot
+
+    try:
+        changes = {
+            s.name: edit.prepare(root, s.name, "promote", justification="(status)", evidence=s.suggested, reason=None) for s in statuses
+        }
+        every = edit.OverlayTree(root, {c.path: c.new_text.encode("utf-8") for c in changes.values()})
+        base = gate.load_base(root, "HEAD", load_snapshot(every))
+    except (FatalError, edit.NoMove) as exc:
+        for status in statuses:
+            status.missing.append(f"cannot be judged against HEAD: {exc}")
+        return
+    for status in statuses:
+        change = changes[status.name]
+        result = check.judge_change(root, base, edit.OverlayTree(root, {change.path: change.new_text.encode("utf-8")}), now)
+        for finding in result.errors:
+            if finding.flag == status.name or finding.file == change.path:
+                status.missing.append(f"{finding.rule}: {finding.message}")
+                if finding.rule == "evidence":
+                    status.suggested = []  # never suggest runs the gate refuses
 
 
 def _next_step(
