@@ -299,6 +299,21 @@ def test_a_newer_red_run_cannot_hide_by_being_malformed(repo: Path, capsys: pyte
         assert any(file == path and said in message for file, message in found), (path, said, found)
 
 
+@pytest.mark.parametrize("committed", [False, True], ids=["working-tree", "head"])
+def test_a_malformed_run_cited_out_of_off_is_refused(repo: Path, capsys: pytest.CaptureFixture[str], committed: bool) -> None:
+    """Out of off no evidence is judged, so a run cited there is checked like any run added (attack: it passed)."""
+    set_state(repo, "event_stream_enabled", "shadow", frm="off", evidence=["rr-0999"])
+    runs = repo / "evidence/event_stream_enabled"
+    runs.mkdir(parents=True)
+    (runs / "rr-0999.json").write_text('{"run_id": "rr-0999", "seq": "999", "flag_state": "shadow", "status": "red", "inputs": {"x": 1e9')
+    extra: tuple[str, ...] = ()
+    if committed:
+        commit_all(repo, "event stream: shadow", "2026-11-20T06:00:00Z")
+        extra = ("--head", git(repo, "rev-parse", "HEAD").strip())
+    code, report = gate(repo, capsys, *extra, base="HEAD~1" if committed else "HEAD")
+    assert code == 1 and any("every run added must be well-formed" in m for m in errors(report, "evidence")), report
+
+
 def test_newer_green_streak_after_a_red_run_passes(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     three_runs(repo, start=101)
     write_run(repo, "allocation_dual_write", "rr-0104", 104, status="red", finished="2026-11-20T02:12:00Z")

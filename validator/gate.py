@@ -372,10 +372,18 @@ def _evidence_added(tree: Tree, moves: list[Move], changes: list[tuple[str, str,
     written with a string seq or percentage, or under an odd name, would hide
     from that rule.  Runs cited by this change's promotions are judged there.
     """
+    # Runs the evidence rule reads itself: those cited by a legal promotion out of a step past the
+    # first.  Out of the first step (off) nothing is reconciled, so a run cited there is judged here
+    # like any other (attack: a truncated red run cited out of off passed).
     cited = {
         (m.flag, run_id)
         for m in moves
-        if m.kind == plan.PROMOTE and m.head is not None and m.head.flag is not None and m.head.flag.transition is not None
+        if m.kind == plan.PROMOTE
+        and m.legal
+        and m.from_step
+        and m.head is not None
+        and m.head.flag is not None
+        and m.head.flag.transition is not None
         for run_id in m.head.flag.transition.evidence
     }
     # From git's comparison of the trees (unchanged directories are skipped), not a listing of every run;
