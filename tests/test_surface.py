@@ -87,6 +87,17 @@ def test_status_an_amend_does_not_restart_the_step(repo: Path, capsys: pytest.Ca
     assert dual["entered_at"] == "2026-11-01T00:00:00Z" and dual["soak_left_seconds"] == 0, dual
 
 
+def test_status_takes_the_step_from_history_not_the_transition_block(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The backfill's plan is complete (its last off); a block rewritten to ``from: null`` does not reopen it."""
+    for state, frm, date in (("read_only", "off", "02"), ("active", "read_only", "04"), ("off", "active", "06")):
+        set_state(repo, "ledger_backfill_mode", state, frm=frm, evidence=[])
+        commit_all(repo, f"backfill {state}", f"2026-11-{date}T00:00:00Z")
+    set_state(repo, "ledger_backfill_mode", "off", frm=None, justification="rewritten")
+    commit_all(repo, "rewrite the block", "2026-11-07T00:00:00Z")
+    backfill = status_json(repo, capsys)["ledger_backfill_mode"]
+    assert backfill["step"] == 4 and backfill["next"] is None, backfill
+
+
 def test_status_last_change_reason_code_and_uncommitted(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, _, _ = run(
         ["demote", "allocation_dual_write", "--root", str(repo), "--reason", "DRIFT_BREACH", "--justification", "drift 812 ppm"], capsys

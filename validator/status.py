@@ -37,6 +37,7 @@ class Last:
     reason_code: str | None
     justification: str | None
     entered: datetime | None = None  # when the flag entered ``after``: an amend changes rules, not the step
+    step: int | None = None  # the plan step the history puts it at (a position can be on the plan twice)
 
 
 @dataclass
@@ -62,7 +63,7 @@ class FlagStatus:
 
 
 CACHE_FILE = "flaggate-status.json"
-CACHE_VERSION = 3
+CACHE_VERSION = 4
 
 
 def _git_dir(root: Path) -> Path | None:
@@ -147,6 +148,7 @@ def _history(root: Path) -> tuple[dict[str, Last], dict[str, dict[str, str]]]:
             t.get("reason_code") if isinstance(t.get("reason_code"), str) else None,
             t.get("justification") if isinstance(t.get("justification"), str) else None,
             earlier.entered if stayed and earlier is not None else at,
+            event.step,
         )
         if event.kind == plan.PROMOTE:
             for run_id in event.evidence:
@@ -167,8 +169,17 @@ def _last_from(d: dict[str, Any]) -> Last:
     def when(key: str) -> datetime | None:
         return datetime.fromtimestamp(d[key], UTC) if d.get(key) is not None else None
 
+    step = d.get("step")
     return Last(
-        d["kind"], pos(d["before"]), pos(d["after"]), when("at"), d["commit"], d["reason_code"], d["justification"], when("entered")
+        d["kind"],
+        pos(d["before"]),
+        pos(d["after"]),
+        when("at"),
+        d["commit"],
+        d["reason_code"],
+        d["justification"],
+        when("entered"),
+        step if isinstance(step, int) else None,
     )
 
 
@@ -185,6 +196,7 @@ def _write_cache(path: Path, head: str, root: Path, last: dict[str, Last], cited
                 "after": _pos_json(x.after),
                 "at": int(x.at.timestamp()) if x.at else None,
                 "entered": int(x.entered.timestamp()) if x.entered else None,
+                "step": x.step,
                 "commit": x.commit,
                 "reason_code": x.reason_code,
                 "justification": x.justification,
@@ -217,6 +229,9 @@ def collect(root: Path, now: datetime) -> tuple[list[FlagStatus], list[Any]]:
         if event is not None and event.after == here:
             status.entered_at = event.entered
             status.last = event
+            if event.step is not None and event.step < len(steps) and steps[event.step] == here:
+                # The history's step, as the gate takes it: the file's transition block is not the record.
+                status.step = event.step
         elif block is not None:  # changed in the working tree, not committed yet
             before = Position(block.from_, block.from_percentage) if block.from_ is not None else None
             status.last = Last("uncommitted", before, here, None, None, block.reason_code, block.justification)
