@@ -68,12 +68,21 @@ def json_text(encoded: str) -> str:
 # underscore between two letters or digits is never emphasis and stays as it
 # is, so names like allocation_dual_write read as themselves.
 _MARKDOWN_ACTIVE = re.compile(r"[\\`*~\[\]()!<>&|$]|(?<![^\W_])_|_(?![^\W_])")
+# At the start of a line a value could begin a list item, a thematic break or
+# a setext underline (- + = 1. 1)); escaped there only, where they mean it.
+_MARKDOWN_LINE_START = re.compile(r"^([ \t]*)(?:[-+=]|\d+(?=[.)]))")
 # GitHub links these after rendering, in any text outside code (escaping
 # cannot stop it): @mentions and team mentions, #123 and owner/repo#123
 # references, GH-123, and bare URLs and e-mail addresses.  A zero-width space
 # after the sign breaks the pattern and is invisible to the reader.
 _GITHUB_REFERENCE = re.compile(r"(?i)[@#]|\bgh(?=-)|\bwww(?=\.)|(?<=:)(?=//)")
 _ZWSP = "\u200b"
+
+
+def _escape_line_start(match: re.Match[str]) -> str:
+    indent, sign = match.group(1), match.group()[len(match.group(1)) :]
+    # "1." is escaped at its dot (the digits are no punctuation), "-" at itself.
+    return f"{indent}{sign}\\" if sign[:1].isdigit() else f"{indent}\\{sign}"
 
 
 def markdown(value: Any, limit: int = 300) -> str:
@@ -88,4 +97,5 @@ def markdown(value: Any, limit: int = 300) -> str:
     if len(text) > limit:
         text = text[: limit - 1] + "…"
     text = _MARKDOWN_ACTIVE.sub(lambda m: "\\" + m.group(), text)
+    text = _MARKDOWN_LINE_START.sub(_escape_line_start, text, count=1)
     return _GITHUB_REFERENCE.sub(lambda m: m.group() + _ZWSP, text)
