@@ -267,3 +267,23 @@ def test_audit_log_to_a_pipe_writes_into_it_and_leaves_it_a_pipe(tmp_path: Path,
     reader.join(timeout=10)
     assert code == 0, err
     assert stat.S_ISFIFO(os.stat(pipe).st_mode) and json.loads(received[0])[0]["kind"] == "create"
+
+
+def test_audit_log_publish_and_status_json_write_unsafe_characters_escaped(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Finding 12: a U+202E in a justification was written raw into audit-log output, audit-log.json and status json."""
+    repo = new_repo(tmp_path)
+    justification = "drift 812 ppm, \u202edesolc tnedicni\u202c \u2066\u2069\u200b\u2060\ufeff\u061c\u200e\u2029 café 日本"
+    set_state(repo, "allocation_dual_write", "off", frm="shadow", reason="DRIFT_BREACH", justification=justification)
+    commit_all(repo, "disable", "2026-11-20T00:00:00Z", env=ALICE)
+    assert run(["publish", "--root", str(repo), "--out", str(tmp_path / "public")], capsys)[0] == 0
+    outputs = {
+        "audit-log": run(["audit-log", "--root", str(repo)], capsys)[1],
+        "audit-log (kept log)": run(["audit-log", "--root", str(repo)], capsys)[1],
+        "audit-log.json": (tmp_path / "public/audit-log.json").read_text(encoding="utf-8"),
+        "status --format json": run(["status", "--root", str(repo), "--format", "json"], capsys)[1],
+    }
+    escaped = "drift 812 ppm, \\u202edesolc tnedicni\\u202c \\u2066\\u2069\\u200b\\u2060\\ufeff\\u061c\\u200e\\u2029 café 日本"
+    for name, out in outputs.items():
+        assert escaped in out, (name, out)
+        assert not any(ch in out for ch in "\u202e\u202c\u2066\u2069\u200b\u2060\ufeff\u061c\u200e\u2029"), name
+    assert json.loads(outputs["audit-log.json"])[-1]["justification"] == justification  # the same value, decoded

@@ -266,6 +266,36 @@ def test_demote_help_and_plan_list_the_codes(tmp_path: Path, capsys: pytest.Capt
     assert emergency and "DRIFT_BREACH (ledger and legacy totals drifted apart" in emergency[0]
 
 
+def test_reason_meanings_from_policy_yaml_are_printed_inert(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Finding 09: a meaning (a comment in policy.yaml) reached plan and demote --help with bidi and zero-width characters raw."""
+    import re
+
+    repo = new_repo(tmp_path)
+    policy = repo / "policy.yaml"
+    hostile = "use only for \u202eBREACH_TFIRD\u202c tests\u200b \u2066x\u2069 \u061c"
+    text, count = re.subn(
+        r"(  - OPERATOR_DECISION *#)[^\n]*", lambda m: f"{m.group(1)} {hostile}", policy.read_text(encoding="utf-8"), count=1
+    )
+    assert count == 1
+    policy.write_text(text, encoding="utf-8")
+    commit_all(repo, "policy: a hostile meaning", "2026-11-02T00:00:00Z")
+    code, out, err = run(["check", "--root", str(repo)], capsys)
+    assert code == 0, out + err  # a comment: check has no say over it
+    shown = "use only for \\u202eBREACH_TFIRD\\u202c tests\\u200b \\u2066x\\u2069 \\u061c"
+    with pytest.raises(SystemExit) as exit_:
+        from validator.cli import main
+
+        main(["demote", "--help", "--root", str(repo)])
+    assert exit_.value.code == 0
+    outputs = {"demote --help": capsys.readouterr().out}
+    outputs["plan"] = run(["plan", "allocation_dual_write", "--root", str(repo), "--now", NOW], capsys)[1]
+    argv = ["demote", "allocation_dual_write", "--root", str(repo), "--now", NOW, "--reason", "OPERATOR", "--justification", "x"]
+    outputs["an unknown --reason"] = run(argv, capsys)[2]
+    for name, out in outputs.items():
+        assert shown in out, (name, out)
+        assert not any(ch in out for ch in "\u202e\u202c\u200b\u2066\u2069\u061c"), (name, out)
+
+
 # --- what was seen ------------------------------------------------------------------------------
 def test_demote_records_metrics_from_the_command_line_and_samples(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     repo = new_repo(tmp_path)

@@ -313,9 +313,9 @@ def test_an_amend_needs_the_platform_owners_besides_the_flags_owners(
     code, out, _ = pr_check(repo, capsys)
     assert code == 1 and "amend of allocation_dual_write's rules (the platform owners) needs 1 effective approval" in out, out
     body = fake.pulls[7].comments[0]["body"]
-    assert "| allocation_dual_write | shadow | shadow | amend | rules changed: rollout[1].soak_days |" in body
+    assert "| allocation_dual_write | shadow | shadow | amend | rules changed: rollout\\[1\\].soak_days |" in body
     assert "#### Amendments (rules changed, before → after)" in body
-    assert "- allocation_dual_write: rollout[1].soak_days: 7 → 5" in body
+    assert "- allocation_dual_write: rollout\\[1\\].soak_days: 7 → 5" in body
     assert "acme-payments/platform-admins" in body
     assert status_states(fake, head) == ["failure"]
 

@@ -100,7 +100,7 @@ def record(repo: Path, capsys: pytest.CaptureFixture[str], key: Path, keyid: str
     ]
     for item in inputs:
         argv += ["--input", item]
-    code, out, err = run(argv, capsys)
+    code, out, err = run([*argv, *options.get("extra", [])], capsys)
     return code, out + err
 
 
@@ -270,3 +270,48 @@ def test_without_signers_unsigned_runs_still_count(tmp_path: Path, capsys: pytes
     repo = new_repo(tmp_path)
     promote(repo, three_runs(repo))
     assert gate(repo, capsys)[0] == 0
+
+
+@pytest.mark.parametrize("run_id", ["../../../escaped-run", "../x", "sub/run", "a\\b", ".hidden", " rr-0104", "rr\u202e0104", "rr\n0104"])
+def test_record_refuses_a_run_id_that_is_not_a_plain_name(
+    run_id: str, signed: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Finding 05: --run-id ../../../x wrote a run file and its .sig outside the repository."""
+    before = sorted(p for p in tmp_path.rglob("*") if ".git" not in p.parts)
+    code, out = record(signed["repo"], capsys, signed["key"], "recon-2026", 104, 20, extra=["--run-id", run_id])
+    assert code == 2, out
+    assert "is not a run id" in out and out.strip().count("\n") == 0 and "\u202e" not in out
+    assert sorted(p for p in tmp_path.rglob("*") if ".git" not in p.parts) == before  # nothing written, inside or outside
+
+
+def test_record_accepts_a_plain_run_id(signed: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
+    code, out = record(signed["repo"], capsys, signed["key"], "recon-2026", 104, 20, extra=["--run-id", "nightly-2026.11.20"])
+    assert code == 0, out
+    assert (signed["repo"] / "evidence/allocation_dual_write/nightly-2026.11.20.json.sig").is_file()
+
+
+@pytest.mark.parametrize(
+    "keyid",
+    [
+        "recon-2026\n    key: ed25519:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n  - id: second",
+        "recon-2026\n",
+        "-recon",
+        "recon 2026",
+        "r" * 65,
+        "recon\u202e",
+        "",
+    ],
+)
+def test_keygen_refuses_an_id_policy_yaml_would_not_take(keyid: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Finding 10: an id with newlines printed a signers snippet with an extra, attacker-shaped signer."""
+    key = tmp_path / "k.pem"
+    code, out, err = run(["evidence", "keygen", "--out", str(key), f"--id={keyid}"], capsys)
+    assert code == 2, out + err
+    assert out == "" and "is not a signer id" in err and err.strip().count("\n") == 0 and "\u202e" not in err
+    assert not key.exists()
+
+
+def test_record_refuses_a_key_id_policy_yaml_would_not_take(signed: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
+    code, out = record(signed["repo"], capsys, signed["key"], "recon-2026\n  - id: x", 104, 20)
+    assert code == 2 and "--key-id" in out and "is not a signer id" in out, out
+    assert not (signed["repo"] / "evidence/allocation_dual_write/rr-0104.json").exists()

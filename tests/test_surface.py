@@ -291,6 +291,32 @@ def test_diff_between_revisions_and_published_configs(repo: Path, tmp_path: Path
     assert code == 2 and "not a published config.json" in err
 
 
+def test_diff_prints_values_from_config_files_inert(repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Finding 08: flag names and states from config.json reached the text output raw, U+2028/U+202E the json output."""
+    evil_state = "canary\n::warning title=flaggate::all flags verified, nothing moved\x1b[2K\x9b"
+    evil_name = "x\u202egnp.exe\u2028::error::forged\u200b\ufeff\ud800"
+    a = {"flags": {"read": {"state": "off", "percentage": 0, "states": ["off", "canary", "full"], "owners": []}}}
+    b = {
+        "flags": {
+            "read": {"state": evil_state, "percentage": 5, "states": ["off", evil_state, "full"], "owners": []},
+            evil_name: {"state": "off", "percentage": 0, "states": ["off"], "owners": []},
+        }
+    }
+    (tmp_path / "a.json").write_text(json.dumps(a))
+    (tmp_path / "b.json").write_text(json.dumps(b))  # ASCII with \u escapes: the lone surrogate survives json.loads
+    argv = ["diff", str(tmp_path / "a.json"), str(tmp_path / "b.json"), "--root", str(repo)]
+    code, out, _ = run(argv, capsys)
+    assert code == 0
+    assert out.splitlines()[1:] == [
+        "  read: promote: off -> canary\\n::warning title=flaggate::all flags verified, nothing moved\\x1b[2K\\x9b 5%",
+        "  x\\u202egnp.exe\\u2028::error::forged\\u200b\\ufeff\\ud800: create: (none) -> off",
+    ]
+    code, out, _ = run([*argv, "--format", "json"], capsys)
+    assert code == 0 and out.isascii() and "\\u202e" in out and "\\u2028" in out and "\\u009b" in out
+    moves = {m["flag"]: m for m in json.loads(out)["transitions"]}  # the escapes decode to the very values
+    assert moves[evil_name]["kind"] == "create" and moves["read"]["to"] == evil_state
+
+
 # --- offline preview -------------------------------------------------------------------------
 def test_pr_check_dry_run_offline_preview(repo: Path) -> None:
     git(repo, "switch", "-q", "-c", "start-outbox")
@@ -333,6 +359,39 @@ def test_pr_check_dry_run_offline_preview(repo: Path) -> None:
     assert "| outbox_enabled | off | on | promote | deliver @\u200bdana |" in out
     assert "not read: offline preview without GITHUB_TOKEN" in out and "needs 1 from acme-payments/platform-admins" not in out
     assert "NO-PYGITHUB" in out
+
+
+def test_pr_check_comment_shows_a_justification_as_plain_text(
+    repo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Finding 11: a justification rendered in the comment as an image badge, a link and #N cross-references."""
+    import html
+    import re
+
+    import cmarkgfm
+    from cmarkgfm.cmark import Options
+
+    monkeypatch.delenv("GITHUB_TOKEN", raising=False)
+    monkeypatch.delenv("GITHUB_EVENT_PATH", raising=False)
+    monkeypatch.setenv("GITHUB_API_URL", "http://127.0.0.1:9")  # nothing listens: any request would fail
+    git(repo, "switch", "-q", "-c", "disable")
+    justification = (
+        "![flaggate: passed, approved by platform-admins](https://evil.example/badge.svg) runbook: "
+        "[sso login](https://evil.example/login) #1 acme-payments/flags#2 GH-3 @dana <b>x</b> **bold** | cell"
+    )
+    argv = ["demote", "allocation_dual_write", "--root", str(repo), "--base", "main", "--now", NOW, "--reason", "DRIFT_BREACH"]
+    code, out, err = run([*argv, "--justification", justification], capsys)
+    assert code == 0, out + err
+    commit_all(repo, "disable", "2026-11-02T00:00:00Z")
+    code, out, err = run(["pr-check", "--dry-run", "--base", "main", "--root", str(repo), "--now", NOW], capsys)
+    assert code == 0, out + err
+    rendered = str(cmarkgfm.github_flavored_markdown_to_html(out, options=Options.CMARK_OPT_UNSAFE))
+    assert "evil.example" in rendered  # the justification is there, as text
+    assert not re.search(r"<(img|a|b|strong)\b", rendered), rendered
+    [row] = [r for r in re.findall(r"<tr>(.*?)</tr>", rendered, re.S) if "evil.example" in r]
+    text = html.unescape(re.sub(r"<[^>]*>", "", row))
+    assert justification in text.replace("\u200b", "")  # the very characters, in one cell
+    assert not re.search(r"(?<![\w-])#\d|@[a-z]|(?i:gh-\d)|https?://", text), text  # nothing GitHub links after rendering
 
 
 # --- messages --------------------------------------------------------------------------------

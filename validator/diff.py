@@ -143,19 +143,23 @@ def _rules(flag: Any) -> dict[str, Any]:
 
 
 def _side(pct: Any, state: Any) -> str:
+    from validator.inert import escape
+
     if state is None:
         return "(none)"
-    return f"{state} {pct}%" if pct is not None else str(state)
+    return escape(f"{state} {pct}%" if pct is not None else state)
 
 
 def render(moves: list[dict[str, Any]], a: str, b: str) -> str:
+    """The moves as text; every name and state from a config.json or a flag file is escaped (``inert.escape``)."""
+    from validator.inert import escape
     from validator.term import safe
 
     lines = [f"flaggate diff {safe(a, 80)} {safe(b, 80)}"]
     for m in moves:
         detail = "rules changed (states, plan, guards, rollback, requires or owners)" if m["kind"] == AMEND else ""
         move = f"{_side(m['from_percentage'], m['from'])} -> {_side(m['to_percentage'], m['to'])}"
-        lines.append(f"  {m['flag']}: {m['kind']}: {detail or move}")
+        lines.append(f"  {escape(m['flag'])}: {m['kind']}: {detail or move}")
     if not moves:
         lines.append("  no flag moved or changed")
     return "\n".join(lines)
@@ -169,7 +173,9 @@ def main(root: Path, a: str, b: str, *, fmt: str) -> int:
     else:
         moves = revision_moves(root, a, b)
     if fmt == "json":
-        print(json.dumps({"a": a, "b": b, "transitions": moves}, indent=2, ensure_ascii=False))
+        from validator.inert import json_text
+
+        print(json_text(json.dumps({"a": a, "b": b, "transitions": moves}, indent=2, ensure_ascii=False)))
     else:
         print(render(moves, a, b))
     return 0

@@ -4,7 +4,10 @@
 published files never carry floats.  A ``Decimal`` is written as a JSON
 number with its exact digits (at most ``PLACES`` decimal places, rounded half
 to even), NaN and infinities are refused, and the output ends with a newline,
-so two runs on the same input give the same bytes.
+so two runs on the same input give the same bytes.  Characters that would
+change what a reader sees (bidi controls, zero-width characters, C1
+controls, lone surrogates) are written as ``\\uXXXX`` (``inert.json_text``);
+other non-ASCII text is written as it is.
 """
 
 from __future__ import annotations
@@ -12,6 +15,8 @@ from __future__ import annotations
 from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 from json.encoder import encode_basestring as _string
 from typing import Any
+
+from validator.inert import json_text
 
 PLACES = 9
 
@@ -32,7 +37,9 @@ def dumps(value: Any) -> str:
     parts: list[str] = []
     _encode(value, "\n", parts.append)
     parts.append("\n")
-    return "".join(parts)
+    # encode_basestring escapes C0 controls only: bidi, zero-width and the
+    # other unsafe characters are written as \uXXXX over the whole text.
+    return json_text("".join(parts))
 
 
 def _encode(value: Any, newline: str, out: Any) -> None:

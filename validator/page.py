@@ -8,15 +8,14 @@ from GitHub Pages and without JavaScript.
 Everything on it comes from the published commit: the config, the audit log,
 the flag files (plans, soak days, guards) and the evidence files, read from
 git.  "Now" is the commit's time, so two publishes of one commit give the same
-bytes.  Every value from a file is HTML-escaped; control characters are
-dropped.
+bytes.  Every value from a file is HTML-escaped, its control, bidi and
+zero-width characters written as escapes (``inert.escape``).
 """
 
 from __future__ import annotations
 
 import html
 import json
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -24,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from validator import clock, history, metrics
+from validator.inert import escape
 from validator.model import Flag, Guard
 from validator.repo import load_snapshot
 from validator.rules.evidence import evidence_path, plain_run_id
@@ -31,11 +31,11 @@ from validator.rules.evidence import evidence_path, plain_run_id
 FILE = "index.html"
 TIMELINE_LENGTH = 6
 EVIDENCE_PROMOTIONS = 5  # a long history stays a page: older promotions are in audit-log.json
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
 
 
 def esc(value: Any, limit: int = 400) -> str:
-    text = _CONTROL.sub("", str(value))
+    # Tabs and newlines are HTML whitespace; every other unsafe character is written as its escape (inert.escape).
+    text = escape(str(value).replace("\t", " ").replace("\n", " "))
     if len(text) > limit:
         text = text[: limit - 1] + "…"
     return html.escape(text, quote=True)

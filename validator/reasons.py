@@ -18,6 +18,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from validator.inert import escape
 from validator.repo import POLICY_FILE
 
 _ITEM = re.compile(r"^\s+-\s+([A-Z][A-Z0-9_]*)\s*(?:#\s*(.*?))?\s*$")
@@ -29,12 +30,13 @@ class Codes:
     meanings: dict[str, str] = field(default_factory=dict)
     source: str = POLICY_FILE
 
+    # A meaning is a comment from policy.yaml: it is printed escaped (inert.escape), as every value from a file is.
     def listing(self, indent: str = "  ") -> str:
         width = max((len(c) for c in self.codes), default=0)
-        return "\n".join(f"{indent}{c.ljust(width)}  {self.meanings.get(c, '')}".rstrip() for c in self.codes)
+        return "\n".join(f"{indent}{c.ljust(width)}  {escape(self.meanings.get(c, ''))}".rstrip() for c in self.codes)
 
     def inline(self) -> str:
-        return ", ".join(f"{c} ({self.meanings[c]})" if c in self.meanings else c for c in self.codes)
+        return ", ".join(f"{c} ({escape(self.meanings[c])})" if c in self.meanings else c for c in self.codes)
 
 
 def meanings(text: str) -> dict[str, str]:

@@ -22,6 +22,7 @@ from pathlib import Path
 from validator import clock, metrics, names, plan, signing
 from validator.errors import FatalError
 from validator.finding import Finding
+from validator.inert import escape
 from validator.model import Flag, Policy, Step
 from validator.plan import Position
 from validator.repo import EVIDENCE_DIR, load_policy, read_flag
@@ -32,9 +33,35 @@ SCHEMA_HINT = "../../schema/evidence.schema.json"
 INPUT_KINDS: dict[str, str] = {field: kind for metric in metrics.METRICS.values() for field, kind in metric.inputs}
 
 
+def check_signer_id(keyid: str, public: str, option: str = "--id") -> None:
+    """Refuse a key id ``policy.yaml`` would not take: the rule is the model's own (``Signer.id``)."""
+    from pydantic import ValidationError
+
+    from validator.model import Signer
+
+    try:
+        Signer.model_validate({"id": keyid, "key": public})
+    except ValidationError:
+        raise FatalError(
+            f"{option} '{escape(keyid)}' is not a signer id: 1 to 64 letters, digits, '_', '.' or '-', starting with a letter or digit "
+            "(policy.yaml's signers and every .sig name it)"
+        ) from None
+
+
+def check_run_id(run_id: str) -> None:
+    """Refuse a run id that is not a plain file name in evidence/<flag>/, by the rule the gate applies to cited runs."""
+    if not evidence.plain_run_id(run_id):
+        raise FatalError(
+            f"--run-id '{escape(run_id)}' is not a run id: a plain file name in evidence/<flag>/ "
+            "(no '/', no '\\', no leading '.', nothing invisible), e.g. rr-0104"
+        )
+
+
 def keygen(out: Path, keyid: str) -> str:
     """Write a new private key to ``out`` (0600, never overwriting) and return the policy entry to paste."""
     pem, public = signing.generate()
+    # Checked before the key is written: the snippet printed below must be the entry policy.yaml takes.
+    check_signer_id(keyid, public)
     try:
         fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
@@ -91,6 +118,7 @@ def record(
     step = _step(flag, left)
     guards = [*flag.guards, *step.guards]
     run_id = run_id or f"rr-{seq:04d}"
+    check_run_id(run_id)
     computed: dict[str, Decimal] = {}
     for name, metric in metrics.METRICS.items():
         if all(field in inputs for field, _ in metric.inputs):
@@ -158,6 +186,7 @@ def write(root: Path, recorded: Recorded, key_file: Path, keyid: str) -> tuple[P
         public = signing.public_of(private)
     except signing.SigningError as exc:
         raise FatalError(f"{key_file}: {exc}") from None
+    check_signer_id(keyid, public, "--key-id")
     policy = load_policy(root)
     listed = next((s for s in policy.signers if s.id == keyid), None)
     if listed is not None and listed.key != public:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -16,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from validator.gate import Judgement
 
+from validator import inert as _inert
 from validator.finding import ERROR, WARNING, Finding, sort_key
 
 
@@ -43,32 +43,9 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
 
-# Characters that change what a terminal, a CI log or a reader sees beyond
-# themselves: C0/C1 controls (newline starts a GitHub workflow command, ESC an
-# ANSI sequence), line/paragraph separators, bidi overrides and isolates,
-# zero-width characters, the BOM, and lone surrogates (unprintable: they would
-# crash the UTF-8 encoder of stdout).
-_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff\ud800-\udfff]")
-
-
-# What json.dumps leaves raw: C0 controls it escapes itself (and a raw
-# newline in its output is indentation).
-_UNSAFE_IN_JSON = re.compile(_UNSAFE.pattern.replace("\x00-\x1f", "", 1))
-
-
-def _escape_char(match: re.Match[str]) -> str:
-    code = ord(match.group())
-    return {9: "\\t", 10: "\\n", 13: "\\r"}.get(code) or (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
-
-
-def escape(value: Any) -> str:
-    """Any value from a file or the API as one inert line: every unsafe character written as its escape.
-
-    The one rendering function of every reporter: text, github and json
-    output never carry a control character from input (``"shadow\\n::error"``
-    prints as ``shadow\\n::error`` on one line).
-    """
-    return _UNSAFE.sub(_escape_char, str(value))
+# One definition of what is unsafe and how each output kind renders it
+# (validator/inert.py); ``escape`` is the text rendering every reporter uses.
+escape = _inert.escape
 
 
 def text(result: Result) -> str:
@@ -117,7 +94,7 @@ def as_json(result: Result) -> str:
     }
     # json.dumps escapes C0 controls only; the rest of the unsafe set is
     # written as \\uXXXX too, which decodes to the same string.
-    return _UNSAFE_IN_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", json.dumps(body, indent=2, sort_keys=False, ensure_ascii=False))
+    return _inert.json_text(json.dumps(body, indent=2, sort_keys=False, ensure_ascii=False))
 
 
 def _escape_data(value: str) -> str:
@@ -139,19 +116,8 @@ def github(result: Result) -> str:
 
 
 def inert(text: Any, limit: int = 300) -> str:
-    """Text from a pull request or a flag file as harmless markdown table content.
-
-    No HTML, control or bidi characters escaped (``escape``), no backticks or pipes that break
-    out of a cell, and a zero-width space after every ``@`` so nobody is pinged.
-    """
-    import html
-
-    text = escape(text)
-    if len(text) > limit:
-        text = text[: limit - 1] + "…"
-    text = html.escape(text, quote=False)
-    text = text.replace("|", "\\|").replace("`", "'").replace("\n", " ").replace("\r", " ")
-    return str(text.replace("@", "@\u200b"))
+    """Text from a pull request or a flag file as plain markdown text (``inert.markdown``), table cells included."""
+    return _inert.markdown(text, limit)
 
 
 def markdown(result: Result) -> str:
@@ -161,14 +127,16 @@ def markdown(result: Result) -> str:
     if result.transitions:
         lines += ["| flag | from | to | kind |", "|---|---|---|---|"]
         for move in result.transitions:
-            lines.append(f"| {inert(move['flag'])} | {inert(_position(move, 'from'))} | {inert(_position(move, 'to'))} | {move['kind']} |")
+            lines.append(
+                f"| {inert(move['flag'])} | {inert(_position(move, 'from'))} | {inert(_position(move, 'to'))} | {inert(move['kind'])} |"
+            )
         lines.append("")
     findings = sorted(result.findings, key=sort_key)
     if findings:
         lines += ["| where | rule | problem |", "|---|---|---|"]
         for f in findings:
             level = "warning: " if f.severity == WARNING else ""
-            lines.append(f"| {inert(f'{f.file}:{f.line}:{f.column}')} | {f.rule} | {level}{inert(f.message, 1000)} |")
+            lines.append(f"| {inert(f'{f.file}:{f.line}:{f.column}')} | {inert(f.rule)} | {level}{inert(f.message, 1000)} |")
     return "\n".join(lines) + "\n"
 
 

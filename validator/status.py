@@ -396,7 +396,9 @@ def as_json(statuses: list[FlagStatus], findings: list[Any], base: str | None, n
             }
         )
     body = {"ok": not any(f.severity == "error" for f in findings), "base": base, "flags": items, "problems": len(findings)}
-    return json.dumps(body, indent=2, ensure_ascii=False)
+    from validator.inert import json_text
+
+    return json_text(json.dumps(body, indent=2, ensure_ascii=False))
 
 
 def as_text(statuses: list[FlagStatus], findings: list[Any], base: str | None, now: datetime, colour: bool) -> str:

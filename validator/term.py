@@ -112,10 +112,9 @@ def progress(label: str, *, delay: float = 0.5) -> Iterator[None]:
             sys.stderr.flush()
 
 
-_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
-
-
 def safe(text: object, limit: int = 200) -> str:
-    """Text from a file as inert terminal text: no escape sequences, no bidi overrides, one line."""
-    value = _UNSAFE.sub(" ", str(text))
+    """Text from a file as inert terminal text (``inert.escape``: one line, every unsafe character escaped), shortened."""
+    from validator.inert import escape
+
+    value = escape(text)
     return value if len(value) <= limit else value[: limit - 1] + "…"

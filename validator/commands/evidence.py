@@ -10,6 +10,7 @@ from validator.commands import root as _root
 
 def run(args: argparse.Namespace) -> int:
     from validator import reconciler
+    from validator.inert import escape
 
     if args.evidence_command == "keygen":
         print(reconciler.keygen(args.out, args.id), end="")
@@ -34,9 +35,9 @@ def run(args: argparse.Namespace) -> int:
     )
     if recorded.findings:
         for f in recorded.findings:
-            print(f"{f.file}:{f.line}:{f.column}: {f.rule}: {f.message}")
+            print(f"{escape(f.file)}:{f.line}:{f.column}: {f.rule}: {escape(f.message)}")
         print("flaggate: evidence record refused: nothing written", file=sys.stderr)
         return 1
     run_path, sig_path = reconciler.write(root, recorded, args.key, args.key_id)
-    print(f"wrote {run_path.relative_to(root)} and {sig_path.relative_to(root)}")
+    print(f"wrote {escape(run_path.relative_to(root))} and {escape(sig_path.relative_to(root))}")
     return 0
