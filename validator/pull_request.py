@@ -319,14 +319,16 @@ def comment(pull: Pull, result: Result, approvals: Approvals) -> str:
         lines += ["| flag | from | to | kind | justification |", "|---|---|---|---|---|"]
         for move in moves:
             if move.kind == amend.KIND:
-                name = move.flag or inert(move.path or "?", 120)
+                name = inert(move.flag or move.path or "?", 120)
                 changed = ", ".join(inert(c["field"], 80) for c in move.changes[:5]) + (" …" if len(move.changes) > 5 else "")
                 state = str(move.before) if move.before else "-"
                 lines.append(f"| {name} | {state} | {state} | amend | rules changed: {changed} |")
                 continue
             block = move.head.flag.transition if move.head and move.head.flag else None
             why = inert(block.justification) if block else ""
-            lines.append(f"| {move.flag} | {move.before or '(new)'} | {move.after or '(deleted)'} | {move.kind} | {why} |")
+            lines.append(
+                f"| {inert(move.flag or '?', 80)} | {move.before or '(new)'} | {move.after or '(deleted)'} | {move.kind} | {why} |"
+            )
         lines.append("")
     else:
         lines += ["No flag changes state in this pull request.", ""]
@@ -343,7 +345,7 @@ def comment(pull: Pull, result: Result, approvals: Approvals) -> str:
         for move in amends:
             for change in move.changes:
                 before, after = (inert(amend.show(change[side]), 200) for side in ("before", "after"))
-                lines.append(f"- {move.flag or inert(move.path or '?', 120)}: {inert(change['field'], 120)}: {before} → {after}")
+                lines.append(f"- {inert(move.flag or move.path or '?', 120)}: {inert(change['field'], 120)}: {before} → {after}")
         lines.append("")
 
     pending = {f.flag: f.message for f in result.findings if f.rule == "soak"}
@@ -360,7 +362,7 @@ def comment(pull: Pull, result: Result, approvals: Approvals) -> str:
                 verdict = f"green ({figures})" if figures else "green"
             else:
                 verdict = "not green: " + "; ".join(inert(p.message.split(": ", 1)[-1], 160) for p in run.problems)
-            lines.append(f"| {flag} | {inert(run.run_id, 60)} | {verdict} |")
+            lines.append(f"| {inert(flag or '?', 80)} | {inert(run.run_id, 60)} | {verdict} |")
         lines.append("")
 
     by_rule: dict[str, list[Finding]] = {}
@@ -381,13 +383,13 @@ def comment(pull: Pull, result: Result, approvals: Approvals) -> str:
         lines += [f"#### {rule}", ""]
         for f in items:
             level = "⚠️ " if f.severity != ERROR else ""
-            lines.append(f"- {level}`{inert(f.file, 120)}:{f.line}` {inert(f.message, 400)}")
+            lines.append(f"- {level}{inert(f.file, 120)}:{f.line}: {inert(f.message, 400)}")
         lines.append("")
 
     lines += ["#### Approvals", ""]
     if approvals.needed:
         for flag, need in approvals.needed.items():
-            lines.append(f"- {flag}: needs {inert(need, 300)}")
+            lines.append(f"- {inert(flag, 80)}: needs {inert(need, 300)}")
         for finding in approvals.findings:
             lines.append(f"- ❌ missing: {inert(finding.message, 400)}")
         if approvals.sources:
