@@ -315,3 +315,24 @@ def test_record_refuses_a_key_id_policy_yaml_would_not_take(signed: dict[str, An
     code, out = record(signed["repo"], capsys, signed["key"], "recon-2026\n  - id: x", 104, 20)
     assert code == 2 and "--key-id" in out and "is not a signer id" in out, out
     assert not (signed["repo"] / "evidence/allocation_dual_write/rr-0104.json").exists()
+
+
+def test_record_refuses_a_seq_the_flag_already_has(signed: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
+    """A second run with seq 103 would make every promotion citing rr-0103 refused, for good (attack)."""
+    repo = signed["repo"]
+    assert record(repo, capsys, signed["key"], "recon-2026", 103, 18)[0] == 0
+    before = sorted((repo / "evidence/allocation_dual_write").iterdir())
+    code, out = record(repo, capsys, signed["key"], "recon-2026", 103, 19, extra=["--run-id", "rr-0103-again"])
+    assert code == 2 and "seq 103 is already the seq of evidence/allocation_dual_write/rr-0103.json" in out, out
+    assert sorted((repo / "evidence/allocation_dual_write").iterdir()) == before
+
+
+def test_record_refuses_a_key_the_policy_limits_to_other_flags(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The gate refuses runs signed by a key policy.yaml allows for other flags only: record must not write them (attack)."""
+    repo = new_repo(tmp_path)
+    key, public = keygen(tmp_path, capsys, "recon-2026")
+    add_signer(repo, "recon-2026", public, flags=["ledger_backfill_mode"])
+    commit_all(repo, "policy: the backfill reconciler's key", "2026-11-01T06:00:00Z")
+    code, out = record(repo, capsys, key, "recon-2026", 101, 18)
+    assert code == 2 and "lets recon-2026 sign runs of ledger_backfill_mode only, not allocation_dual_write" in out, out
+    assert not (repo / "evidence/allocation_dual_write").exists() or not any((repo / "evidence/allocation_dual_write").iterdir())

@@ -78,6 +78,7 @@ class Recorded:
     path: str
     text: bytes
     findings: list[Finding]
+    flag: str = ""
 
 
 def parse_inputs(pairs: list[str]) -> dict[str, object]:
@@ -119,6 +120,7 @@ def record(
     guards = [*flag.guards, *step.guards]
     run_id = run_id or f"rr-{seq:04d}"
     check_run_id(run_id)
+    _seq_unused(root, flag.name, seq)
     computed: dict[str, Decimal] = {}
     for name, metric in metrics.METRICS.items():
         if all(field in inputs for field, _ in metric.inputs):
@@ -155,7 +157,20 @@ def record(
     if body["status"] != evidence.GREEN:
         # A red run is recorded as it is: its own status is its only "problem".
         findings = [f for f in findings if "only a finished green run counts" not in f.message]
-    return Recorded(run.path, text, findings)
+    return Recorded(run.path, text, findings, flag.name)
+
+
+def _seq_unused(root: Path, flag: str, seq: int) -> None:
+    """A seq names one run of a flag: a second run with it would make every promotion citing the first
+    one refused, and evidence is append-only, so it could never be taken back."""
+    directory = root / evidence.EVIDENCE_DIR / flag
+    for path in sorted(directory.glob("*.json")) if directory.is_dir() else []:
+        try:
+            raw = path.read_bytes()
+        except OSError:
+            continue
+        if evidence._peek_run(flag, path.stem, raw).data.get("seq") == seq:
+            raise FatalError(f"seq {seq} is already the seq of {path.relative_to(root)}: each run of {flag} has its own seq")
 
 
 def _step(flag: Flag, here: Position) -> Step:
@@ -191,6 +206,8 @@ def write(root: Path, recorded: Recorded, key_file: Path, keyid: str) -> tuple[P
     listed = next((s for s in policy.signers if s.id == keyid), None)
     if listed is not None and listed.key != public:
         raise FatalError(f"{key_file} is not the key policy.yaml lists as {keyid}")
+    if listed is not None and listed.flags is not None and recorded.flag not in listed.flags:
+        raise FatalError(f"policy.yaml lets {keyid} sign runs of {', '.join(listed.flags)} only, not {recorded.flag}; nothing written")
     signature = signing.sign(private, keyid, recorded.text)
     run_path = root / recorded.path
     sig_path = root / (recorded.path + signing.SIG_SUFFIX)
