@@ -167,11 +167,17 @@ def test_runs_that_do_not_count(attack: str, signed: dict[str, Any], tmp_path: P
         other, public = keygen(tmp_path, capsys, "rogue")
         if attack == "signer-added-in-the-pr":
             add_signer(repo, "rogue", public)
+        saved = ""
         if attack == "not-allowed-for-flag":
             add_signer(repo, "rogue", public, flags=["outbox_enabled"])
             commit_all(repo, "rogue may sign outbox runs", "2026-11-01T07:00:00Z")
+            # record refuses such runs; the author signs them against a policy of their own, then puts it back.
+            saved = (repo / "policy.yaml").read_text()
+            (repo / "policy.yaml").write_text(saved.replace("    flags: [outbox_enabled]\n", ""))
         for seq, day in ((101, 18), (102, 19), (103, 20)):
             assert record(repo, capsys, other, "rogue", seq, day)[0] == 0
+        if saved:
+            (repo / "policy.yaml").write_text(saved)
         expect = "may sign runs of outbox_enabled only" if attack == "not-allowed-for-flag" else "'rogue', which is not a signer"
     else:
         for seq, day in ((101, 18), (102, 19), (103, 20)):
