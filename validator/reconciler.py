@@ -120,7 +120,7 @@ def record(
     guards = [*flag.guards, *step.guards]
     run_id = run_id or f"rr-{seq:04d}"
     check_run_id(run_id)
-    _seq_unused(root, flag.name, seq)
+    _seq_unused(root, flag.name, seq, run_id)
     computed: dict[str, Decimal] = {}
     for name, metric in metrics.METRICS.items():
         if all(field in inputs for field, _ in metric.inputs):
@@ -160,11 +160,13 @@ def record(
     return Recorded(run.path, text, findings, flag.name)
 
 
-def _seq_unused(root: Path, flag: str, seq: int) -> None:
+def _seq_unused(root: Path, flag: str, seq: int, run_id: str) -> None:
     """A seq names one run of a flag: a second run with it would make every promotion citing the first
     one refused, and evidence is append-only, so it could never be taken back."""
     directory = root / evidence.EVIDENCE_DIR / flag
     for path in sorted(directory.glob("*.json")) if directory.is_dir() else []:
+        if path.stem == run_id:
+            continue  # the same run again: refused when written, as evidence is append-only
         try:
             raw = path.read_bytes()
         except OSError:
