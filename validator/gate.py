@@ -97,8 +97,31 @@ def load_base(root: Path, ref: str, head: Snapshot | None = None) -> Base:
         return base
     asked = frozenset(name for name in _moving(base.snapshot, head) if _reads_history(base.snapshot, head, name))
     # Nothing to ask (a promotion out of a first step that soaks nothing, a demote, an amend): the history is not even listed.
-    base.standings = timeline.standings_at(root, sha, asked) if asked else {}
+    base.standings = _standings(root, sha, asked, base.snapshot, head) if asked else {}
     return base
+
+
+def _standings(root: Path, sha: str, asked: frozenset[str], base: Snapshot, head: Snapshot) -> dict[str, timeline.Standing]:
+    """Where the ``asked`` flags stand at ``sha``: a walk kept for it, else from their newest versions
+    (``validator.narrow``, exact where it answers), else the walk of their whole history."""
+    from validator import histcache, narrow
+
+    cache = histcache.open_cache(root)
+    kept = cache.exact(sha, asked) if cache is not None else None
+    if kept is not None:
+        return kept.standings
+    quick: dict[str, narrow.Ask] = {}
+    for name in asked:
+        files = [f for f in base.files if f.flag is not None and f.flag.name == name]
+        now_file = head.flags.get(name)
+        block = now_file.flag.transition if now_file is not None and now_file.flag is not None else None
+        if len(files) == 1:
+            quick[name] = narrow.Ask(files[0].path, tuple(block.evidence) if block is not None else ())
+    found = narrow.standings_of(root, sha, quick)
+    rest = asked - set(found)
+    if rest:
+        found.update(timeline.standings_at(root, sha, frozenset(rest)))
+    return found
 
 
 def _moving(base: Snapshot, head: Snapshot) -> frozenset[str]:

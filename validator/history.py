@@ -400,3 +400,76 @@ def push_branch(root: Path, branch: str, paths: list[str], message: str, remote:
     finally:
         git(root, "checkout", "-q", start)
     return sha
+
+
+def blob_hits(root: Path, ids: list[str], needles: list[bytes]) -> dict[str, bytes] | None:
+    """The blobs of ``ids`` (one ``git cat-file --batch``) whose contents hold any of ``needles``, by id.
+
+    Everything git writes is taken in one read and searched at C speed; only
+    where a needle occurs is the output cut into objects.  None when any of
+    ``ids`` is missing or not a blob (the caller then asks the slower way,
+    which says what is wrong).
+    """
+    if not ids:
+        return {}
+    proc = subprocess.Popen(
+        ["git", "cat-file", "--batch", "--buffer"],
+        cwd=root,
+        env=_env(),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    if proc.stdin is None or proc.stdout is None or proc.stderr is None:
+        raise HistoryError("git cat-file started without its pipes")
+    stdin, names = proc.stdin, "".join(f"{i}\n" for i in ids).encode("ascii")
+
+    def feed() -> None:
+        try:
+            stdin.write(names)
+            stdin.close()
+        except BrokenPipeError:
+            pass
+
+    writer = threading.Thread(target=feed, daemon=True)
+    writer.start()
+    out = proc.stdout.read()  # one buffer, read in large chunks (no poll per 32 KiB)
+    writer.join()
+    err = proc.stderr.read()
+    proc.stdout.close()
+    proc.stderr.close()
+    if proc.wait() != 0:
+        raise HistoryError(f"git cat-file failed: {err.decode(errors='replace').strip() or f'exit {proc.returncode}'}")
+    where: list[int] = []
+    for needle in needles:
+        at = out.find(needle)
+        while at >= 0:
+            where.append(at)
+            at = out.find(needle, at + 1)
+    checked = b" missing\n" not in out and b" ambiguous\n" not in out
+    if not where and checked:
+        return {}
+    # Cut into objects: each "<id> <type> <size>\n<contents>\n".
+    spans: list[tuple[int, int]] = []
+    pos, end = 0, len(out)
+    for name in ids:
+        line_end = out.find(b"\n", pos)
+        if line_end < 0:
+            return None
+        header = out[pos:line_end].split(b" ")
+        if len(header) != 3 or header[1] != b"blob" or header[0].decode("ascii", "replace") != name:
+            return None
+        start = line_end + 1
+        pos = start + int(header[2]) + 1
+        spans.append((start, pos - 1))
+    if pos != end:
+        return None
+    found: dict[str, bytes] = {}
+    where.sort()
+    k = 0
+    for name, (start, stop) in zip(ids, spans):
+        while k < len(where) and where[k] < start:
+            k += 1
+        if k < len(where) and where[k] < stop:
+            found[name] = out[start:stop]
+    return found

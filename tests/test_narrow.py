@@ -1,0 +1,208 @@
+"""The standing read from a flag's newest versions (``validator.narrow``) against every flag's whole walk.
+
+Each case is a real git history; the quick answer, where it gives one, must
+be the whole walk's (step, entry commit and time, runs the change cites that
+were cited before), and ``check --base`` must give the same verdict both
+ways.  Where the quick reading cannot be sure (a second file, a deletion, a
+run cited before), it must leave the flag to the walk, and the cases say
+which it does, so a quick path that always gave up would fail here too.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import set_top, set_transition
+from tests.gitrepo import DUAL, commit_all, flag_path, git, new_repo, set_state, three_runs, write_run
+from validator import check, gate, histcache, history, narrow, timeline
+from validator.repo import WorkTree
+
+DUAL_NAME = "allocation_dual_write"
+NOW = "2026-11-20T12:00:00Z"
+
+
+def _compare(repo: Path, monkeypatch: pytest.MonkeyPatch, cites: list[str], *, answers: bool, now: str = NOW) -> None:
+    """The quick standing equals the whole walk's (and answers or not, as said); the verdicts agree."""
+    monkeypatch.setenv(histcache.DISABLE_ENV, "1")
+    sha = history.resolve(repo, "HEAD")
+    path = next(p for p in (repo / "flags").glob("*.yaml") if f"name: {DUAL_NAME}\n" in p.read_text())
+    quick = narrow.standings_of(repo, sha, {DUAL_NAME: narrow.Ask(f"flags/{path.name}", tuple(cites))})
+    whole = timeline.standings_at(repo, sha, None)[DUAL_NAME]
+    assert (DUAL_NAME in quick) == answers
+    if answers:
+        got = quick[DUAL_NAME]
+        assert (got.step, got.entered_at, got.entered_commit) == (whole.step, whole.entered_at, whole.entered_commit)
+        assert got.cited == {q: c for q, c in whole.cited.items() if q in cites}
+    when = datetime.fromisoformat(now.replace("Z", "+00:00"))
+    fast = check.run(repo, WorkTree(repo), base="HEAD", now=when)
+    slow = check.judge_change(repo, gate.load_base(repo, "HEAD"), WorkTree(repo), when)
+    key = sorted((f.file, f.line, f.column, f.rule, f.message, f.severity) for f in fast.findings)
+    assert key == sorted((f.file, f.line, f.column, f.rule, f.message, f.severity) for f in slow.findings)
+    assert fast.transitions == slow.transitions
+
+
+def _promote(repo: Path, start: int = 101) -> list[str]:
+    runs = three_runs(repo, start=start)
+    set_state(repo, DUAL_NAME, "enforce", frm="shadow", evidence=runs)
+    return runs
+
+
+def _cycle(repo: Path, day: int, runs_from: int) -> None:
+    """shadow -> enforce with three runs (committed with them), then back to shadow."""
+    ids = []
+    for i in range(3):
+        run_id = f"rr-{runs_from + i:04d}"
+        write_run(repo, DUAL_NAME, run_id, runs_from + i, finished=f"2026-11-{day:02d}T01:12:00Z")
+        ids.append(run_id)
+    set_state(repo, DUAL_NAME, "enforce", frm="shadow", evidence=ids)
+    commit_all(repo, "enforce", f"2026-11-{day:02d}T06:00:00Z")
+    set_state(repo, DUAL_NAME, "shadow", frm="enforce", reason="OPERATOR_DECISION")
+    commit_all(repo, "back to shadow", f"2026-11-{day:02d}T12:00:00Z")
+
+
+def test_demote_and_re_promote_many_times(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    repo = new_repo(tmp_path, "2026-10-01T00:00:00Z")
+    for n, day in enumerate(range(2, 12, 2)):
+        _cycle(repo, day, 10 + 3 * n)
+    runs = _promote(repo, start=200)
+    _compare(repo, monkeypatch, runs, answers=True)
+    _compare(repo, monkeypatch, runs, answers=True, now="2026-11-12T00:00:00Z")  # the soak not over: its entry in the message
+
+
+def test_a_run_cited_before_is_left_to_the_walk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    repo = new_repo(tmp_path, "2026-10-01T00:00:00Z")
+    _cycle(repo, 2, 10)
+    write_run(repo, DUAL_NAME, "rr-0013", 13, finished="2026-11-19T01:12:00Z")
+    write_run(repo, DUAL_NAME, "rr-0014", 14, finished="2026-11-19T02:12:00Z")
+    set_state(repo, DUAL_NAME, "enforce", frm="shadow", evidence=["rr-0012", "rr-0013", "rr-0014"])
+    _compare(repo, monkeypatch, ["rr-0012", "rr-0013", "rr-0014"], answers=False)
+    assert any("already cited" in f.message for f in check.run(repo, WorkTree(repo), base="HEAD", now=datetime.now().astimezone()).findings)
+
+
+def test_a_run_cited_by_a_demote_is_not_a_citation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A demote's transition block naming a run: the bytes are there, the parse says it is no promotion's: answered."""
+    repo = new_repo(tmp_path, "2026-10-01T00:00:00Z")
+    runs = three_runs(repo, start=300)
+    set_state(repo, DUAL_NAME, "off", frm="shadow", reason="OPERATOR_DECISION")
+    commit_all(repo, "off", "2026-10-02T00:00:00Z")
+    set_state(repo, DUAL_NAME, "shadow", frm="off", evidence=[])
+    commit_all(repo, "shadow", "2026-10-03T00:00:00Z")
+    text = flag_path(repo, DUAL_NAME).read_text().replace("justification: ", f"justification: mentions {runs[0]} ")
+    flag_path(repo, DUAL_NAME).write_text(text)
+    commit_all(repo, "justification names a run", "2026-10-04T00:00:00Z")
+    set_state(repo, DUAL_NAME, "enforce", frm="shadow", evidence=runs)
+    _compare(repo, monkeypatch, runs, answers=True)
+
+
+def test_an_escaped_citation_is_left_to_the_walk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An earlier promotion cited rr-0101 spelled with YAML escapes: no bytes of the id, found all the same."""
+    repo = new_repo(tmp_path, "2026-10-01T00:00:00Z")
+    runs = three_runs(repo)
+    set_state(repo, DUAL_NAME, "enforce", frm="shadow", evidence=['"rr\\x2d0101"', '"rr\\x2d0102"', '"rr\\x2d0103"'])
+    assert b"rr-0101" not in flag_path(repo, DUAL_NAME).read_bytes()
+    commit_all(repo, "enforce, escaped ids", "2026-10-10T00:00:00Z")
+    set_state(repo, DUAL_NAME, "shadow", frm="enforce", reason="OPERATOR_DECISION")
+    commit_all(repo, "back", "2026-10-11T00:00:00Z")
+    set_state(repo, DUAL_NAME, "enforce", frm="shadow", evidence=runs)
+    _compare(repo, monkeypatch, runs, answers=False)
+    assert any("already cited" in f.message for f in check.run(repo, WorkTree(repo), base="HEAD", now=datetime.now().astimezone()).findings)
+
+
+def test_deleted_and_re_added_is_left_to_the_walk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    repo = new_repo(tmp_path, "2026-10-01T00:00:00Z")
+    text = flag_path(repo, DUAL_NAME).read_text()
+    flag_path(repo, DUAL_NAME).unlink()
+    commit_all(repo, "gone", "2026-10-02T00:00:00Z")
+    flag_path(repo, DUAL_NAME).write_text(text)
+    commit_all(repo, "back", "2026-11-15T00:00:00Z")
+    _compare(repo, monkeypatch, _promote(repo), answers=False)
+
+
+def test_renamed_is_left_to_the_walk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    repo = new_repo(tmp_path, "2026-10-01T00:00:00Z")
+    set_state(repo, DUAL_NAME, "off", frm="shadow", reason="OPERATOR_DECISION")
+    commit_all(repo, "off", "2026-10-02T00:00:00Z")
+    set_state(repo, DUAL_NAME, "shadow", frm="off", evidence=[])
+    commit_all(repo, "shadow", "2026-11-15T00:00:00Z")
+    git(repo, "mv", DUAL, "flags/dual.yaml")
+    commit_all(repo, "rename", "2026-11-16T00:00:00Z")
+    set_top(repo / "flags/dual.yaml", "state", "enforce")
+    ids = ", ".join(three_runs(repo))
+    set_transition(repo / "flags/dual.yaml", f"transition:\n  from: shadow\n  to: enforce\n  justification: runs\n  evidence: [{ids}]\n")
+    _compare(repo, monkeypatch, ["rr-0101", "rr-0102", "rr-0103"], answers=False)
+
+
+def test_a_second_file_that_came_and_went_is_left_to_the_walk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    repo = new_repo(tmp_path)
+    second = repo / "flags/zz_second.yaml"
+    second.write_text(flag_path(repo, DUAL_NAME).read_text())
+    set_top(second, "state", "enforce")
+    commit_all(repo, "a second file", "2026-11-15T00:00:00Z")
+    second.unlink()
+    commit_all(repo, "and goes", "2026-11-16T00:00:00Z")
+    _compare(repo, monkeypatch, _promote(repo), answers=False)
+
+
+def test_unreadable_versions_and_amends_on_the_way(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An unreadable version (no event), an amend of the soak and a reworded justification after the entry: answered."""
+    repo = new_repo(tmp_path, "2026-10-01T00:00:00Z")
+    set_state(repo, DUAL_NAME, "off", frm="shadow", reason="OPERATOR_DECISION")
+    commit_all(repo, "off", "2026-10-02T00:00:00Z")
+    good = flag_path(repo, DUAL_NAME).read_text()
+    flag_path(repo, DUAL_NAME).write_text(good + "state: [unreadable\n")
+    commit_all(repo, "broken", "2026-10-03T00:00:00Z")
+    flag_path(repo, DUAL_NAME).write_text(good)
+    set_state(repo, DUAL_NAME, "shadow", frm="off", evidence=[])
+    commit_all(repo, "shadow", "2026-11-10T00:00:00Z")
+    path = flag_path(repo, DUAL_NAME)
+    path.write_text(path.read_text().replace("soak_days: 7", "soak_days: 5"))
+    commit_all(repo, "amend the soak", "2026-11-11T00:00:00Z")
+    flag_path(repo, DUAL_NAME).write_text(flag_path(repo, DUAL_NAME).read_text() + "state: [unreadable\n")
+    commit_all(repo, "broken again", "2026-11-12T00:00:00Z")
+    flag_path(repo, DUAL_NAME).write_text(path.read_text().replace("state: [unreadable\n", "").replace("test change", "reworded"))
+    commit_all(repo, "reworded", "2026-11-13T00:00:00Z")
+    runs = _promote(repo)
+    _compare(repo, monkeypatch, runs, answers=True)
+    _compare(repo, monkeypatch, runs, answers=True, now="2026-11-14T00:00:00Z")
+
+
+def test_backdated_entry_and_merged_moves(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The entry into shadow comes by a merge, dated before an unrelated commit on main: its effective time counts."""
+    repo = new_repo(tmp_path, "2026-10-01T00:00:00Z")
+    set_state(repo, DUAL_NAME, "off", frm="shadow", reason="OPERATOR_DECISION")
+    commit_all(repo, "off", "2026-10-02T00:00:00Z")
+    git(repo, "checkout", "-q", "-b", "feature")
+    set_state(repo, DUAL_NAME, "shadow", frm="off", evidence=[])
+    commit_all(repo, "shadow (branch)", "2026-10-03T00:00:00Z")
+    git(repo, "checkout", "-q", "main")
+    (repo / "NOTES.md").write_text("main moves on\n")
+    commit_all(repo, "unrelated, dated the 18th", "2026-11-18T00:00:00Z")
+    git(repo, "merge", "-q", "--no-ff", "feature", "-m", "Merge feature", date="2026-11-01T00:00:00Z")
+    runs = _promote(repo)
+    _compare(repo, monkeypatch, runs, answers=True)
+    _compare(repo, monkeypatch, runs, answers=True, now="2026-11-22T00:00:00Z")
+
+
+def test_the_flag_and_its_evidence_in_one_direct_push(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A direct push promotes and demotes with runs in the same commits; the change then cites new runs: answered, the same."""
+    repo = new_repo(tmp_path, "2026-10-01T00:00:00Z")
+    _cycle(repo, 5, 50)
+    _compare(repo, monkeypatch, _promote(repo, start=60), answers=True)
+
+
+def test_a_position_twice_on_the_plan_before_the_move(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The backfill's plan has off twice: leaving read_only after coming from off is answered (read_only is once)."""
+    backfill = "ledger_backfill_mode"
+    repo = new_repo(tmp_path, "2026-10-01T00:00:00Z")
+    set_state(repo, backfill, "read_only", frm="off", evidence=[])
+    commit_all(repo, "read_only", "2026-11-02T00:00:00Z")
+    monkeypatch.setenv(histcache.DISABLE_ENV, "1")
+    sha = history.resolve(repo, "HEAD")
+    quick = narrow.standings_of(repo, sha, {backfill: narrow.Ask(f"flags/{backfill}.yaml", ())})
+    # off (the move's before) is twice on the plan: the step before the move is the walk's to tell
+    assert backfill not in quick
+    whole = timeline.standings_at(repo, sha, None)[backfill]
+    assert whole.entered_commit == sha

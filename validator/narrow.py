@@ -1,0 +1,182 @@
+"""Where a flag a change promotes stands at the base, from the newest versions of its file alone.
+
+``check --base`` reads, of a promoted flag's standing, its step, when it
+entered it and whether the runs the change cites were cited before
+(``gate._reads_history``).  The whole walk (``timeline.Walk``) parses every
+version of every file that could name the flag, back to its creation: years
+of promotions.  Most of them cannot change the answer, and git can tell which
+without parsing them:
+
+* the list of commits and blob ids is the whole walk's own
+  (``history.first_parent_log`` of ``flags/``);
+* a blob that could name the flag is one holding its name's bytes or a
+  backslash (``timeline._may_name``): every such blob at any other path is
+  parsed by the strict reader, and if one names the flag (a second file, a
+  rename), the whole walk is asked instead;
+* a version of the flag's file that cites a run the change cites holds that
+  id's bytes or a backslash (a run id here has no space or quote, so YAML
+  can spell it no other way): every version of the file is searched for them
+  at C speed (``history.blob_hits``), the hits are parsed, and if one of them
+  names the flag and cites such a run, the whole walk is asked instead;
+* when it entered its step is the newest version whose position differs
+  from the one before (or the file's creation): the versions are parsed
+  newest first down to that one, and the events from there on are replayed
+  by the whole walk's own functions (``timeline._flag_events``,
+  ``timeline.standings``).  A deletion, a version naming another flag, or a
+  step the version before does not name once, on the way: the whole walk.
+
+So the answer is the whole walk's whenever one is given (``tests/test_narrow.py``
+holds the two to the same verdicts on real histories); ``None`` otherwise.
+The standing's ``cited`` holds only runs the change cites (none: the walk is
+asked whenever one of them was).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from validator import history
+from validator.repo import FLAGS_DIR
+from validator.timeline import Event, Facts, Reader, Standing, Unreadable, _flag_events, _is_flag_path, _may_name, standings
+
+_REGULAR = ("100644", "100755")
+
+
+@dataclass(frozen=True)
+class Ask:
+    """One flag to settle: the path of its only file at the base, and the run ids the change cites for it."""
+
+    path: str
+    cites: tuple[str, ...]
+
+
+def _plain(run_id: str) -> bool:
+    """A run id YAML can spell only with its own bytes or a backslash escape (no folding, no quote doubling)."""
+    return run_id != "" and all(ch.isprintable() and not ch.isspace() and ch != "'" for ch in run_id)
+
+
+def standings_of(root: Path, sha: str, asked: dict[str, Ask], effective: dict[str, int] | None = None) -> dict[str, Standing]:
+    """The standings of the ``asked`` flags this can settle exactly; the others are left out (ask the whole walk)."""
+    asked = {name: ask for name, ask in asked.items() if all(_plain(q) for q in ask.cites)}
+    if not asked:
+        return {}
+    try:
+        commits = history.first_parent_log(root, sha, [f"{FLAGS_DIR}/"], people=False)
+    except history.HistoryError:
+        return {}  # the whole walk says what is wrong
+    paths = {ask.path: name for name, ask in asked.items()}
+    versions: dict[str, list[tuple[history.Commit, str | None]]] = {path: [] for path in paths}
+    others: dict[str, str] = {}  # blob -> a path it is at
+    for commit in commits:
+        for change in commit.changes:
+            if not _is_flag_path(change.path):
+                continue
+            regular = change.new_blob if change.new_blob is not None and change.new_mode in _REGULAR else None
+            if change.path in versions:
+                versions[change.path].append((commit, regular))
+            elif regular is not None:
+                others.setdefault(regular, change.path)
+    reader = Reader()
+    names = frozenset(asked)
+    # Another path holding a blob that may name an asked flag: parsed; naming one of them, that flag is the walk's.
+    hits = history.blob_hits(root, sorted(others), [b"\\", *(n.encode() for n in names)])
+    if hits is None:
+        return {}
+    settled = set(names)
+    for blob, raw in hits.items():
+        if not _may_name(raw, names):
+            continue
+        try:
+            facts = reader.facts(others[blob], raw, blob)
+        except Unreadable:
+            continue
+        settled.discard(facts.name)
+    found: dict[str, Standing] = {}
+    for path, name in paths.items():
+        if name in settled:
+            standing = _standing(root, sha, name, path, asked[name].cites, versions[path], reader, effective)
+            if standing is not None:
+                found[name] = standing
+    return found
+
+
+def _standing(
+    root: Path,
+    sha: str,
+    name: str,
+    path: str,
+    cites: tuple[str, ...],
+    versions: list[tuple[history.Commit, str | None]],
+    reader: Reader,
+    effective: dict[str, int] | None,
+) -> Standing | None:
+    if not versions or versions[-1][1] is None:
+        return None
+    blobs = [blob for _, blob in versions if blob is not None]
+    if len(blobs) != len(versions):
+        return None  # deleted (or not a regular file) on the way: creations and deletions are the walk's
+    hits = history.blob_hits(root, list(dict.fromkeys(blobs)), [b"\\", *(q.encode() for q in cites)])
+    if hits is None:
+        return None
+    for blob, raw in hits.items():
+        try:
+            facts = reader.facts(path, raw, blob)
+        except Unreadable:
+            continue  # an unreadable version makes no event
+        if facts.name == name and any(q in _evidence(facts) for q in cites):
+            return None  # cited before (or spelled so): the walk says by which promotion
+    # Newest first, down to the version before the newest move (or the creation), read a few at a time.
+    window: list[tuple[history.Commit, Facts]] = []
+    before: Facts | None = None
+    newest_first = list(reversed(versions))
+    start, batch, done = 0, 4, False
+    while start < len(newest_first) and not done:
+        part = newest_first[start : start + batch]
+        start, batch = start + batch, batch * 2
+        wanted = [blob for _, blob in part if blob is not None and not reader.has(blob)]
+        bodies = dict(zip(wanted, history.Blobs(root).read(wanted)))
+        for commit, version in part:
+            if version is None:
+                return None
+            body = bodies.get(version, b"")
+            if body is None:
+                return None  # git lacks it: the walk says so
+            try:
+                facts = reader.facts(path, body, version)
+            except Unreadable:
+                continue
+            if facts.name != name:
+                return None
+            if window and window[-1][1].position != facts.position:
+                before, done = facts, True
+                break
+            window.append((commit, facts))
+    if not window:
+        return None
+    window.reverse()
+    steps: dict[str, int | None] = {}
+    known: dict[str, Standing] = {}
+    if before is not None:
+        # The walk's step before the move is an index of the held position in the held plan (every event
+        # relocates onto one); where that position is on the plan once, it is that index.
+        if before.plan.count(before.position) != 1:
+            return None
+        steps[name] = before.plan.index(before.position)
+        known[name] = Standing(steps[name], None, None)
+    times = effective if effective is not None else history.effective_times(root, sha)
+    events: list[Event] = []
+    held: tuple[str, Facts] | None = (path, before) if before is not None else None
+    for commit, facts in window:
+        commit.effective = times.get(commit.sha, commit.time)
+        events.extend(_flag_events(commit, name, held, (path, facts), steps))
+        held = (path, facts)
+    result = standings(list(events), known).get(name)
+    if result is None or result.entered_commit is None:
+        return None
+    return Standing(result.step, result.entered_at, result.entered_commit, {q: c for q, c in result.cited.items() if q in cites})
+
+
+def _evidence(facts: Facts) -> list[str]:
+    ids = (facts.transition or {}).get("evidence") or []
+    return [i for i in ids if isinstance(i, str)] if isinstance(ids, list) else []
