@@ -33,14 +33,18 @@ asked whenever one of them was).
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Generic, TypeVar
 
 from validator import history
 from validator.repo import FLAGS_DIR
 from validator.timeline import Event, Facts, Reader, Standing, Unreadable, _flag_events, _is_flag_path, _may_name, standings
 
 _REGULAR = ("100644", "100755")
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -61,9 +65,13 @@ def standings_of(root: Path, sha: str, asked: dict[str, Ask], effective: dict[st
     asked = {name: ask for name, ask in asked.items() if all(_plain(q) for q in ask.cites)}
     if not asked:
         return {}
+    # git lists the effective times on the other core while this one reads the listing.
+    times = _Background(lambda: history.effective_times(root, sha)) if effective is None else None
     try:
         commits = history.first_parent_log(root, sha, [f"{FLAGS_DIR}/"], people=False)
     except history.HistoryError:
+        if times is not None:
+            times.result()
         return {}  # the whole walk says what is wrong
     paths = {ask.path: name for name, ask in asked.items()}
     versions: dict[str, list[tuple[history.Commit, str | None]]] = {path: [] for path in paths}
@@ -79,9 +87,17 @@ def standings_of(root: Path, sha: str, asked: dict[str, Ask], effective: dict[st
                 others.setdefault(regular, change.path)
     reader = Reader()
     names = frozenset(asked)
+    # Every version of each asked flag's file searched for the runs the change cites, beside the other paths' blobs.
+    own = {path: _Background(_search(root, _blobs(versions[path]), asked[name].cites)) for path, name in paths.items()}
     # Another path holding a blob that may name an asked flag: parsed; naming one of them, that flag is the walk's.
-    hits = history.blob_hits(root, sorted(others), [b"\\", *(n.encode() for n in names)])
-    if hits is None:
+    try:
+        hits = history.blob_hits(root, sorted(others), [b"\\", *(n.encode() for n in names)])
+    except history.HistoryError:
+        hits = None  # the whole walk says what is wrong
+    finally:
+        found_own = {path: job.result() for path, job in own.items()}
+        effective = times.result() if times is not None else effective
+    if hits is None or effective is None:
         return {}
     settled = set(names)
     for blob, raw in hits.items():
@@ -95,28 +111,24 @@ def standings_of(root: Path, sha: str, asked: dict[str, Ask], effective: dict[st
     found: dict[str, Standing] = {}
     for path, name in paths.items():
         if name in settled:
-            standing = _standing(root, sha, name, path, asked[name].cites, versions[path], reader, effective)
+            standing = _standing(name, path, asked[name].cites, versions[path], found_own[path], reader, root, effective)
             if standing is not None:
                 found[name] = standing
     return found
 
 
 def _standing(
-    root: Path,
-    sha: str,
     name: str,
     path: str,
     cites: tuple[str, ...],
     versions: list[tuple[history.Commit, str | None]],
+    hits: dict[str, bytes] | None,
     reader: Reader,
-    effective: dict[str, int] | None,
+    root: Path,
+    times: dict[str, int],
 ) -> Standing | None:
-    if not versions or versions[-1][1] is None:
-        return None
-    blobs = [blob for _, blob in versions if blob is not None]
-    if len(blobs) != len(versions):
+    if not versions or versions[-1][1] is None or any(blob is None for _, blob in versions):
         return None  # deleted (or not a regular file) on the way: creations and deletions are the walk's
-    hits = history.blob_hits(root, list(dict.fromkeys(blobs)), [b"\\", *(q.encode() for q in cites)])
     if hits is None:
         return None
     for blob, raw in hits.items():
@@ -164,7 +176,6 @@ def _standing(
             return None
         steps[name] = before.plan.index(before.position)
         known[name] = Standing(steps[name], None, None)
-    times = effective if effective is not None else history.effective_times(root, sha)
     events: list[Event] = []
     held: tuple[str, Facts] | None = (path, before) if before is not None else None
     for commit, facts in window:
@@ -180,3 +191,36 @@ def _standing(
 def _evidence(facts: Facts) -> list[str]:
     ids = (facts.transition or {}).get("evidence") or []
     return [i for i in ids if isinstance(i, str)] if isinstance(ids, list) else []
+
+
+def _search(root: Path, blobs: list[str], cites: tuple[str, ...]) -> Callable[[], dict[str, bytes] | None]:
+    return lambda: history.blob_hits(root, blobs, [b"\\", *(q.encode() for q in cites)])
+
+
+def _blobs(versions: list[tuple[history.Commit, str | None]]) -> list[str]:
+    return list(dict.fromkeys(blob for _, blob in versions if blob is not None))
+
+
+class _Background(Generic[_T]):
+    """One git question answered on another thread (git runs in its own process; the thread only waits for it)."""
+
+    def __init__(self, ask: Callable[[], _T]) -> None:
+        self._ask = ask
+        self._value: _T | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._value = self._ask()
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller in result()
+            self._error = exc
+
+    def result(self) -> _T | None:
+        self._thread.join()
+        if self._error is not None:
+            if isinstance(self._error, history.HistoryError):
+                return None  # the whole walk asks again and says what is wrong
+            raise self._error
+        return self._value
