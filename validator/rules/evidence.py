@@ -165,18 +165,6 @@ def load_run(flag: str, run_id: str, raw: bytes) -> Run:
     return run
 
 
-def _peek_run(flag: str, run_id: str, raw: bytes) -> Run:
-    """A run file read strictly (``jsonfile``) without ``load_run``'s shape findings: its data, when it is an object."""
-    run = Run(run_id, evidence_path(flag, run_id))
-    try:
-        run.doc = jsonfile.loads(raw)
-    except jsonfile.JSONError:
-        return run
-    if isinstance(run.doc.data, dict):
-        run.data = run.doc.data
-    return run
-
-
 _KIND_NAMES: dict[object, str] = {str: "a string", int: "a whole number", dict: "an object"}
 
 
@@ -274,13 +262,14 @@ def _newest(
     if not seqs:
         return findings
     newest = max(seqs)
-    for run_id in others:
-        raw = read(evidence_path(flag, run_id))
-        if raw is None:
-            continue
-        # Only its seq, step and status are read here, by the same strict reader; load_run's shape
-        # findings would be dropped (a flag's thousands of older runs are read at every promotion).
-        run = _peek_run(flag, run_id, raw)
+    present = [(run_id, raw) for run_id in others if (raw := read(evidence_path(flag, run_id))) is not None]
+    # Only its seq, step and status are read here, by the same strict reader (all at once: a flag's
+    # thousands of older runs are read at every promotion); load_run's shape findings would be dropped.
+    docs = jsonfile.loads_many([raw for _, raw in present])
+    for (run_id, _), doc in zip(present, docs):
+        run = Run(run_id, evidence_path(flag, run_id), doc=doc)
+        if doc is not None and isinstance(doc.data, dict):
+            run.data = doc.data
         if run.doc is None or run.seq is None:
             findings.append(
                 Finding(
