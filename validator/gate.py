@@ -560,6 +560,10 @@ def _check_promotion(move: Move, policy: Policy, tree: Tree, now: datetime, cite
         already_cited=cited,
         on_file=_run_ids(tree, flag),
     )
+    prefetch = getattr(tree, "prefetch", None)  # git objects: every run the rule reads, through one git process
+    if prefetch is not None:
+        sigs = [f"{evidence.evidence_path(flag, i)}{signing.SIG_SUFFIX}" for i in promotion.on_file] if policy.signers else []
+        prefetch([*(evidence.evidence_path(flag, i) for i in promotion.on_file), *sigs])
     verdict = evidence.check_promotion(promotion, tree, policy, now)
     move.verdict = verdict
     return [*findings, *verdict.findings]

@@ -335,6 +335,7 @@ class GitTree:
         self.label = f"revision {rev[:12]}"
         self._cache: dict[str, bytes | None] = {}
         self._top: dict[str, str] | None = None
+        self._oids: dict[str, str] = {}  # path -> blob id, of the files a listing found
 
     def kind(self, path: str) -> str | None:
         """The kind of a top-level entry, without following links; None when absent."""
@@ -355,7 +356,10 @@ class GitTree:
         for item in out.split("\0"):
             if item:
                 meta, path = item.split("\t", 1)
-                entries.append(Entry(path, _KINDS.get(meta.split(" ")[0], OTHER)))
+                mode, _, oid = meta.split(" ")
+                entries.append(Entry(path, _KINDS.get(mode, OTHER)))
+                if mode in ("100644", "100755"):
+                    self._oids[path] = oid  # read later by object id: no lookup of the path in a tree of thousands
         return entries
 
     def flag_entries(self) -> list[Entry]:
@@ -372,7 +376,7 @@ class GitTree:
 
     def prefetch(self, paths: list[str]) -> None:
         wanted = [p for p in paths if p not in self._cache]
-        for path, body in zip(wanted, Blobs(self.root).read([f"{self.rev}:{p}" for p in wanted])):
+        for path, body in zip(wanted, Blobs(self.root).read([self._oids.get(p) or f"{self.rev}:{p}" for p in wanted])):
             self._cache[path] = body
 
     def read(self, path: str) -> bytes | None:
