@@ -12,10 +12,11 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from tests.conftest import set_top, set_transition
+from tests.conftest import run, set_top, set_transition
 from tests.gitrepo import DUAL, commit_all, flag_path, git, new_repo, set_state, three_runs, write_run
 from validator import check, gate, histcache, history, narrow, timeline
 from validator.repo import WorkTree
@@ -206,3 +207,107 @@ def test_a_position_twice_on_the_plan_before_the_move(tmp_path: Path, monkeypatc
     assert backfill not in quick
     whole = timeline.standings_at(repo, sha, None)[backfill]
     assert whole.entered_commit == sha
+
+
+# --- attacks on the quick reading: each promotion below a careful reviewer refuses; exit 1 both ways -----------
+def _attack_short_soak(repo: Path) -> None:
+    """Demoted and re-promoted into shadow yesterday, by a commit backdated a month: the soak restarts at the move."""
+    _cycle(repo, 2, 10)
+    (repo / "NOTES.md").write_text("unrelated\n")
+    commit_all(repo, "unrelated", "2026-11-19T00:00:00Z")
+    set_state(repo, DUAL_NAME, "off", frm="shadow", reason="OPERATOR_DECISION")
+    commit_all(repo, "off", "2026-10-05T00:00:00Z")
+    set_state(repo, DUAL_NAME, "shadow", frm="off", evidence=[])
+    commit_all(repo, "shadow again", "2026-10-06T00:00:00Z")
+    _promote(repo, start=200)
+
+
+def _attack_reused_runs(repo: Path) -> None:
+    _cycle(repo, 2, 10)
+    set_state(repo, DUAL_NAME, "enforce", frm="shadow", evidence=["rr-0010", "rr-0011", "rr-0012"])
+
+
+def _attack_reused_in_a_renamed_file(repo: Path) -> None:
+    """The earlier promotion citing the runs was made in the flag's file under another name."""
+    _cycle(repo, 2, 10)
+    git(repo, "mv", DUAL, "flags/zz_dual.yaml")
+    commit_all(repo, "rename", "2026-11-03T00:00:00Z")
+    git(repo, "mv", "flags/zz_dual.yaml", DUAL)
+    commit_all(repo, "rename back", "2026-11-04T00:00:00Z")
+    set_state(repo, DUAL_NAME, "enforce", frm="shadow", evidence=["rr-0010", "rr-0011", "rr-0012"])
+
+
+def _attack_reused_escaped(repo: Path) -> None:
+    """The earlier promotion spelled the ids with YAML escapes (no bytes of the ids in any version)."""
+    three_runs(repo)
+    set_state(repo, DUAL_NAME, "enforce", frm="shadow", evidence=['"rr\\x2d0101"', '"rr\\x2d0102"', '"rr\\x2d0103"'])
+    commit_all(repo, "enforce", "2026-10-10T00:00:00Z")
+    set_state(repo, DUAL_NAME, "shadow", frm="enforce", reason="OPERATOR_DECISION")
+    commit_all(repo, "back", "2026-10-11T00:00:00Z")
+    set_state(repo, DUAL_NAME, "enforce", frm="shadow", evidence=["rr-0101", "rr-0102", "rr-0103"])
+
+
+def _attack_newer_red_run(repo: Path) -> None:
+    """A red run newer than the cited ones sits on the base, uncited, among many green ones."""
+    for seq in range(1, 60):
+        write_run(repo, DUAL_NAME, f"rr-{seq:04d}", seq, finished="2026-11-19T01:12:00Z")
+    write_run(repo, DUAL_NAME, "rr-0500", 500, finished="2026-11-19T02:12:00Z", status="red")
+    commit_all(repo, "runs", "2026-11-19T03:00:00Z")
+    _promote(repo)
+
+
+def _attack_joined_runs(repo: Path) -> None:
+    """Two base runs that read as one object only when joined: the newer red run must still be found (or warned about)."""
+    write_run(
+        repo, DUAL_NAME, "rr-0600", 0, raw='{"run_id": "rr-0600", "flag": "allocation_dual_write", "seq": 600, "flag_state": "shadow"'
+    )
+    write_run(repo, DUAL_NAME, "rr-0601", 0, raw=', "status": "red"}')
+    write_run(repo, DUAL_NAME, "rr-0700", 700, status="red", finished="2026-11-19T02:12:00Z")
+    commit_all(repo, "runs", "2026-11-19T03:00:00Z")
+    _promote(repo)
+
+
+def _attack_runs_older_than_the_step(repo: Path) -> None:
+    """Runs that started before the flag re-entered shadow (yesterday) are cited."""
+    for i, run_id in enumerate(("rr-0101", "rr-0102", "rr-0103")):
+        write_run(repo, DUAL_NAME, run_id, 101 + i, finished=f"2026-11-1{i}T01:12:00Z")
+    commit_all(repo, "runs", "2026-11-13T00:00:00Z")
+    set_state(repo, DUAL_NAME, "off", frm="shadow", reason="OPERATOR_DECISION")
+    commit_all(repo, "off", "2026-11-14T00:00:00Z")
+    set_state(repo, DUAL_NAME, "shadow", frm="off", evidence=[])
+    commit_all(repo, "shadow", "2026-11-15T00:00:00Z")
+    set_state(repo, DUAL_NAME, "enforce", frm="shadow", evidence=["rr-0101", "rr-0102", "rr-0103"])
+
+
+ATTACKS = [  # (the history and change, what the refusal must say)
+    (_attack_short_soak, "entered shadow at 2026-11-19T00:00:00Z"),
+    (_attack_reused_runs, "already cited by the promotion"),
+    (_attack_reused_in_a_renamed_file, "already cited by the promotion"),
+    (_attack_reused_escaped, "already cited by the promotion"),
+    (_attack_newer_red_run, "run rr-0500 (seq 500, status red) in shadow is newer"),
+    (_attack_joined_runs, "run rr-0700 (seq 700, status red) in shadow is newer"),
+    (_attack_runs_older_than_the_step, "before the flag entered shadow at 2026-11-15T00:00:00Z"),
+]
+
+
+@pytest.mark.parametrize(("attack", "said"), ATTACKS, ids=[a.__name__[len("_attack_") :] for a, _ in ATTACKS])
+@pytest.mark.parametrize("cached", [False, True], ids=["from-git", "kept"])
+def test_attacks_are_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], attack: Any, said: str, cached: bool
+) -> None:
+    repo = new_repo(tmp_path, "2026-10-01T00:00:00Z")
+    attack(repo)
+    if cached:
+        monkeypatch.delenv(histcache.DISABLE_ENV, raising=False)
+        git(repo, "add", "-A")
+        assert run(["plan", DUAL_NAME, "--root", str(repo), "--base", "HEAD"], capsys)[0] in (0, 1)  # keeps a walk for HEAD
+        git(repo, "reset", "-q")
+    else:
+        monkeypatch.setenv(histcache.DISABLE_ENV, "1")
+    code, out, err = run(["check", "--root", str(repo), "--base", "HEAD", "--now", NOW], capsys)
+    assert code == 1 and said in out, out + err
+    monkeypatch.setenv(histcache.DISABLE_ENV, "1")
+    when = datetime.fromisoformat(NOW.replace("Z", "+00:00"))
+    fast = check.run(repo, WorkTree(repo), base="HEAD", now=when)
+    slow = check.judge_change(repo, gate.load_base(repo, "HEAD"), WorkTree(repo), when)
+    assert sorted(map(str, fast.findings)) == sorted(map(str, slow.findings))
