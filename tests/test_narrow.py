@@ -311,3 +311,24 @@ def test_attacks_are_refused(
     fast = check.run(repo, WorkTree(repo), base="HEAD", now=when)
     slow = check.judge_change(repo, gate.load_base(repo, "HEAD"), WorkTree(repo), when)
     assert sorted(map(str, fast.findings)) == sorted(map(str, slow.findings))
+
+
+def test_the_quick_listing_is_the_walks(tmp_path: Path) -> None:
+    """``history.flag_changes`` lists what ``first_parent_log`` lists, odd file names, merges and deletions included."""
+    repo = new_repo(tmp_path, "2026-10-01T00:00:00Z")
+    odd = ["flags/a b.yaml", "flags/\u00e9t\u00e9.yaml", "flags/x\x1ey.yaml", "flags/:100644 100644 x.yaml", "flags/q\nr.yaml"]
+    for i, name in enumerate(odd):
+        (repo / name).write_text(f"n{i}\n")
+        commit_all(repo, f"odd {i}", f"2026-10-0{2 + i}T00:00:00Z")
+    git(repo, "checkout", "-q", "-b", "side")
+    (repo / odd[0]).unlink()
+    commit_all(repo, "gone on a branch", "2026-10-08T00:00:00Z")
+    git(repo, "checkout", "-q", "main")
+    git(repo, "merge", "-q", "--no-ff", "side", "-m", "merge", date="2026-10-09T00:00:00Z")
+    (repo / odd[1]).unlink()
+    (repo / odd[1]).symlink_to("a b.yaml")
+    commit_all(repo, "a link", "2026-10-10T00:00:00Z")
+    sha = history.resolve(repo, "HEAD")
+    walk = history.first_parent_log(repo, sha, ["flags/"], people=False)
+    assert history.flag_changes(repo, sha, "flags/") == [(c.sha, [(x.path, x.new_mode, x.new_blob) for x in c.changes]) for c in walk]
+    assert len(walk) == len(odd) + 3

@@ -8,6 +8,7 @@ the blobs it needs, never a process per commit.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import stat
 import subprocess
@@ -476,4 +477,64 @@ def blob_hits(root: Path, ids: list[str], needles: list[bytes]) -> dict[str, byt
             k += 1
         if k < len(where) and where[k] < stop:
             found[name] = out[start:stop]
+    return found
+
+
+def flag_changes(root: Path, rev: str, prefix: str) -> list[tuple[str, list[tuple[str, str, str | None]]]]:
+    """``first_parent_log(root, rev, [prefix], people=False)`` as (commit id, [(path, new mode, new blob)]), oldest first.
+
+    The same ``git log`` (first parent, merges against their first parent, no
+    renames), read in one piece and cut by one regular expression instead of
+    a Python step per field: a promotion's quick reading lists every commit
+    of a long history.  Records start with a per-run random marker, and a
+    path is taken whole up to its NUL, so no name can forge a record.
+    """
+    nonce = secrets.token_hex(8).encode()
+    marker = b"\x1e" + nonce + b"\x1e"
+    try:
+        done = subprocess.run(
+            [
+                "git",
+                "-c",
+                "core.quotePath=false",
+                "log",
+                "--first-parent",
+                "--diff-merges=first-parent",
+                "--raw",
+                "--no-abbrev",
+                "-z",
+                "--no-renames",
+                "--reverse",
+                f"--format=%x1e{nonce.decode()}%x1e%H",
+                rev,
+                "--",
+                prefix,
+            ],
+            cwd=root,
+            env=_env(),
+            capture_output=True,
+        )
+    except FileNotFoundError:
+        raise HistoryError("git is not installed or not on PATH") from None
+    if done.returncode != 0:
+        stderr = done.stderr.decode(errors="replace").strip()
+        raise HistoryError(f"git log failed: {stderr.splitlines()[-1] if stderr else f'exit {done.returncode}'}")
+    pattern = re.compile(re.escape(marker) + rb"([0-9a-f]+)|:[0-7]+ ([0-7]+) [0-9a-f]+ ([0-9a-f]+) [A-Z][0-9]*\0([^\0]*)\0", re.DOTALL)
+    found: list[tuple[str, list[tuple[str, str, str | None]]]] = []
+    changes: list[tuple[str, str, str | None]] = []
+    zero = _ZERO.encode()
+    for match in pattern.finditer(done.stdout):
+        sha = match.group(1)
+        if sha is not None:
+            changes = []
+            found.append((sha.decode("ascii"), changes))
+        elif found:
+            blob = match.group(3)
+            changes.append(
+                (
+                    match.group(4).decode("utf-8", "surrogateescape"),
+                    match.group(2).decode("ascii"),
+                    None if blob == zero else blob.decode("ascii"),
+                )
+            )
     return found

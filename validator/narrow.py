@@ -7,8 +7,9 @@ version of every file that could name the flag, back to its creation: years
 of promotions.  Most of them cannot change the answer, and git can tell which
 without parsing them:
 
-* the list of commits and blob ids is the whole walk's own
-  (``history.first_parent_log`` of ``flags/``);
+* the list of commits and blob ids is the whole walk's own (the same
+  ``git log`` of ``flags/`` as ``history.first_parent_log``, read by
+  ``history.flag_changes``);
 * a blob that could name the flag is one holding its name's bytes or a
   backslash (``timeline._may_name``): every such blob at any other path is
   parsed by the strict reader, and if one names the flag (a second file, a
@@ -68,23 +69,23 @@ def standings_of(root: Path, sha: str, asked: dict[str, Ask], effective: dict[st
     # git lists the effective times on the other core while this one reads the listing.
     times = _Background(lambda: history.effective_times(root, sha)) if effective is None else None
     try:
-        commits = history.first_parent_log(root, sha, [f"{FLAGS_DIR}/"], people=False)
+        commits = history.flag_changes(root, sha, f"{FLAGS_DIR}/")
     except history.HistoryError:
         if times is not None:
             times.result()
         return {}  # the whole walk says what is wrong
     paths = {ask.path: name for name, ask in asked.items()}
-    versions: dict[str, list[tuple[history.Commit, str | None]]] = {path: [] for path in paths}
+    versions: dict[str, list[tuple[str, str | None]]] = {path: [] for path in paths}
     others: dict[str, str] = {}  # blob -> a path it is at
-    for commit in commits:
-        for change in commit.changes:
-            if not _is_flag_path(change.path):
+    for commit, changes in commits:
+        for changed, mode, blob in changes:
+            if not _is_flag_path(changed):
                 continue
-            regular = change.new_blob if change.new_blob is not None and change.new_mode in _REGULAR else None
-            if change.path in versions:
-                versions[change.path].append((commit, regular))
+            regular = blob if blob is not None and mode in _REGULAR else None
+            if changed in versions:
+                versions[changed].append((commit, regular))
             elif regular is not None:
-                others.setdefault(regular, change.path)
+                others.setdefault(regular, changed)
     reader = Reader()
     names = frozenset(asked)
     # Every version of each asked flag's file searched for the runs the change cites, beside the other paths' blobs.
@@ -121,7 +122,7 @@ def _standing(
     name: str,
     path: str,
     cites: tuple[str, ...],
-    versions: list[tuple[history.Commit, str | None]],
+    versions: list[tuple[str, str | None]],
     hits: dict[str, bytes] | None,
     reader: Reader,
     root: Path,
@@ -139,7 +140,7 @@ def _standing(
         if facts.name == name and any(q in _evidence(facts) for q in cites):
             return None  # cited before (or spelled so): the walk says by which promotion
     # Newest first, down to the version before the newest move (or the creation), read a few at a time.
-    window: list[tuple[history.Commit, Facts]] = []
+    window: list[tuple[str, Facts]] = []
     before: Facts | None = None
     newest_first = list(reversed(versions))
     start, batch, done = 0, 4, False
@@ -148,7 +149,7 @@ def _standing(
         start, batch = start + batch, batch * 2
         wanted = [blob for _, blob in part if blob is not None and not reader.has(blob)]
         bodies = dict(zip(wanted, history.Blobs(root).read(wanted)))
-        for commit, version in part:
+        for commit_id, version in part:
             if version is None:
                 return None
             body = bodies.get(version, b"")
@@ -163,7 +164,7 @@ def _standing(
             if window and window[-1][1].position != facts.position:
                 before, done = facts, True
                 break
-            window.append((commit, facts))
+            window.append((commit_id, facts))
     if not window:
         return None
     window.reverse()
@@ -178,8 +179,10 @@ def _standing(
         known[name] = Standing(steps[name], None, None)
     events: list[Event] = []
     held: tuple[str, Facts] | None = (path, before) if before is not None else None
-    for commit, facts in window:
-        commit.effective = times.get(commit.sha, commit.time)
+    for commit_id, facts in window:
+        if commit_id not in times:
+            return None
+        commit = history.Commit(commit_id, [], "", "", times[commit_id], [], effective=times[commit_id])
         events.extend(_flag_events(commit, name, held, (path, facts), steps))
         held = (path, facts)
     result = standings(list(events), known).get(name)
@@ -197,7 +200,7 @@ def _search(root: Path, blobs: list[str], cites: tuple[str, ...]) -> Callable[[]
     return lambda: history.blob_hits(root, blobs, [b"\\", *(q.encode() for q in cites)])
 
 
-def _blobs(versions: list[tuple[history.Commit, str | None]]) -> list[str]:
+def _blobs(versions: list[tuple[str, str | None]]) -> list[str]:
     return list(dict.fromkeys(blob for _, blob in versions if blob is not None))
 
 
