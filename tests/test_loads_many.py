@@ -69,3 +69,19 @@ def test_the_evidence_examples_in_one_call() -> None:
     assert len(raws) > 100
     assert _got(raws) == [_expected(r) for r in raws]
     assert _got(raws + TRICKY) == [_expected(r) for r in raws + TRICKY]
+
+
+def test_read_many_reads_what_read_reads(tmp_path: Path) -> None:
+    """``WorkTree.read_many`` (the newest-runs rule's reading of many runs) gives ``read``'s bytes: empty, missing,
+    a directory, a link, and a file over the bound cut where ``read`` cuts it."""
+    from validator.repo import WorkTree
+
+    (tmp_path / "empty.json").write_bytes(b"")
+    (tmp_path / "small.json").write_bytes(b'{"a": 1}\n')
+    (tmp_path / "big.json").write_bytes(b"x" * (jsonfile.MAX_BYTES + 5000))
+    (tmp_path / "dir.json").mkdir()
+    (tmp_path / "link.json").symlink_to("small.json")
+    tree = WorkTree(tmp_path)
+    names = ["empty.json", "small.json", "big.json", "dir.json", "link.json", "missing.json"]
+    assert tree.read_many(names) == [tree.read(n) for n in names]
+    assert len(tree.read_many(["big.json"])[0] or b"") == jsonfile.MAX_BYTES + 1

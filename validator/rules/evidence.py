@@ -251,6 +251,7 @@ def _newest(
     read: Callable[[str], bytes | None],
     at_flag: Callable[[tuple[Any, ...], str], None],
     needed: int,
+    read_many: Callable[[list[str]], list[bytes | None]] | None = None,
 ) -> list[Finding]:
     """The cited runs must be the newest of the flag in that step: a newer run, of any status, blocks.
 
@@ -262,7 +263,9 @@ def _newest(
     if not seqs:
         return findings
     newest = max(seqs)
-    present = [(run_id, raw) for run_id in others if (raw := read(evidence_path(flag, run_id))) is not None]
+    paths = [evidence_path(flag, run_id) for run_id in others]
+    raws = read_many(paths) if read_many is not None else [read(path) for path in paths]
+    present = [(run_id, raw) for run_id, raw in zip(others, raws) if raw is not None]
     # Only its seq, step and status are read here, by the same strict reader (all at once: a flag's
     # thousands of older runs are read at every promotion); load_run's shape findings would be dropped.
     docs = jsonfile.loads_many([raw for _, raw in present])
@@ -448,7 +451,7 @@ def check_promotion(promotion: Promotion, tree: Tree, policy: Policy, now: datet
                 f"runs are not consecutive: seq {a} ({a_id}) then {b} ({b_id}); runs {a + 1}..{b - 1} are missing",
             )
     others = [i for i in on_file or [] if i not in seen and plain_run_id(i)]
-    findings.extend(_newest(flag, left, runs, others, read, at_flag, green_runs))
+    findings.extend(_newest(flag, left, runs, others, read, at_flag, green_runs, getattr(tree, "read_many", None)))
     if signers:
         _withheld(flag, left, runs, others, read, signers, entered_at, at_flag)
     finished_times = [r.finished_at for r in runs if r.finished_at is not None]
