@@ -13,7 +13,7 @@ import secrets
 import stat
 import subprocess
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -407,44 +407,8 @@ def push_branch(root: Path, branch: str, paths: list[str], message: str, remote:
     return sha
 
 
-def blob_hits(root: Path, ids: list[str], needles: list[bytes]) -> dict[str, bytes] | None:
-    """The blobs of ``ids`` (one ``git cat-file --batch``) whose contents hold any of ``needles``, by id.
-
-    Everything git writes is taken in one read and searched at C speed; only
-    where a needle occurs is the output cut into objects.  None when any of
-    ``ids`` is missing or not a blob (the caller then asks the slower way,
-    which says what is wrong).
-    """
-    if not ids:
-        return {}
-    proc = subprocess.Popen(
-        ["git", "cat-file", "--batch", "--buffer"],
-        cwd=root,
-        env=_env(),
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-    if proc.stdin is None or proc.stdout is None or proc.stderr is None:
-        raise HistoryError("git cat-file started without its pipes")
-    stdin, names = proc.stdin, "".join(f"{i}\n" for i in ids).encode("ascii")
-
-    def feed() -> None:
-        try:
-            stdin.write(names)
-            stdin.close()
-        except BrokenPipeError:
-            pass
-
-    writer = threading.Thread(target=feed, daemon=True)
-    writer.start()
-    out = proc.stdout.read()  # one buffer, read in large chunks (no poll per 32 KiB)
-    writer.join()
-    err = proc.stderr.read()
-    proc.stdout.close()
-    proc.stderr.close()
-    if proc.wait() != 0:
-        raise HistoryError(f"git cat-file failed: {err.decode(errors='replace').strip() or f'exit {proc.returncode}'}")
+def _hits(out: bytes, ids: list[str], needles: list[bytes]) -> dict[str, bytes] | None:
+    """The objects of ``git cat-file --batch`` output ``out`` (of ``ids``, in order) that hold any of ``needles``."""
     where: list[int] = []
     for needle in needles:
         at = out.find(needle)
@@ -480,61 +444,147 @@ def blob_hits(root: Path, ids: list[str], needles: list[bytes]) -> dict[str, byt
     return found
 
 
-def flag_changes(root: Path, rev: str, prefix: str) -> list[tuple[str, list[tuple[str, str, str | None]]]]:
+class BlobSearch:
+    """Blobs searched for needles, their ids handed over one by one while git lists them (``flag_changes``).
+
+    One ``git cat-file --batch`` reads each id as soon as it is given, and a
+    thread drains what it writes, so the listing and the reading run at once
+    and neither git process ever waits on a full pipe.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.ids: list[str] = []
+        self._seen: set[str] = set()
+        self._chunks: list[bytes] = []
+        self._proc = subprocess.Popen(
+            ["git", "cat-file", "--batch", "--buffer"],
+            cwd=root,
+            env=_env(),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        if self._proc.stdin is None or self._proc.stdout is None or self._proc.stderr is None:
+            raise HistoryError("git cat-file started without its pipes")
+        self._pending: list[bytes] = []
+        self._drain = threading.Thread(target=self._read, daemon=True)
+        self._drain.start()
+
+    def _read(self) -> None:
+        stdout = self._proc.stdout
+        if stdout is None:
+            return
+        fd = stdout.fileno()
+        while True:
+            chunk = os.read(fd, 1 << 20)
+            if not chunk:
+                break
+            self._chunks.append(chunk)
+
+    def add(self, blob: str) -> None:
+        if blob not in self._seen:
+            self._seen.add(blob)
+            self.ids.append(blob)
+            self._pending.append(blob.encode("ascii") + b"\n")
+            if len(self._pending) >= 256:
+                self.flush()
+
+    def flush(self) -> None:
+        if self._pending and self._proc.stdin is not None:
+            try:
+                self._proc.stdin.write(b"".join(self._pending))
+                self._proc.stdin.flush()
+            except BrokenPipeError:
+                pass
+            self._pending = []
+
+    def finish(self, needles: list[bytes]) -> dict[str, bytes] | None:
+        """The blobs holding any of ``needles``, by id; None when one is missing or git failed."""
+        self.flush()
+        if self._proc.stdin is not None:
+            try:
+                self._proc.stdin.close()
+            except BrokenPipeError:
+                pass
+        self._drain.join()
+        err = self._proc.stderr.read() if self._proc.stderr is not None else b""
+        for stream in (self._proc.stdout, self._proc.stderr):
+            if stream is not None:
+                stream.close()
+        if self._proc.wait() != 0 or err.strip():
+            return None
+        return _hits(b"".join(self._chunks), self.ids, needles)
+
+
+def flag_changes(
+    root: Path, rev: str, prefix: str, seen: Callable[[str, str, str | None], None] | None = None
+) -> list[tuple[str, list[tuple[str, str, str | None]]]]:
     """``first_parent_log(root, rev, [prefix], people=False)`` as (commit id, [(path, new mode, new blob)]), oldest first.
 
     The same ``git log`` (first parent, merges against their first parent, no
-    renames), read in one piece and cut by one regular expression instead of
-    a Python step per field: a promotion's quick reading lists every commit
-    of a long history.  Records start with a per-run random marker, and a
-    path is taken whole up to its NUL, so no name can forge a record.
+    renames), cut by one regular expression instead of a Python step per
+    field: a promotion's quick reading lists every commit of a long history.
+    It is read as git writes it (newest first), and ``seen`` is told of each
+    change at once, so blobs can be read while git lists.  Records start with
+    a per-run random marker, and a path is taken whole up to its NUL, so no
+    name can forge a record.
     """
     nonce = secrets.token_hex(8).encode()
     marker = b"\x1e" + nonce + b"\x1e"
+    command = ["git", "-c", "core.quotePath=false", "log", "--first-parent", "--diff-merges=first-parent", "--raw", "--no-abbrev"]
+    command += ["-z", "--no-renames", f"--format=%x1e{nonce.decode()}%x1e%H", rev, "--", prefix]
     try:
-        done = subprocess.run(
-            [
-                "git",
-                "-c",
-                "core.quotePath=false",
-                "log",
-                "--first-parent",
-                "--diff-merges=first-parent",
-                "--raw",
-                "--no-abbrev",
-                "-z",
-                "--no-renames",
-                "--reverse",
-                f"--format=%x1e{nonce.decode()}%x1e%H",
-                rev,
-                "--",
-                prefix,
-            ],
-            cwd=root,
-            env=_env(),
-            capture_output=True,
-        )
+        proc = subprocess.Popen(command, cwd=root, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     except FileNotFoundError:
         raise HistoryError("git is not installed or not on PATH") from None
-    if done.returncode != 0:
-        stderr = done.stderr.decode(errors="replace").strip()
-        raise HistoryError(f"git log failed: {stderr.splitlines()[-1] if stderr else f'exit {done.returncode}'}")
+    if proc.stdout is None or proc.stderr is None:
+        raise HistoryError("git log started without its pipes")
     pattern = re.compile(re.escape(marker) + rb"([0-9a-f]+)|:[0-7]+ ([0-7]+) [0-9a-f]+ ([0-9a-f]+) [A-Z][0-9]*\0([^\0]*)\0", re.DOTALL)
     found: list[tuple[str, list[tuple[str, str, str | None]]]] = []
     changes: list[tuple[str, str, str | None]] = []
     zero = _ZERO.encode()
-    for match in pattern.finditer(done.stdout):
-        sha = match.group(1)
-        if sha is not None:
-            changes = []
-            found.append((sha.decode("ascii"), changes))
-        elif found:
-            blob = match.group(3)
-            changes.append(
-                (
+
+    def parse(text: bytes) -> None:
+        nonlocal changes
+        for match in pattern.finditer(text):
+            sha = match.group(1)
+            if sha is not None:
+                changes = []
+                found.append((sha.decode("ascii"), changes))
+            elif found:
+                blob = match.group(3)
+                change = (
                     match.group(4).decode("utf-8", "surrogateescape"),
                     match.group(2).decode("ascii"),
                     None if blob == zero else blob.decode("ascii"),
                 )
-            )
+                changes.append(change)
+                if seen is not None:
+                    seen(*change)
+
+    errors: list[bytes] = []
+    drain = threading.Thread(target=lambda: errors.append(proc.stderr.read() if proc.stderr is not None else b""), daemon=True)
+    drain.start()
+    pending = b""
+    fd = proc.stdout.fileno()
+    try:
+        while True:
+            chunk = os.read(fd, 1 << 20)
+            if not chunk:
+                break
+            pending += chunk
+            cut = pending.rfind(marker)  # what comes before the last record's start is whole records
+            if cut > 0:
+                parse(pending[:cut])
+                pending = pending[cut:]
+        parse(pending)
+    finally:
+        proc.stdout.close()
+        drain.join()
+        proc.stderr.close()
+        status = proc.wait()
+    if status != 0:
+        stderr = b"".join(errors).decode(errors="replace").strip()
+        raise HistoryError(f"git log failed: {stderr.splitlines()[-1] if stderr else f'exit {status}'}")
+    found.reverse()
     return found

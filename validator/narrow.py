@@ -17,7 +17,7 @@ without parsing them:
 * a version of the flag's file that cites a run the change cites holds that
   id's bytes or a backslash (a run id here has no space or quote, so YAML
   can spell it no other way): every version of the file is searched for them
-  at C speed (``history.blob_hits``), the hits are parsed, and if one of them
+  at C speed (``history.BlobSearch``, read while git lists), the hits are parsed, and if one of them
   names the flag and cites such a run, the whole walk is asked instead;
 * when it entered its step is the newest version whose position differs
   from the one before (or the file's creation): the versions are parsed
@@ -66,40 +66,40 @@ def standings_of(root: Path, sha: str, asked: dict[str, Ask], effective: dict[st
     asked = {name: ask for name, ask in asked.items() if all(_plain(q) for q in ask.cites)}
     if not asked:
         return {}
-    # git lists the effective times on the other core while this one reads the listing.
-    times = _Background(lambda: history.effective_times(root, sha)) if effective is None else None
-    try:
-        commits = history.flag_changes(root, sha, f"{FLAGS_DIR}/")
-    except history.HistoryError:
-        if times is not None:
-            times.result()
-        return {}  # the whole walk says what is wrong
     paths = {ask.path: name for name, ask in asked.items()}
-    versions: dict[str, list[tuple[str, str | None]]] = {path: [] for path in paths}
+    names = frozenset(asked)
+    # git lists the effective times, and reads each blob as the listing names it, while this process reads the listing.
+    times = _Background(lambda: history.effective_times(root, sha)) if effective is None else None
+    own = {path: history.BlobSearch(root) for path in paths}  # every version of each asked flag's file
+    other = history.BlobSearch(root)  # every blob at another path
     others: dict[str, str] = {}  # blob -> a path it is at
+
+    def seen(changed: str, mode: str, blob: str | None) -> None:
+        if blob is None or mode not in _REGULAR or not _is_flag_path(changed):
+            return
+        if changed in own:
+            own[changed].add(blob)
+        elif blob not in others:
+            others[blob] = changed
+            other.add(blob)
+
+    try:
+        commits: list[tuple[str, list[tuple[str, str, str | None]]]] | None = history.flag_changes(root, sha, f"{FLAGS_DIR}/", seen)
+    except history.HistoryError:
+        commits = None  # the whole walk says what is wrong
+    # The runs the change cites, searched in every version of the flag's file; another path's blob that may
+    # name an asked flag is parsed, and if it names one, that flag is the walk's.
+    found_own = {path: search.finish([b"\\", *(q.encode() for q in asked[paths[path]].cites)]) for path, search in own.items()}
+    hits = other.finish([b"\\", *(n.encode() for n in names)])
+    effective = times.result() if times is not None else effective
+    if commits is None or hits is None or effective is None:
+        return {}
+    versions: dict[str, list[tuple[str, str | None]]] = {path: [] for path in paths}
     for commit, changes in commits:
         for changed, mode, blob in changes:
-            if not _is_flag_path(changed):
-                continue
-            regular = blob if blob is not None and mode in _REGULAR else None
             if changed in versions:
-                versions[changed].append((commit, regular))
-            elif regular is not None:
-                others.setdefault(regular, changed)
+                versions[changed].append((commit, blob if blob is not None and mode in _REGULAR else None))
     reader = Reader()
-    names = frozenset(asked)
-    # Every version of each asked flag's file searched for the runs the change cites, beside the other paths' blobs.
-    own = {path: _Background(_search(root, _blobs(versions[path]), asked[name].cites)) for path, name in paths.items()}
-    # Another path holding a blob that may name an asked flag: parsed; naming one of them, that flag is the walk's.
-    try:
-        hits = history.blob_hits(root, sorted(others), [b"\\", *(n.encode() for n in names)])
-    except history.HistoryError:
-        hits = None  # the whole walk says what is wrong
-    finally:
-        found_own = {path: job.result() for path, job in own.items()}
-        effective = times.result() if times is not None else effective
-    if hits is None or effective is None:
-        return {}
     settled = set(names)
     for blob, raw in hits.items():
         if not _may_name(raw, names):
@@ -194,14 +194,6 @@ def _standing(
 def _evidence(facts: Facts) -> list[str]:
     ids = (facts.transition or {}).get("evidence") or []
     return [i for i in ids if isinstance(i, str)] if isinstance(ids, list) else []
-
-
-def _search(root: Path, blobs: list[str], cites: tuple[str, ...]) -> Callable[[], dict[str, bytes] | None]:
-    return lambda: history.blob_hits(root, blobs, [b"\\", *(q.encode() for q in cites)])
-
-
-def _blobs(versions: list[tuple[str, str | None]]) -> list[str]:
-    return list(dict.fromkeys(blob for _, blob in versions if blob is not None))
 
 
 class _Background(Generic[_T]):
