@@ -332,3 +332,21 @@ def test_the_quick_listing_is_the_walks(tmp_path: Path) -> None:
     walk = history.first_parent_log(repo, sha, ["flags/"], people=False)
     assert history.flag_changes(repo, sha, "flags/") == [(c.sha, [(x.path, x.new_mode, x.new_blob) for x in c.changes]) for c in walk]
     assert len(walk) == len(odd) + 3
+
+
+def test_a_walk_kept_for_an_ancestor_is_gone_on_from(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """A walk kept one commit back (and a move since): ``check --base`` goes on from it, with the whole walk's verdict."""
+    repo = new_repo(tmp_path, "2026-10-01T00:00:00Z")
+    _cycle(repo, 2, 10)
+    monkeypatch.delenv(histcache.DISABLE_ENV, raising=False)
+    assert run(["plan", DUAL_NAME, "--root", str(repo), "--base", "HEAD"], capsys)[0] in (0, 1)
+    kept = {p.name for p in (repo / ".git" / "flaggate").iterdir()}
+    set_state(repo, DUAL_NAME, "off", frm="shadow", reason="OPERATOR_DECISION")
+    commit_all(repo, "off", "2026-11-17T00:00:00Z")
+    set_state(repo, DUAL_NAME, "shadow", frm="off", evidence=[])
+    commit_all(repo, "shadow", "2026-11-18T00:00:00Z")
+    runs = _promote(repo, start=200)
+    code, out, _ = run(["check", "--root", str(repo), "--base", "HEAD", "--now", NOW], capsys)
+    assert code == 1 and "entered shadow at 2026-11-18T00:00:00Z" in out
+    assert {p.name for p in (repo / ".git" / "flaggate").iterdir()} > kept  # went on from the kept walk, and kept the new one
+    _compare(repo, monkeypatch, runs, answers=True)

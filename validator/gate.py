@@ -101,6 +101,9 @@ def load_base(root: Path, ref: str, head: Snapshot | None = None) -> Base:
     return base
 
 
+_GO_ON_WITHIN = 2000  # first-parent commits after a kept walk that going on from it reads rather than the quick reading
+
+
 def _standings(root: Path, sha: str, asked: frozenset[str], base: Snapshot, head: Snapshot) -> dict[str, timeline.Standing]:
     """Where the ``asked`` flags stand at ``sha``: a walk kept for it, else from their newest versions
     (``validator.narrow``, exact where it answers), else the walk of their whole history."""
@@ -110,6 +113,13 @@ def _standings(root: Path, sha: str, asked: frozenset[str], base: Snapshot, head
     kept = cache.exact(sha, asked) if cache is not None else None
     if kept is not None:
         return kept.standings
+    effective: dict[str, int] | None = None
+    if cache is not None and cache.keeps_standings():
+        # A walk kept for a recent ancestor: going on from it reads only the commits since (the same answer).
+        effective = history.effective_times(root, sha)
+        near = cache.nearest(effective, asked)
+        if near is not None and len(effective) - list(effective).index(near.sha) <= _GO_ON_WITHIN:
+            return timeline.Follower(root, effective, asked, cache=cache).standings(sha)
     quick: dict[str, narrow.Ask] = {}
     for name in asked:
         files = [f for f in base.files if f.flag is not None and f.flag.name == name]
@@ -117,7 +127,7 @@ def _standings(root: Path, sha: str, asked: frozenset[str], base: Snapshot, head
         block = now_file.flag.transition if now_file is not None and now_file.flag is not None else None
         if len(files) == 1:
             quick[name] = narrow.Ask(files[0].path, tuple(block.evidence) if block is not None else ())
-    found = narrow.standings_of(root, sha, quick)
+    found = narrow.standings_of(root, sha, quick, effective)
     rest = asked - set(found)
     if rest:
         found.update(timeline.standings_at(root, sha, frozenset(rest)))
