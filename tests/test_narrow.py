@@ -334,7 +334,9 @@ def test_the_quick_listing_is_the_walks(tmp_path: Path) -> None:
     assert len(walk) == len(odd) + 3
 
 
-def test_a_walk_kept_for_an_ancestor_is_gone_on_from(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_walk_kept_for_an_ancestor_is_gone_on_from(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     """A walk kept one commit back (and a move since): ``check --base`` goes on from it, with the whole walk's verdict."""
     repo = new_repo(tmp_path, "2026-10-01T00:00:00Z")
     _cycle(repo, 2, 10)
