@@ -407,55 +407,23 @@ def push_branch(root: Path, branch: str, paths: list[str], message: str, remote:
     return sha
 
 
-def _hits(out: bytes, ids: list[str], needles: list[bytes]) -> dict[str, bytes] | None:
-    """The objects of ``git cat-file --batch`` output ``out`` (of ``ids``, in order) that hold any of ``needles``."""
-    where: list[int] = []
-    for needle in needles:
-        at = out.find(needle)
-        while at >= 0:
-            where.append(at)
-            at = out.find(needle, at + 1)
-    checked = b" missing\n" not in out and b" ambiguous\n" not in out
-    if not where and checked:
-        return {}
-    # Cut into objects: each "<id> <type> <size>\n<contents>\n".
-    spans: list[tuple[int, int]] = []
-    pos, end = 0, len(out)
-    for name in ids:
-        line_end = out.find(b"\n", pos)
-        if line_end < 0:
-            return None
-        header = out[pos:line_end].split(b" ")
-        if len(header) != 3 or header[1] != b"blob" or header[0].decode("ascii", "replace") != name:
-            return None
-        start = line_end + 1
-        pos = start + int(header[2]) + 1
-        spans.append((start, pos - 1))
-    if pos != end:
-        return None
-    found: dict[str, bytes] = {}
-    where.sort()
-    k = 0
-    for name, (start, stop) in zip(ids, spans):
-        while k < len(where) and where[k] < start:
-            k += 1
-        if k < len(where) and where[k] < stop:
-            found[name] = out[start:stop]
-    return found
-
-
 class BlobSearch:
     """Blobs searched for needles, their ids handed over one by one while git lists them (``flag_changes``).
 
     One ``git cat-file --batch`` reads each id as soon as it is given, and a
-    thread drains what it writes, so the listing and the reading run at once
-    and neither git process ever waits on a full pipe.
+    thread takes what it writes object by object, keeping only the objects
+    that hold a needle (``bytes.find`` over the object where it sits, no
+    copy): the listing and the reading run at once, no git process waits on
+    a full pipe, and memory holds the hits, not every version of every file.
     """
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, needles: list[bytes]) -> None:
         self.ids: list[str] = []
+        self.needles = needles
         self._seen: set[str] = set()
-        self._chunks: list[bytes] = []
+        self._read_ids: list[str] = []
+        self._found: dict[str, bytes] = {}
+        self._broken = False  # a missing object, or output that is not git's
         self._proc = subprocess.Popen(
             ["git", "cat-file", "--batch", "--buffer"],
             cwd=root,
@@ -474,12 +442,37 @@ class BlobSearch:
         stdout = self._proc.stdout
         if stdout is None:
             return
-        fd = stdout.fileno()
+        fd, buf, pos = stdout.fileno(), bytearray(), 0
+        needles, found = self.needles, self._found
         while True:
             chunk = os.read(fd, 1 << 20)
             if not chunk:
                 break
-            self._chunks.append(chunk)
+            if pos > (1 << 20):
+                del buf[:pos]
+                pos = 0
+            buf += chunk
+            while True:
+                line_end = buf.find(b"\n", pos)
+                if line_end < 0:
+                    break
+                header = bytes(buf[pos:line_end]).split(b" ")
+                if len(header) != 3 or header[1] != b"blob" or not header[2].isdigit():
+                    self._broken = True
+                    self._read_ids.append(header[0].decode("ascii", "replace"))
+                    pos = line_end + 1
+                    continue
+                start = line_end + 1
+                end = start + int(header[2])
+                if end + 1 > len(buf):
+                    break  # the rest of this object is still to come
+                name = header[0].decode("ascii", "replace")
+                self._read_ids.append(name)
+                if any(buf.find(needle, start, end) >= 0 for needle in needles):
+                    found[name] = bytes(buf[start:end])
+                pos = end + 1
+        if pos != len(buf):
+            self._broken = True
 
     def add(self, blob: str) -> None:
         if blob not in self._seen:
@@ -495,25 +488,25 @@ class BlobSearch:
                 self._proc.stdin.write(b"".join(self._pending))
                 self._proc.stdin.flush()
             except BrokenPipeError:
-                pass
+                self._broken = True
             self._pending = []
 
-    def finish(self, needles: list[bytes]) -> dict[str, bytes] | None:
-        """The blobs holding any of ``needles``, by id; None when one is missing or git failed."""
+    def finish(self) -> dict[str, bytes] | None:
+        """The blobs holding any of the needles, by id; None when one is missing or git failed."""
         self.flush()
         if self._proc.stdin is not None:
             try:
                 self._proc.stdin.close()
             except BrokenPipeError:
-                pass
+                self._broken = True
         self._drain.join()
         err = self._proc.stderr.read() if self._proc.stderr is not None else b""
         for stream in (self._proc.stdout, self._proc.stderr):
             if stream is not None:
                 stream.close()
-        if self._proc.wait() != 0 or err.strip():
+        if self._proc.wait() != 0 or err.strip() or self._broken or self._read_ids != self.ids:
             return None
-        return _hits(b"".join(self._chunks), self.ids, needles)
+        return self._found
 
 
 def flag_changes(

@@ -70,8 +70,10 @@ def standings_of(root: Path, sha: str, asked: dict[str, Ask], effective: dict[st
     names = frozenset(asked)
     # git lists the effective times, and reads each blob as the listing names it, while this process reads the listing.
     times = _Background(lambda: history.effective_times(root, sha)) if effective is None else None
-    own = {path: history.BlobSearch(root) for path in paths}  # every version of each asked flag's file
-    other = history.BlobSearch(root)  # every blob at another path
+    # The runs the change cites, searched in every version of the flag's file; another path's blob that may
+    # name an asked flag is parsed, and if it names one, that flag is the walk's.
+    own = {path: history.BlobSearch(root, [b"\\", *(q.encode() for q in asked[name].cites)]) for path, name in paths.items()}
+    other = history.BlobSearch(root, [b"\\", *(n.encode() for n in names)])
     others: dict[str, str] = {}  # blob -> a path it is at
 
     def seen(changed: str, mode: str, blob: str | None) -> None:
@@ -87,10 +89,8 @@ def standings_of(root: Path, sha: str, asked: dict[str, Ask], effective: dict[st
         commits: list[tuple[str, list[tuple[str, str, str | None]]]] | None = history.flag_changes(root, sha, f"{FLAGS_DIR}/", seen)
     except history.HistoryError:
         commits = None  # the whole walk says what is wrong
-    # The runs the change cites, searched in every version of the flag's file; another path's blob that may
-    # name an asked flag is parsed, and if it names one, that flag is the walk's.
-    found_own = {path: search.finish([b"\\", *(q.encode() for q in asked[paths[path]].cites)]) for path, search in own.items()}
-    hits = other.finish([b"\\", *(n.encode() for n in names)])
+    found_own = {path: search.finish() for path, search in own.items()}
+    hits = other.finish()
     effective = times.result() if times is not None else effective
     if commits is None or hits is None or effective is None:
         return {}
