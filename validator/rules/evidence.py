@@ -263,10 +263,30 @@ def _newest(
     if not seqs:
         return findings
     newest = max(seqs)
+    for part in range(0, len(others), _BATCH):
+        _newer(flag, left, others[part : part + _BATCH], read, read_many, seqs, newest, needed, at_flag, findings)
+    return findings
+
+
+_BATCH = 2000  # runs read and parsed at once: fewer steps per run, and never a whole directory of them held
+
+
+def _newer(
+    flag: str,
+    left: Position,
+    others: list[str],
+    read: Callable[[str], bytes | None],
+    read_many: Callable[[list[str]], list[bytes | None]] | None,
+    seqs: dict[int, str],
+    newest: int,
+    needed: int,
+    at_flag: Callable[[tuple[Any, ...], str], None],
+    findings: list[Finding],
+) -> None:
     paths = [evidence_path(flag, run_id) for run_id in others]
     raws = read_many(paths) if read_many is not None else [read(path) for path in paths]
     present = [(run_id, raw) for run_id, raw in zip(others, raws) if raw is not None]
-    # Only its seq, step and status are read here, by the same strict reader (all at once: a flag's
+    # Only its seq, step and status are read here, by the same strict reader (many at once: a flag's
     # thousands of older runs are read at every promotion); load_run's shape findings would be dropped.
     docs = jsonfile.loads_many([raw for _, raw in present])
     for (run_id, _), doc in zip(present, docs):
@@ -295,7 +315,6 @@ def _newest(
                 f"run {run_id} (seq {run.seq}, status {status if isinstance(status, str) else '?'}) in {left} is newer than the cited runs "
                 f"(up to seq {newest}); the newest runs count: cite {needed} consecutive green runs newer than {run_id}",
             )
-    return findings
 
 
 def _check_signature(run: Run, raw: bytes, flag: str, signers: list[Signer], read: Callable[[str], bytes | None]) -> None:
