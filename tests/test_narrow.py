@@ -352,3 +352,15 @@ def test_a_walk_kept_for_an_ancestor_is_gone_on_from(
     assert code == 1 and "entered shadow at 2026-11-18T00:00:00Z" in out
     assert {p.name for p in (repo / ".git" / "flaggate").iterdir()} > kept  # went on from the kept walk, and kept the new one
     _compare(repo, monkeypatch, runs, answers=True)
+
+
+def test_a_commit_adding_thousands_of_flag_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One commit adds 3,000 files under flags/ (git lists them while their blobs are read): no pipe fills, the same verdict."""
+    repo = new_repo(tmp_path, "2026-10-01T00:00:00Z")
+    for i in range(3000):
+        (repo / "flags" / f"zz_bulk_{i:04d}.yaml").write_text(f"name: bulk_{i}\n# {'x' * 200}\n")
+    commit_all(repo, "bulk", "2026-10-02T00:00:00Z")
+    for i in range(3000):
+        (repo / "flags" / f"zz_bulk_{i:04d}.yaml").unlink()
+    commit_all(repo, "bulk gone", "2026-10-03T00:00:00Z")
+    _compare(repo, monkeypatch, _promote(repo), answers=True)
