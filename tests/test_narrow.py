@@ -364,3 +364,37 @@ def test_a_commit_adding_thousands_of_flag_files(tmp_path: Path, monkeypatch: py
         (repo / "flags" / f"zz_bulk_{i:04d}.yaml").unlink()
     commit_all(repo, "bulk gone", "2026-10-03T00:00:00Z")
     _compare(repo, monkeypatch, _promote(repo), answers=True)
+
+
+def test_percentage_steps(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The read switch at canary 5% since a move, with a reworded block after: canary 5% -> 25% is read from its newest versions."""
+    switch = "allocation_read_switch"
+    repo = new_repo(tmp_path, "2026-10-01T00:00:00Z")
+    set_state(repo, switch, "canary", percentage=5, frm="off", evidence=[])
+    commit_all(repo, "canary 5", "2026-11-10T00:00:00Z")
+    set_state(repo, switch, "canary", percentage=5, frm="off", evidence=[], justification="reworded")
+    commit_all(repo, "reworded", "2026-11-12T00:00:00Z")
+    ids = []
+    for i in range(3):
+        write_run(repo, switch, f"rs-{i + 1}", i + 1, state="canary", finished=f"2026-11-1{5 + i}T01:12:00Z", flag_percentage=5)
+        ids.append(f"rs-{i + 1}")
+    set_state(repo, switch, "canary", percentage=25, frm="canary", from_pct=5, evidence=ids)
+    monkeypatch.setenv(histcache.DISABLE_ENV, "1")
+    sha = history.resolve(repo, "HEAD")
+    quick = narrow.standings_of(repo, sha, {switch: narrow.Ask(f"flags/{switch}.yaml", tuple(ids))})
+    whole = timeline.standings_at(repo, sha, None)[switch]
+    got = quick[switch]
+    assert (
+        (got.step, got.entered_at, got.entered_commit)
+        == (whole.step, whole.entered_at, whole.entered_commit)
+        == (
+            1,
+            whole.entered_at,
+            git(repo, "rev-parse", "HEAD~1").strip(),
+        )
+    )
+    for now in (NOW, "2026-11-12T06:00:00Z"):
+        when = datetime.fromisoformat(now.replace("Z", "+00:00"))
+        fast = check.run(repo, WorkTree(repo), base="HEAD", now=when)
+        slow = check.judge_change(repo, gate.load_base(repo, "HEAD"), WorkTree(repo), when)
+        assert sorted(map(str, fast.findings)) == sorted(map(str, slow.findings))
