@@ -421,7 +421,7 @@ class BlobSearch:
         self.ids: list[str] = []
         self.needles = needles
         self._seen: set[str] = set()
-        self._read_ids: list[str] = []
+        self._count = 0  # objects git wrote
         self._found: dict[str, bytes] = {}
         self._broken = False  # a missing object, or output that is not git's
         self._proc = subprocess.Popen(
@@ -448,39 +448,60 @@ class BlobSearch:
             chunk = os.read(fd, 1 << 20)
             if not chunk:
                 break
+            if self._broken:
+                continue  # drained to the end all the same: git must never wait on a full pipe
             if pos > (1 << 20):
                 del buf[:pos]
                 pos = 0
             buf += chunk
+            # Cut the whole objects now in ``buf``: "<id> blob <size>\n<contents>\n" (a few C calls each).
+            spans: list[tuple[int, int, int]] = []  # (header start, contents start, contents end)
             while True:
                 line_end = buf.find(b"\n", pos)
                 if line_end < 0:
                     break
-                header = bytes(buf[pos:line_end]).split(b" ")
-                if len(header) != 3 or header[1] != b"blob" or not header[2].isdigit():
-                    self._broken = True
-                    self._read_ids.append(header[0].decode("ascii", "replace"))
-                    pos = line_end + 1
-                    continue
-                start = line_end + 1
-                end = start + int(header[2])
+                space = buf.rfind(b" ", pos, line_end)
+                size = buf[space + 1 : line_end]
+                if space < 0 or not size.isdigit() or buf.find(b" blob ", pos, line_end) < 0:
+                    self._broken = True  # "<id> missing", another type, or not git's output
+                    break
+                end = line_end + 1 + int(size)
                 if end + 1 > len(buf):
                     break  # the rest of this object is still to come
-                name = header[0].decode("ascii", "replace")
-                self._read_ids.append(name)
-                if any(buf.find(needle, start, end) >= 0 for needle in needles):
-                    found[name] = bytes(buf[start:end])
+                spans.append((pos, line_end + 1, end))
                 pos = end + 1
-        if pos != len(buf):
+            self._count += len(spans)
+            if not spans or self._broken:
+                continue
+            # The needles searched once over all of them; a hit is mapped to its object.
+            first, last = spans[0][0], spans[-1][2]
+            for needle in needles:
+                at = buf.find(needle, first, last)
+                k = 0
+                while at >= 0:
+                    while k < len(spans) and spans[k][2] <= at:
+                        k += 1
+                    if k == len(spans):
+                        break
+                    header, start, end = spans[k]
+                    if at >= start:
+                        if at + len(needle) <= end:
+                            name = bytes(buf[header : buf.find(b" ", header)]).decode("ascii", "replace")
+                            found.setdefault(name, bytes(buf[start:end]))
+                        at = buf.find(needle, at + 1, last)
+                    else:
+                        at = buf.find(needle, start, last)  # a hit in a header: look on from the contents
+        if pos != len(buf) and not self._broken:
             self._broken = True
 
-    def add(self, blob: str) -> None:
-        if blob not in self._seen:
-            self._seen.add(blob)
-            self.ids.append(blob)
-            self._pending.append(blob.encode("ascii") + b"\n")
-            if len(self._pending) >= 256:
-                self.flush()
+    def add(self, blobs: list[str]) -> None:
+        for blob in blobs:
+            if blob not in self._seen:
+                self._seen.add(blob)
+                self.ids.append(blob)
+                self._pending.append(blob.encode("ascii") + b"\n")
+        if len(self._pending) >= 256:
+            self.flush()
 
     def flush(self) -> None:
         if self._pending and self._proc.stdin is not None:
@@ -504,21 +525,21 @@ class BlobSearch:
         for stream in (self._proc.stdout, self._proc.stderr):
             if stream is not None:
                 stream.close()
-        if self._proc.wait() != 0 or err.strip() or self._broken or self._read_ids != self.ids:
+        if self._proc.wait() != 0 or err.strip() or self._broken or self._count != len(self.ids):
             return None
         return self._found
 
 
 def flag_changes(
-    root: Path, rev: str, prefix: str, seen: Callable[[str, str, str | None], None] | None = None
+    root: Path, rev: str, prefix: str, seen: Callable[[list[tuple[str, str, str | None]]], None] | None = None
 ) -> list[tuple[str, list[tuple[str, str, str | None]]]]:
     """``first_parent_log(root, rev, [prefix], people=False)`` as (commit id, [(path, new mode, new blob)]), oldest first.
 
     The same ``git log`` (first parent, merges against their first parent, no
     renames), cut by one regular expression instead of a Python step per
     field: a promotion's quick reading lists every commit of a long history.
-    It is read as git writes it (newest first), and ``seen`` is told of each
-    change at once, so blobs can be read while git lists.  Records start with
+    It is read as git writes it (newest first), and ``seen`` is told of the
+    changes of each piece read, so blobs can be read while git lists.  Records start with
     a per-run random marker, and a path is taken whole up to its NUL, so no
     name can forge a record.
     """
@@ -539,6 +560,7 @@ def flag_changes(
 
     def parse(text: bytes) -> None:
         nonlocal changes
+        told: list[tuple[str, str, str | None]] = []
         for match in pattern.finditer(text):
             sha = match.group(1)
             if sha is not None:
@@ -552,8 +574,9 @@ def flag_changes(
                     None if blob == zero else blob.decode("ascii"),
                 )
                 changes.append(change)
-                if seen is not None:
-                    seen(*change)
+                told.append(change)
+        if seen is not None and told:
+            seen(told)
 
     errors: list[bytes] = []
     drain = threading.Thread(target=lambda: errors.append(proc.stderr.read() if proc.stderr is not None else b""), daemon=True)

@@ -41,8 +41,8 @@ from pathlib import Path
 from typing import Generic, TypeVar
 
 from validator import history
-from validator.repo import FLAGS_DIR
-from validator.timeline import Event, Facts, Reader, Standing, Unreadable, _flag_events, _is_flag_path, _may_name, standings
+from validator.repo import FLAG_SUFFIX, FLAGS_DIR
+from validator.timeline import Event, Facts, Reader, Standing, Unreadable, _flag_events, _may_name, standings
 
 _REGULAR = ("100644", "100755")
 _T = TypeVar("_T")
@@ -76,14 +76,25 @@ def standings_of(root: Path, sha: str, asked: dict[str, Ask], effective: dict[st
     other = history.BlobSearch(root, [b"\\", *(n.encode() for n in names)])
     others: dict[str, str] = {}  # blob -> a path it is at
 
-    def seen(changed: str, mode: str, blob: str | None) -> None:
-        if blob is None or mode not in _REGULAR or not _is_flag_path(changed):
-            return
-        if changed in own:
-            own[changed].add(blob)
-        elif blob not in others:
-            others[blob] = changed
-            other.add(blob)
+    prefix = f"{FLAGS_DIR}/"
+
+    def seen(changes: list[tuple[str, str, str | None]]) -> None:
+        mine: dict[str, list[str]] = {}
+        theirs: list[str] = []
+        for changed, mode, blob in changes:
+            # ``_is_flag_path``, inline: a piece of a long listing is thousands of changes
+            if blob is None or mode not in _REGULAR or not changed.startswith(prefix) or "/" in changed[len(prefix) :]:
+                continue
+            if not changed.endswith(FLAG_SUFFIX):
+                continue
+            if changed in own:
+                mine.setdefault(changed, []).append(blob)
+            elif blob not in others:
+                others[blob] = changed
+                theirs.append(blob)
+        for changed, blobs in mine.items():
+            own[changed].add(blobs)
+        other.add(theirs)
 
     try:
         commits: list[tuple[str, list[tuple[str, str, str | None]]]] | None = history.flag_changes(root, sha, f"{FLAGS_DIR}/", seen)
