@@ -398,3 +398,22 @@ def test_percentage_steps(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
         fast = check.run(repo, WorkTree(repo), base="HEAD", now=when)
         slow = check.judge_change(repo, gate.load_base(repo, "HEAD"), WorkTree(repo), when)
         assert sorted(map(str, fast.findings)) == sorted(map(str, slow.findings))
+
+
+def test_blob_search_finds_exactly_the_blobs_holding_a_needle(tmp_path: Path) -> None:
+    """Needles in contents only (not in git's headers, not across two objects), fake headers inside a blob, a missing id."""
+    repo = new_repo(tmp_path)
+    bodies = [b"plain\n", b"xx needle yy", b"needl", b"e start", b"0 blob 12\nneedle\n", b"", b"blob", b"n" * 300_000 + b"needle"]
+    ids = []
+    for i, body in enumerate(bodies):
+        (tmp_path / f"b{i}").write_bytes(body)
+        ids.append(git(repo, "hash-object", "-w", str(tmp_path / f"b{i}")).strip())
+    for needles in ([b"needle"], [b"blob"], [ids[0][:12].encode()], [b"needle", b"\\"]):
+        search = history.BlobSearch(repo, needles)
+        search.add(ids[:4])
+        search.add(ids[2:])
+        got = search.finish()
+        assert got == {i: b for i, b in zip(ids, bodies) if any(n in b for n in needles)}, needles
+    missing = history.BlobSearch(repo, [b"needle"])
+    missing.add([ids[0], "0" * 39 + "1", ids[1]])
+    assert missing.finish() is None
