@@ -97,8 +97,41 @@ def load_base(root: Path, ref: str, head: Snapshot | None = None) -> Base:
         return base
     asked = frozenset(name for name in _moving(base.snapshot, head) if _reads_history(base.snapshot, head, name))
     # Nothing to ask (a promotion out of a first step that soaks nothing, a demote, an amend): the history is not even listed.
-    base.standings = timeline.standings_at(root, sha, asked) if asked else {}
+    base.standings = _standings(root, sha, asked, base.snapshot, head) if asked else {}
     return base
+
+
+_GO_ON_WITHIN = 2000  # first-parent commits after a kept walk that going on from it reads rather than the quick reading
+
+
+def _standings(root: Path, sha: str, asked: frozenset[str], base: Snapshot, head: Snapshot) -> dict[str, timeline.Standing]:
+    """Where the ``asked`` flags stand at ``sha``: a walk kept for it, else from their newest versions
+    (``validator.narrow``, exact where it answers), else the walk of their whole history."""
+    from validator import histcache, narrow
+
+    cache = histcache.open_cache(root)
+    kept = cache.exact(sha, asked) if cache is not None else None
+    if kept is not None:
+        return kept.standings
+    effective: dict[str, int] | None = None
+    if cache is not None and cache.keeps_standings():
+        # A walk kept for a recent ancestor: going on from it reads only the commits since (the same answer).
+        effective = history.effective_times(root, sha)
+        near = cache.nearest(effective, asked)
+        if near is not None and len(effective) - list(effective).index(near.sha) <= _GO_ON_WITHIN:
+            return timeline.Follower(root, effective, asked, cache=cache).standings(sha)
+    quick: dict[str, narrow.Ask] = {}
+    for name in asked:
+        files = [f for f in base.files if f.flag is not None and f.flag.name == name]
+        now_file = head.flags.get(name)
+        block = now_file.flag.transition if now_file is not None and now_file.flag is not None else None
+        if len(files) == 1:
+            quick[name] = narrow.Ask(files[0].path, tuple(block.evidence) if block is not None else ())
+    found = narrow.standings_of(root, sha, quick, effective)
+    rest = asked - set(found)
+    if rest:
+        found.update(timeline.standings_at(root, sha, frozenset(rest)))
+    return found
 
 
 def _moving(base: Snapshot, head: Snapshot) -> frozenset[str]:
@@ -545,6 +578,10 @@ def _check_promotion(move: Move, policy: Policy, tree: Tree, now: datetime, cite
         already_cited=cited,
         on_file=_run_ids(tree, flag),
     )
+    prefetch = getattr(tree, "prefetch", None)  # git objects: every run the rule reads, through one git process
+    if prefetch is not None:
+        sigs = [f"{evidence.evidence_path(flag, i)}{signing.SIG_SUFFIX}" for i in promotion.on_file] if policy.signers else []
+        prefetch([*(evidence.evidence_path(flag, i) for i in promotion.on_file), *sigs])
     verdict = evidence.check_promotion(promotion, tree, policy, now)
     move.verdict = verdict
     return [*findings, *verdict.findings]

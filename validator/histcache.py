@@ -104,6 +104,13 @@ class Cache:
                     return sha, data
         return None
 
+    def keeps_standings(self) -> bool:
+        """Is any walk kept at all (one directory listing)?"""
+        try:
+            return any(name.startswith(f"{STANDINGS}-") for name in os.listdir(self.directory))
+        except OSError:
+            return False
+
     def exact(self, sha: str, flags: frozenset[str] | None = None) -> Kept | None:
         """The standings kept for ``sha`` itself (of every flag, or of ``flags``)."""
         return self.nearest({sha: 0}, flags)

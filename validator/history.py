@@ -8,11 +8,12 @@ the blobs it needs, never a process per commit.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import stat
 import subprocess
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -351,6 +352,7 @@ class GitTree:
         self.label = f"revision {rev[:12]}"
         self._cache: dict[str, bytes | None] = {}
         self._top: dict[str, str] | None = None
+        self._oids: dict[str, str] = {}  # path -> blob id, of the files a listing found
 
     def kind(self, path: str) -> str | None:
         """The kind of a top-level entry, without following links; None when absent."""
@@ -371,7 +373,10 @@ class GitTree:
         for item in out.split("\0"):
             if item:
                 meta, path = item.split("\t", 1)
-                entries.append(Entry(path, _KINDS.get(meta.split(" ")[0], OTHER)))
+                mode, _, oid = meta.split(" ")
+                entries.append(Entry(path, _KINDS.get(mode, OTHER)))
+                if mode in ("100644", "100755"):
+                    self._oids[path] = oid  # read later by object id: no lookup of the path in a tree of thousands
         return entries
 
     def flag_entries(self) -> list[Entry]:
@@ -388,7 +393,7 @@ class GitTree:
 
     def prefetch(self, paths: list[str]) -> None:
         wanted = [p for p in paths if p not in self._cache]
-        for path, body in zip(wanted, Blobs(self.root).read([f"{self.rev}:{p}" for p in wanted])):
+        for path, body in zip(wanted, Blobs(self.root).read([self._oids.get(p) or f"{self.rev}:{p}" for p in wanted])):
             self._cache[path] = body
 
     def read(self, path: str) -> bytes | None:
@@ -416,3 +421,202 @@ def push_branch(root: Path, branch: str, paths: list[str], message: str, remote:
     finally:
         git(root, "checkout", "-q", start)
     return sha
+
+
+class BlobSearch:
+    """Blobs searched for needles, their ids handed over one by one while git lists them (``flag_changes``).
+
+    One ``git cat-file --batch`` reads each id as soon as it is given, and a
+    thread takes what it writes object by object, keeping only the objects
+    that hold a needle (``bytes.find`` over the object where it sits, no
+    copy): the listing and the reading run at once, no git process waits on
+    a full pipe, and memory holds the hits, not every version of every file.
+    """
+
+    def __init__(self, root: Path, needles: list[bytes]) -> None:
+        self.ids: list[str] = []
+        self.needles = needles
+        self._seen: set[str] = set()
+        self._count = 0  # objects git wrote
+        self._found: dict[str, bytes] = {}
+        self._broken = False  # a missing object, or output that is not git's
+        self._proc = subprocess.Popen(
+            ["git", "cat-file", "--batch", "--buffer"],
+            cwd=root,
+            env=_env(),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        if self._proc.stdin is None or self._proc.stdout is None or self._proc.stderr is None:
+            raise HistoryError("git cat-file started without its pipes")
+        self._pending: list[bytes] = []
+        self._drain = threading.Thread(target=self._read, daemon=True)
+        self._drain.start()
+
+    def _read(self) -> None:
+        stdout = self._proc.stdout
+        if stdout is None:
+            return
+        fd, buf, pos = stdout.fileno(), bytearray(), 0
+        needles, found = self.needles, self._found
+        while True:
+            chunk = os.read(fd, 1 << 20)
+            if not chunk:
+                break
+            if self._broken:
+                continue  # drained to the end all the same: git must never wait on a full pipe
+            if pos > (1 << 20):
+                del buf[:pos]
+                pos = 0
+            buf += chunk
+            # Cut the whole objects now in ``buf``: "<id> blob <size>\n<contents>\n" (a few C calls each).
+            spans: list[tuple[int, int, int]] = []  # (header start, contents start, contents end)
+            while True:
+                line_end = buf.find(b"\n", pos)
+                if line_end < 0:
+                    break
+                space = buf.rfind(b" ", pos, line_end)
+                size = buf[space + 1 : line_end]
+                if space < 0 or not size.isdigit() or buf.find(b" blob ", pos, line_end) < 0:
+                    self._broken = True  # "<id> missing", another type, or not git's output
+                    break
+                end = line_end + 1 + int(size)
+                if end + 1 > len(buf):
+                    break  # the rest of this object is still to come
+                spans.append((pos, line_end + 1, end))
+                pos = end + 1
+            self._count += len(spans)
+            if not spans or self._broken:
+                continue
+            # The needles searched once over all of them; a hit is mapped to its object.
+            first, last = spans[0][0], spans[-1][2]
+            for needle in needles:
+                at = buf.find(needle, first, last)
+                k = 0
+                while at >= 0:
+                    while k < len(spans) and spans[k][2] <= at:
+                        k += 1
+                    if k == len(spans):
+                        break
+                    header, start, end = spans[k]
+                    if at >= start:
+                        if at + len(needle) <= end:
+                            name = bytes(buf[header : buf.find(b" ", header)]).decode("ascii", "replace")
+                            found.setdefault(name, bytes(buf[start:end]))
+                        at = buf.find(needle, at + 1, last)
+                    else:
+                        at = buf.find(needle, start, last)  # a hit in a header: look on from the contents
+        if pos != len(buf) and not self._broken:
+            self._broken = True
+
+    def add(self, blobs: list[str]) -> None:
+        for blob in blobs:
+            if blob not in self._seen:
+                self._seen.add(blob)
+                self.ids.append(blob)
+                self._pending.append(blob.encode("ascii") + b"\n")
+        if len(self._pending) >= 256:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._pending and self._proc.stdin is not None:
+            try:
+                self._proc.stdin.write(b"".join(self._pending))
+                self._proc.stdin.flush()
+            except BrokenPipeError:
+                self._broken = True
+            self._pending = []
+
+    def finish(self) -> dict[str, bytes] | None:
+        """The blobs holding any of the needles, by id; None when one is missing or git failed."""
+        self.flush()
+        if self._proc.stdin is not None:
+            try:
+                self._proc.stdin.close()
+            except BrokenPipeError:
+                self._broken = True
+        self._drain.join()
+        err = self._proc.stderr.read() if self._proc.stderr is not None else b""
+        for stream in (self._proc.stdout, self._proc.stderr):
+            if stream is not None:
+                stream.close()
+        if self._proc.wait() != 0 or err.strip() or self._broken or self._count != len(self.ids):
+            return None
+        return self._found
+
+
+def flag_changes(
+    root: Path, rev: str, prefix: str, seen: Callable[[list[tuple[str, str, str | None]]], None] | None = None
+) -> list[tuple[str, list[tuple[str, str, str | None]]]]:
+    """``first_parent_log(root, rev, [prefix], people=False)`` as (commit id, [(path, new mode, new blob)]), oldest first.
+
+    The same ``git log`` (first parent, merges against their first parent, no
+    renames), cut by one regular expression instead of a Python step per
+    field: a promotion's quick reading lists every commit of a long history.
+    It is read as git writes it (newest first), and ``seen`` is told of the
+    changes of each piece read, so blobs can be read while git lists.  Records start with
+    a per-run random marker, and a path is taken whole up to its NUL, so no
+    name can forge a record.
+    """
+    nonce = secrets.token_hex(8).encode()
+    marker = b"\x1e" + nonce + b"\x1e"
+    command = ["git", "-c", "core.quotePath=false", "log", "--first-parent", "--diff-merges=first-parent", "--raw", "--no-abbrev"]
+    command += ["-z", "--no-renames", f"--format=%x1e{nonce.decode()}%x1e%H", rev, "--", prefix]
+    try:
+        proc = subprocess.Popen(command, cwd=root, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    except FileNotFoundError:
+        raise HistoryError("git is not installed or not on PATH") from None
+    if proc.stdout is None or proc.stderr is None:
+        raise HistoryError("git log started without its pipes")
+    pattern = re.compile(re.escape(marker) + rb"([0-9a-f]+)|:[0-7]+ ([0-7]+) [0-9a-f]+ ([0-9a-f]+) [A-Z][0-9]*\0([^\0]*)\0", re.DOTALL)
+    found: list[tuple[str, list[tuple[str, str, str | None]]]] = []
+    changes: list[tuple[str, str, str | None]] = []
+    zero = _ZERO.encode()
+
+    def parse(text: bytes) -> None:
+        nonlocal changes
+        told: list[tuple[str, str, str | None]] = []
+        for match in pattern.finditer(text):
+            sha = match.group(1)
+            if sha is not None:
+                changes = []
+                found.append((sha.decode("ascii"), changes))
+            elif found:
+                blob = match.group(3)
+                change = (
+                    match.group(4).decode("utf-8", "surrogateescape"),
+                    match.group(2).decode("ascii"),
+                    None if blob == zero else blob.decode("ascii"),
+                )
+                changes.append(change)
+                told.append(change)
+        if seen is not None and told:
+            seen(told)
+
+    errors: list[bytes] = []
+    drain = threading.Thread(target=lambda: errors.append(proc.stderr.read() if proc.stderr is not None else b""), daemon=True)
+    drain.start()
+    pending = b""
+    fd = proc.stdout.fileno()
+    try:
+        while True:
+            chunk = os.read(fd, 1 << 20)
+            if not chunk:
+                break
+            pending += chunk
+            cut = pending.rfind(marker)  # what comes before the last record's start is whole records
+            if cut > 0:
+                parse(pending[:cut])
+                pending = pending[cut:]
+        parse(pending)
+    finally:
+        proc.stdout.close()
+        drain.join()
+        proc.stderr.close()
+        status = proc.wait()
+    if status != 0:
+        stderr = b"".join(errors).decode(errors="replace").strip()
+        raise HistoryError(f"git log failed: {stderr.splitlines()[-1] if stderr else f'exit {status}'}")
+    found.reverse()
+    return found

@@ -348,3 +348,76 @@ def _too_deep(text: str) -> JSONError:
         elif token in "]}":
             depth -= 1
     return JSONError(1, 1, f"nesting deeper than {MAX_DEPTH} levels")  # pragma: no cover
+
+
+# Each byte of a character of a long-number run (``_LONG_RUN``) as b"1", every other byte as b"0".
+_NUMBER_BYTES = bytes(0x31 if chr(b) in "-+.eE0123456789" else 0x30 for b in range(256))
+
+
+def loads_many(raws: list[bytes]) -> list[JSONDocument | None]:
+    """``loads`` of each of ``raws`` (None where it raises), with one decoder and one pass of each check over them all.
+
+    Each file is decoded where it sits in one joined text, by the same strict
+    decoder and hooks; a file that does not decode, alone and whole, or any
+    check that fires anywhere, is read again by ``loads`` itself, so every
+    answer is the one ``loads`` gives (a promotion reads every run of its flag).
+    """
+    found: list[JSONDocument | None] = [None] * len(raws)
+    texts: list[str | None] = []
+    for raw in raws:
+        text: str | None = None
+        if len(raw) <= MAX_BYTES and not raw.startswith(b"\xef\xbb\xbf"):
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                text = None
+        texts.append(text)
+    spans: list[tuple[int, int]] = []
+    offset = 0
+    for text in texts:
+        size = len(text) if text is not None else 0
+        spans.append((offset, offset + size))
+        offset += size + 1
+    joined = "\n".join(t if t is not None else "" for t in texts)
+    decoder = _strict()
+    alone: list[int] = []  # read again by ``loads``
+    decoded: list[int] = []
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        for i, (text, (start, end)) in enumerate(zip(texts, spans)):
+            if text is None:
+                alone.append(i)
+                continue
+            at = _SPACE.match(joined, start).end()  # type: ignore[union-attr]
+            try:
+                data, stop = decoder.raw_decode(joined, at)
+            except (ValueError, RecursionError):
+                alone.append(i)
+                continue
+            if stop > end or _SPACE.match(joined, stop, end).end() != end:  # type: ignore[union-attr]
+                alone.append(i)
+                continue
+            found[i] = JSONDocument(text, data)
+            decoded.append(i)
+    finally:
+        if collecting:
+            gc.enable()
+    # The checks ``loads`` makes after decoding, each over every file decoded at once (between two files
+    # there is only a line feed, which ends any run of digits and is in no escape), by a quicker test that
+    # fires whenever the check could: whatever it fires for is read again by ``loads`` itself.
+    every = "\n".join(found[i].text for i in decoded)  # type: ignore[union-attr]
+    if b"1" * (MAX_NUMBER_CHARS + 1) in every.encode("utf-8").translate(_NUMBER_BYTES) or "\\u" in every:
+        alone.extend(decoded)
+    else:
+        for i in decoded:
+            text = found[i].text  # type: ignore[union-attr]
+            # Nesting is at most the number of opening brackets (strings included).
+            if text.count("[") + text.count("{") > MAX_DEPTH and _depth_exceeds(text, MAX_DEPTH):
+                alone.append(i)
+    for i in alone:
+        try:
+            found[i] = loads(raws[i])
+        except JSONError:
+            found[i] = None
+    return found

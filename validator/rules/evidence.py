@@ -165,18 +165,6 @@ def load_run(flag: str, run_id: str, raw: bytes) -> Run:
     return run
 
 
-def _peek_run(flag: str, run_id: str, raw: bytes) -> Run:
-    """A run file read strictly (``jsonfile``) without ``load_run``'s shape findings: its data, when it is an object."""
-    run = Run(run_id, evidence_path(flag, run_id))
-    try:
-        run.doc = jsonfile.loads(raw)
-    except jsonfile.JSONError:
-        return run
-    if isinstance(run.doc.data, dict):
-        run.data = run.doc.data
-    return run
-
-
 _KIND_NAMES: dict[object, str] = {str: "a string", int: "a whole number", dict: "an object"}
 
 
@@ -263,6 +251,7 @@ def _newest(
     read: Callable[[str], bytes | None],
     at_flag: Callable[[tuple[Any, ...], str], None],
     needed: int,
+    read_many: Callable[[list[str]], list[bytes | None]] | None = None,
 ) -> list[Finding]:
     """The cited runs must be the newest of the flag in that step: a newer run, of any status, blocks.
 
@@ -274,13 +263,36 @@ def _newest(
     if not seqs:
         return findings
     newest = max(seqs)
-    for run_id in others:
-        raw = read(evidence_path(flag, run_id))
-        if raw is None:
-            continue
-        # Only its seq, step and status are read here, by the same strict reader; load_run's shape
-        # findings would be dropped (a flag's thousands of older runs are read at every promotion).
-        run = _peek_run(flag, run_id, raw)
+    for part in range(0, len(others), _BATCH):
+        _newer(flag, left, others[part : part + _BATCH], read, read_many, seqs, newest, needed, at_flag, findings)
+    return findings
+
+
+_BATCH = 2000  # runs read and parsed at once: fewer steps per run, and never a whole directory of them held
+
+
+def _newer(
+    flag: str,
+    left: Position,
+    others: list[str],
+    read: Callable[[str], bytes | None],
+    read_many: Callable[[list[str]], list[bytes | None]] | None,
+    seqs: dict[int, str],
+    newest: int,
+    needed: int,
+    at_flag: Callable[[tuple[Any, ...], str], None],
+    findings: list[Finding],
+) -> None:
+    paths = [evidence_path(flag, run_id) for run_id in others]
+    raws = read_many(paths) if read_many is not None else [read(path) for path in paths]
+    present = [(run_id, raw) for run_id, raw in zip(others, raws) if raw is not None]
+    # Only its seq, step and status are read here, by the same strict reader (many at once: a flag's
+    # thousands of older runs are read at every promotion); load_run's shape findings would be dropped.
+    docs = jsonfile.loads_many([raw for _, raw in present])
+    for (run_id, _), doc in zip(present, docs):
+        run = Run(run_id, evidence_path(flag, run_id), doc=doc)
+        if doc is not None and isinstance(doc.data, dict):
+            run.data = doc.data
         if run.doc is None or run.seq is None:
             findings.append(
                 Finding(
@@ -303,7 +315,6 @@ def _newest(
                 f"run {run_id} (seq {run.seq}, status {status if isinstance(status, str) else '?'}) in {left} is newer than the cited runs "
                 f"(up to seq {newest}); the newest runs count: cite {needed} consecutive green runs newer than {run_id}",
             )
-    return findings
 
 
 def _check_signature(run: Run, raw: bytes, flag: str, signers: list[Signer], read: Callable[[str], bytes | None]) -> None:
@@ -459,7 +470,7 @@ def check_promotion(promotion: Promotion, tree: Tree, policy: Policy, now: datet
                 f"runs are not consecutive: seq {a} ({a_id}) then {b} ({b_id}); runs {a + 1}..{b - 1} are missing",
             )
     others = [i for i in on_file or [] if i not in seen and plain_run_id(i)]
-    findings.extend(_newest(flag, left, runs, others, read, at_flag, green_runs))
+    findings.extend(_newest(flag, left, runs, others, read, at_flag, green_runs, getattr(tree, "read_many", None)))
     if signers:
         _withheld(flag, left, runs, others, read, signers, entered_at, at_flag)
     finished_times = [r.finished_at for r in runs if r.finished_at is not None]
