@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import copy_repo, read_terminal, run
-from tests.gitrepo import write_run
+from tests.gitrepo import commit_all, git, write_run
 from validator.cli import build_parser
 
 
@@ -136,6 +136,23 @@ def test_bash_completion_script_loads_and_completes(tmp_path: Path, capsys: pyte
     assert _complete(script, repo, ["flaggate", "promote", "allocation_dual_write", "--evidence", "rr-"]) == ["rr-0101", "rr-0102"]
     assert "--justification" in _complete(script, repo, ["flaggate", "promote", "allocation_dual_write", "--just"])
     assert _complete(script, repo, ["flaggate", "new", "x", "--guard", "drift"]) == ["drift_ppm"]
+
+
+def test_bash_completion_never_runs_a_name(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A branch, flag file or run named ``$(touch PWNED)`` was run when bash completed it (attack)."""
+    repo = copy_repo(tmp_path / "repo")
+    git(repo, "init", "-q", "-b", "main")
+    commit_all(repo, "initial", "2026-11-01T00:00:00Z")
+    git(repo, "branch", "fix$(touch${IFS}PWNED_BY_BRANCH)")
+    (repo / "flags/$(touch PWNED_BY_FLAG).yaml").write_text("x")
+    write_run(repo, "allocation_dual_write", "rr-$(touch PWNED_BY_RUN)", 101)
+    code, out, _ = run(["completion", "bash"], capsys)
+    script = tmp_path / "flaggate.bash"
+    script.write_text(out)
+    assert "fix$(touch${IFS}PWNED_BY_BRANCH)" in _complete(script, repo, ["flaggate", "check", "--base", "fix"])
+    assert "$(touch PWNED_BY_FLAG)" in _complete(script, repo, ["flaggate", "promote", ""])
+    assert "rr-$(touch PWNED_BY_RUN)" in _complete(script, repo, ["flaggate", "promote", "allocation_dual_write", "--evidence", "rr-"])
+    assert not list(repo.glob("PWNED*")) and not list(repo.glob("*/PWNED*"))
 
 
 @pytest.mark.parametrize("shell", ["zsh", "fish"])

@@ -61,10 +61,13 @@ _flaggate_list_refs() {
 _BASH = (
     _SH_LISTERS
     + r"""
-_flaggate_flags() { compgen -W "$(_flaggate_list_flags)" -- "$1"; }
-_flaggate_reasons() { compgen -W "$(_flaggate_list_reasons)" -- "$1"; }
-_flaggate_runs() { compgen -W "$(_flaggate_list_runs)" -- "$1"; }
-_flaggate_refs() { compgen -W "$(_flaggate_list_refs)" -- "$1"; }
+# Candidates come from file and branch names anyone can choose: compgen -W would expand them
+# again ($(...) in a branch name ran at TAB), so they are matched as plain text, one a line.
+_flaggate_pick() { local c; while IFS= read -r c; do [[ "$c" == "$1"* ]] && printf '%s\n' "$c"; done; return 0; }
+_flaggate_flags() { _flaggate_list_flags | _flaggate_pick "$1"; }
+_flaggate_reasons() { _flaggate_list_reasons | _flaggate_pick "$1"; }
+_flaggate_runs() { _flaggate_list_runs | _flaggate_pick "$1"; }
+_flaggate_refs() { _flaggate_list_refs | _flaggate_pick "$1"; }
 _flaggate_metrics() { compgen -W "METRICS" -- "$1"; }
 """.replace("METRICS", " ".join(METRICS))
 )
