@@ -184,3 +184,21 @@ def test_a_skipped_blob_that_later_replaces_an_asked_flag_is_read(tmp_path: Path
     full = timeline.standings(timeline.events_of(repo, head))
     assert "outbox_enabled" not in full and "event_stream_enabled" in full
     assert "outbox_enabled" not in timeline.standings_at(repo, head, frozenset({"outbox_enabled"}))
+
+
+def test_nothing_is_kept_or_read_in_github_actions(history: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+    """A job starts from a fresh checkout: a kept walk there was restored from a cache another job may have written (attack)."""
+    repo = history["repo"]
+    head = git(repo, "rev-parse", "HEAD").strip()
+    timeline.standings_at(repo, head)
+    assert _cache_dir(repo).exists()  # kept outside CI
+    truth = timeline.standings_at(repo, head)
+    for kept in _cache_dir(repo).glob("standings-*"):
+        data = json.loads(kept.read_text())
+        for standing in data["standings"].values():
+            standing["entered_at"] = 0  # backdated: a year of soak done
+        kept.write_text(json.dumps(data))
+    assert timeline.standings_at(repo, head) != truth  # outside CI the poisoned entry would be read
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    assert histcache.open_cache(repo) is None
+    assert timeline.standings_at(repo, head) == truth
