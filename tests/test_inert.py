@@ -10,6 +10,7 @@ from __future__ import annotations
 import html
 import json
 import re
+import unicodedata
 
 import cmarkgfm
 import pytest
@@ -117,19 +118,31 @@ UNSAFE = (
     + [chr(c) for c in range(0x7F, 0xA0)]
     + ["\u2028", "\u2029", "\u061c", "\u200e", "\u200f", *map(chr, range(0x202A, 0x202F)), *map(chr, range(0x2066, 0x206A))]
     + ["\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\ud800", "\udbff", "\udc00", "\udfff"]
+    # Invisible format characters an attack smuggled text in: the soft hyphen, the Mongolian vowel
+    # separator, interlinear annotation, a tag letter, a Hangul filler.
+    + ["\u00ad", "\u180e", "\ufff9", "\ufffb", "\U000e0041", "\U000e007f", "\u3164"]
 )
-# Every character the set holds: the invisible operators between U+2060 and U+2069 and all lone surrogates too.
-UNSAFE_ALL = set(UNSAFE) | set(map(chr, range(0x2060, 0x206A))) | set(map(chr, range(0xD800, 0xE000)))
+# Every character the set holds: every format character (Unicode category Cf), the invisible
+# fillers, and all lone surrogates.
+UNSAFE_ALL = (
+    set(UNSAFE)
+    | {chr(c) for c in range(0x110000) if unicodedata.category(chr(c)) == "Cf"}
+    | {"\u034f", "\u115f", "\u1160", "\u3164", "\uffa0"}
+    | set(map(chr, range(0x2060, 0x2070)))  # the invisible operators' block, U+2065 unassigned but kept out
+    | set(map(chr, range(0x13430, 0x13440)))  # the hieroglyph format controls' block
+    | set(map(chr, range(0xD800, 0xE000)))
+)
 
 
 def test_json_escapes_exactly_the_unsafe_characters() -> None:
     """Finding 12: published JSON carried U+202E raw; ordinary non-ASCII text stays as it is."""
     # Every character of the BMP (all of the unsafe set is there) and a few beyond; each surrogate
     # alone (a high one before a low one would decode as their pair).
-    every = "".join(chr(c) if not 0xD800 <= c < 0xE000 else chr(c) + "." for c in range(0x10000)) + "\U0001f600\U000e0001\U0010ffff"
+    beyond = "\U0001f600\U000110bd\U0001d173\U000e0001\U000e0041\U0010ffff"
+    every = "".join(chr(c) if not 0xD800 <= c < 0xE000 else chr(c) + "." for c in range(0x10000)) + beyond
     for encoded in (jsonout.dumps({"v": every}), inert.json_text(json.dumps({"v": every}, ensure_ascii=False))):
         raw = set(encoded)
-        assert set(every) - raw - {"\n"} == UNSAFE_ALL - {"\n"}  # a raw newline is indentation only
+        assert set(every) - raw - {"\n"} == (UNSAFE_ALL & set(every)) - {"\n"}  # a raw newline is indentation only
         assert "é" in raw and "日" in raw and "\U0001f600" in raw and "\u00a0" in raw
         assert json.loads(encoded)["v"] == every  # the escapes decode to the same value
     assert jsonout.dumps({"v": "café 日本"}) == '{\n  "v": "café 日本"\n}\n'

@@ -13,8 +13,9 @@
 The unsafe characters are those that change what a terminal, a CI log or a
 reader sees beyond themselves: C0 and C1 controls and DEL (a newline starts
 a GitHub workflow command, ESC an ANSI sequence), the line and paragraph
-separators, bidi marks, embeddings, overrides and isolates, zero-width
-characters and the BOM, and lone surrogates (unprintable: they would crash
+separators, every format character (bidi marks, embeddings, overrides and
+isolates, zero-width characters, the BOM, the soft hyphen, the invisible tag
+letters), invisible fillers, and lone surrogates (unprintable: they would crash
 the UTF-8 encoder of stdout).  Ordinary non-ASCII text (é, 日本) is kept.
 """
 
@@ -23,7 +24,14 @@ from __future__ import annotations
 import re
 from typing import Any
 
-UNSAFE_CHARACTERS = "\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff\ud800-\udfff"
+# Controls, separators and every format character (Unicode category Cf: bidi marks, zero-width
+# characters, the soft hyphen, interlinear annotation, the invisible "tag" letters that can hide a
+# whole sentence), the invisible Hangul fillers and the combining grapheme joiner, lone surrogates.
+UNSAFE_CHARACTERS = (
+    "\x00-\x1f\x7f-\x9f\xad\u034f\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u115f\u1160\u180e"
+    "\u200b-\u200f\u2028-\u202e\u2060-\u206f\u3164\ufeff\uffa0\ufff9-\ufffb\ud800-\udfff"
+    "\U000110bd\U000110cd\U00013430-\U0001343f\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0000-\U000e007f"
+)
 UNSAFE = re.compile(f"[{UNSAFE_CHARACTERS}]")
 
 # What a JSON encoder leaves raw: it escapes C0 controls itself, and a raw
@@ -33,6 +41,8 @@ _UNSAFE_IN_JSON = re.compile(f"[{UNSAFE_CHARACTERS.replace(chr(0) + '-' + chr(0x
 
 def _escape_char(match: re.Match[str]) -> str:
     code = ord(match.group())
+    if code > 0xFFFF:
+        return f"\\U{code:08x}"
     return {9: "\\t", 10: "\\n", 13: "\\r"}.get(code) or (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
 
 
@@ -46,7 +56,11 @@ def escape(value: Any) -> str:
 
 
 def _json_escape(match: re.Match[str]) -> str:
-    return f"\\u{ord(match.group()):04x}"
+    code = ord(match.group())
+    if code > 0xFFFF:  # JSON writes a character beyond the BMP as its UTF-16 surrogate pair
+        code -= 0x10000
+        return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
+    return f"\\u{code:04x}"
 
 
 def json_text(encoded: str) -> str:
