@@ -267,6 +267,17 @@ def test_samples_from_before_the_state_neither_fire_nor_prove_health(
     assert got == 0, out  # samples of 11-20, in canary, judge it
 
 
+def test_since_cannot_reach_back_before_the_entry_git_knows(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The read switch entered canary on 11-19: --since 11-01 once let samples of the off state prove it healthy (attack)."""
+    _read_switch_in_canary(repo)
+    rows = [{"at": f"2026-11-05T01:{i * 5:02d}:00Z", "metrics": {"drift_ppm": 3}} for i in range(3)]
+    code, out, _ = rollback(repo, capsys, "allocation_read_switch", rows, "--since", "2026-11-01T00:00:00Z")
+    assert code == 2 and "since allocation_read_switch entered canary at 2026-11-19T00:00:00Z" in out, out
+    later = series("drift_ppm", [3, 50, 50])  # 11-20 01:00..01:10; --since 01:02 leaves the two breaching ones
+    code, out, _ = rollback(repo, capsys, "allocation_read_switch", later, "--since", "2026-11-20T01:02:00Z")
+    assert code == 1, out
+
+
 def test_every_fired_trigger_is_reported_and_recorded(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     rows = [
         {"at": "2026-11-20T01:00:00Z", "metrics": {"drift_ppm": 612, "write_error_rate": 0.02}},

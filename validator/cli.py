@@ -367,7 +367,10 @@ def build_parser(reason_listing: str = "  (run in a flag repository to list them
         help='JSON lines: {"at": ..., "metrics"|"inputs": {...}}; - reads standard input',
     )
     rb.add_argument(
-        "--since", type=_now, metavar="TIME", help="when the flag entered its state, for timeout triggers (default: from git history)"
+        "--since",
+        type=_now,
+        metavar="TIME",
+        help="when the flag entered its state, where git history cannot tell (a later time only narrows the window)",
     )
     rb.add_argument("--apply", action="store_true", help="when a trigger fires, write the emergency demote (and its cascade)")
     rb.add_argument("--open-pr", action="store_true", help="implies --apply: commit it on a new branch, push, open a pull request")

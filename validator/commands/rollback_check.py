@@ -23,7 +23,10 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError("expected a read flag file here: cli.py was called out of order")
     opening = _open_pr_preflight(root, args) if args.open_pr else None
     samples = rollback.read_samples(args.samples)
-    since = args.since or _entered_at(root, file.flag.name, plan.position(file.flag))
+    # When the flag entered its state is the history's to say: --since stands in where git cannot
+    # tell, and can only narrow the window (samples from before the entry measured another state).
+    entered = _entered_at(root, file.flag.name, plan.position(file.flag))
+    since = args.since if entered is None or (args.since is not None and args.since > entered) else entered
     # The clock, as every command: "now" taken from the newest sample would let stale samples
     # from before a timeout's deadline stand for a flag nobody has measured since.
     now = args.now or datetime.now(UTC)
