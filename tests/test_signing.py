@@ -104,6 +104,18 @@ def record(repo: Path, capsys: pytest.CaptureFixture[str], key: Path, keyid: str
     return code, out + err
 
 
+def record_unlisted(repo: Path, capsys: pytest.CaptureFixture[str], key: Path, keyid: str, seq: int, day: int) -> tuple[int, str]:
+    """A run signed by a key policy.yaml does not list: record refuses it, so the author signs it against a
+    policy of their own (no signers) and puts the policy back, as an attacker would."""
+    policy = repo / "policy.yaml"
+    saved = policy.read_text()
+    policy.write_text(saved[: saved.index("\nsigners:\n")] + "\nsigners: []\n")
+    try:
+        return record(repo, capsys, key, keyid, seq, day)
+    finally:
+        policy.write_text(saved)
+
+
 @pytest.fixture
 def signed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> dict[str, Any]:
     """A repository whose base policy lists one signer, recon-2026."""
@@ -175,7 +187,8 @@ def test_runs_that_do_not_count(attack: str, signed: dict[str, Any], tmp_path: P
             saved = (repo / "policy.yaml").read_text()
             (repo / "policy.yaml").write_text(saved.replace("    flags: [outbox_enabled]\n", ""))
         for seq, day in ((101, 18), (102, 19), (103, 20)):
-            assert record(repo, capsys, other, "rogue", seq, day)[0] == 0
+            sign = record if attack in ("signer-added-in-the-pr", "not-allowed-for-flag") else record_unlisted
+            assert sign(repo, capsys, other, "rogue", seq, day)[0] == 0
         if saved:
             (repo / "policy.yaml").write_text(saved)
         expect = "may sign runs of outbox_enabled only" if attack == "not-allowed-for-flag" else "'rogue', which is not a signer"
@@ -210,7 +223,8 @@ def test_removing_a_signer_invalidates_its_runs_but_not_history(signed: dict[str
     assert "recon-2026" not in policy.read_text()
     commit_all(repo, "demote; rotate the key", "2026-11-13T00:00:00Z")
     for seq, day in ((104, 18), (105, 19), (106, 20)):
-        assert record(repo, capsys, key, "recon-2026", seq, day)[0] == 0
+        assert record(repo, capsys, key, "recon-2026", seq, day)[0] == 2  # record refuses a key no longer listed
+        assert record_unlisted(repo, capsys, key, "recon-2026", seq, day)[0] == 0
     promote(repo, ["rr-0104", "rr-0105", "rr-0106"])
     code, report = gate(repo, capsys)
     assert code == 1 and "'recon-2026', which is not a signer" in evidence_errors(report)
@@ -342,3 +356,41 @@ def test_record_refuses_a_key_the_policy_limits_to_other_flags(tmp_path: Path, c
     code, out = record(repo, capsys, key, "recon-2026", 101, 18)
     assert code == 2 and "lets recon-2026 sign runs of ledger_backfill_mode only, not allocation_dual_write" in out, out
     assert not (repo / "evidence/allocation_dual_write").exists() or not any((repo / "evidence/allocation_dual_write").iterdir())
+
+
+def test_record_writes_a_red_run_the_newest_runs_rule_then_reads(signed: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
+    """A breach must be on file: record once refused every red run, so only greens were ever committed (attack)."""
+    repo, key = signed["repo"], signed["key"]
+    for seq, day in ((101, 15), (102, 16), (103, 17)):
+        assert record(repo, capsys, key, "recon-2026", seq, day)[0] == 0
+    breach = ["ledger_total=1010000.00", "legacy_total=1000000.00", "failed_ledger_writes=0", "total_ledger_writes=120000"]
+    code, out = record(repo, capsys, key, "recon-2026", 104, 18, inputs=breach)
+    assert code == 0, out
+    red = json.loads((repo / "evidence/allocation_dual_write/rr-0104.json").read_text())
+    assert red["status"] == "red" and (repo / "evidence/allocation_dual_write/rr-0104.json.sig").is_file()
+    promote(repo, ["rr-0101", "rr-0102", "rr-0103"])
+    code, report = gate(repo, capsys)
+    assert code == 1 and "rr-0104 (seq 104, status red)" in evidence_errors(report), report["errors"]
+
+
+@pytest.mark.parametrize(
+    ("extra", "said"),
+    [
+        (["--state", "enforce"], "a run of enforce could never count"),
+        (["--finished", "2099-01-01T00:00:00Z"], "is in the future"),
+    ],
+    ids=["a-state-it-is-not-in", "finished-in-the-future"],
+)
+def test_record_refuses_runs_that_could_never_count(
+    extra: list[str], said: str, signed: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo = signed["repo"]
+    code, out = record(repo, capsys, signed["key"], "recon-2026", 101, 18, extra=extra)
+    assert code == 2 and said in out, out
+    assert not (repo / "evidence/allocation_dual_write").exists() or not any((repo / "evidence/allocation_dual_write").iterdir())
+
+
+def test_record_refuses_a_key_id_policy_does_not_list(signed: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    other, _ = keygen(tmp_path, capsys, "rogue")
+    code, out = record(signed["repo"], capsys, other, "rogue", 101, 18)
+    assert code == 2 and "rogue is not among policy.yaml's signers" in out, out

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -117,6 +117,12 @@ def record(
         raise FatalError(f"flags/{flag_name}.yaml cannot be read")
     left = Position(state, percentage)
     step = _step(flag, left)
+    if left != plan.position(flag):
+        raise FatalError(
+            f"{flag.name} is {plan.position(flag)}: a run of {left} could never count for it; record runs of the step it is in"
+        )
+    if finished > datetime.now(UTC):
+        raise FatalError(f"--finished {clock.iso(finished)} is in the future: record a run once it has finished")
     guards = [*flag.guards, *step.guards]
     run_id = run_id or f"rr-{seq:04d}"
     check_run_id(run_id)
@@ -155,8 +161,9 @@ def record(
     evidence.judge_run(run, flag.name, left, guards)
     findings = list(run.problems)
     if body["status"] != evidence.GREEN:
-        # A red run is recorded as it is: its own status is its only "problem".
-        findings = [f for f in findings if "only a finished green run counts" not in f.message]
+        # A red run is recorded as it is: its status, and the guard breaches that made it red, are what
+        # it records (the newest-runs rule needs every red run on file), not reasons to refuse it.
+        findings = [f for f in findings if "only a finished green run counts" not in f.message and "breaches the guard" not in f.message]
     return Recorded(run.path, text, findings, flag.name)
 
 
@@ -210,6 +217,8 @@ def write(root: Path, recorded: Recorded, key_file: Path, keyid: str) -> tuple[P
     check_signer_id(keyid, public, "--key-id")
     policy = load_policy(root)
     listed = next((s for s in policy.signers if s.id == keyid), None)
+    if policy.signers and listed is None:
+        raise FatalError(f"{keyid} is not among policy.yaml's signers: a run it signs would not count; nothing written")
     if listed is not None and listed.key != public:
         raise FatalError(f"{key_file} is not the key policy.yaml lists as {keyid}")
     if listed is not None and listed.flags is not None and recorded.flag not in listed.flags:
