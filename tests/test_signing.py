@@ -394,3 +394,13 @@ def test_record_refuses_a_key_id_policy_does_not_list(signed: dict[str, Any], tm
     other, _ = keygen(tmp_path, capsys, "rogue")
     code, out = record(signed["repo"], capsys, other, "rogue", 101, 18)
     assert code == 2 and "rogue is not among policy.yaml's signers" in out, out
+
+
+def test_record_never_writes_through_a_symbolic_link(signed: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    repo = signed["repo"]
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (repo / "evidence").symlink_to(outside)
+    code, out = record(repo, capsys, signed["key"], "recon-2026", 101, 18)
+    assert code == 2 and "is a symbolic link" in out, out
+    assert not any(outside.rglob("*"))

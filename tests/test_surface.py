@@ -478,3 +478,22 @@ def test_new_prompts_on_a_real_terminal(repo: Path) -> None:
 def run_check_ok(repo: Path) -> bool:
     proc = subprocess.run([sys.executable, "-m", "validator", "check", "--root", str(repo)], capture_output=True, text=True)
     return proc.returncode == 0
+
+
+@pytest.mark.parametrize("where", ["flags-dir", "flag-file"])
+def test_new_never_writes_through_a_symbolic_link(where: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """flags/ linked outside the repository (or flags/NAME.yaml a dangling link): new wrote there (attack)."""
+    repo = new_repo(tmp_path)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    if where == "flags-dir":
+        for f in (repo / "flags").iterdir():
+            f.rename(outside / f.name)
+        (repo / "flags").rmdir()
+        (repo / "flags").symlink_to(outside)
+    else:
+        (repo / "flags/z_flag.yaml").symlink_to(outside / "z_flag.yaml")
+    argv = ["new", "z_flag", "--root", str(repo), "--description", "d", "--owner", "acme-payments/messaging", "--states", "off,on"]
+    code, out, err = run(argv, capsys)
+    assert code == 2 and ("symbolic link" in err or "already exists" in err), out + err
+    assert not (outside / "z_flag.yaml").exists()

@@ -228,6 +228,9 @@ def write(root: Path, recorded: Recorded, key_file: Path, keyid: str) -> tuple[P
     sig_path = root / (recorded.path + signing.SIG_SUFFIX)
     if run_path.exists() or sig_path.exists():
         raise FatalError(f"{recorded.path} exists: evidence is append-only; record the run with a new seq and run id")
+    for directory in (root / EVIDENCE_DIR, run_path.parent):
+        if directory.is_symlink():
+            raise FatalError(f"{directory.relative_to(root)} is a symbolic link: runs live in the repository itself; nothing written")
     run_path.parent.mkdir(parents=True, exist_ok=True)
     # Both written before either is renamed, the signature first: a run file never appears unsigned.
     files.write_all({sig_path: signature, run_path: recorded.text})

@@ -177,8 +177,10 @@ def main(root: Path, args: argparse.Namespace) -> int:
     if not FLAG_NAME.match(args.name):
         raise Refused(f"{args.name!r} is not a flag name: lower case letters, digits and _, starting with a letter, at most 64")
     path = f"{FLAGS_DIR}/{args.name}{FLAG_SUFFIX}"
-    if (root / path).exists():
+    if (root / path).exists() or (root / path).is_symlink():
         raise Refused(f"{path} already exists; change that flag with flaggate promote/demote, or pick another name")
+    if (root / FLAGS_DIR).is_symlink():
+        raise Refused(f"{FLAGS_DIR}/ is a symbolic link: flag files live in the repository itself (flaggate check refuses it too)")
     answers(args, sys.stdin.isatty())
     body = render(args, list(load_policy(root).reason_codes))
     tree = OverlayTree(root, {path: body.encode("utf-8")})
