@@ -265,3 +265,16 @@ def test_a_flag_name_never_reaches_outside_flags(argv: list[str], tmp_path: Path
     code, out, err = run([*args, "--root", str(repo), "--now", "2026-11-20T12:00:00Z"], capsys)
     assert code == 2 and "no flag '../../x/evil'" in err, out + err
     assert evil.read_bytes() == before
+
+
+def test_a_directory_where_a_file_belongs_is_no_internal_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A directory named like a run, or as .github/CODEOWNERS, gave 'internal error' (attack)."""
+    repo = new_repo(tmp_path)
+    (repo / "evidence/allocation_dual_write/rr-0001.json").mkdir(parents=True)
+    (repo / ".github/CODEOWNERS").mkdir(parents=True)
+    for argv in (["plan", "allocation_dual_write"], ["status"], ["codeowners", "--check"]):
+        code, out, err = run(
+            [*argv, "--root", str(repo), "--now", "2026-11-20T12:00:00Z"] if argv[0] != "codeowners" else [*argv, "--root", str(repo)],
+            capsys,
+        )
+        assert code in (0, 1, 2) and "internal error" not in err, (argv, out, err)

@@ -71,6 +71,10 @@ def check(root: Path) -> str | None:
         current = (root / PATH).read_text(encoding="utf-8")
     except FileNotFoundError:
         current = ""
+    except (OSError, UnicodeDecodeError) as exc:
+        from validator.errors import FatalError
+
+        raise FatalError(f"{PATH} cannot be read as a text file ({getattr(exc, 'strerror', None) or exc}): make it a file") from None
     if current == expected:
         return None
     return "".join(difflib.unified_diff(current.splitlines(True), expected.splitlines(True), fromfile=PATH, tofile=f"{PATH} (expected)"))

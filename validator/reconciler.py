@@ -174,6 +174,8 @@ def _seq_unused(root: Path, flag: str, seq: int, run_id: str) -> None:
     for path in sorted(directory.glob("*.json")) if directory.is_dir() else []:
         if path.stem == run_id:
             continue  # the same run again: refused when written, as evidence is append-only
+        if path.is_symlink() or not path.is_file():
+            continue
         try:
             raw = path.read_bytes()
         except OSError:
