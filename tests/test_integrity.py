@@ -332,6 +332,25 @@ def test_seq_is_unique_per_flag(repo: Path, capsys: pytest.CaptureFixture[str]) 
     assert code == 1 and any("share seq 102" in m for m in errors(report, "evidence")), report
 
 
+@pytest.mark.parametrize("committed", [False, True], ids=["working-tree", "head"])
+def test_an_added_run_cannot_take_a_seq_the_flag_has(repo: Path, capsys: pytest.CaptureFixture[str], committed: bool) -> None:
+    """A second seq 103, added uncited, passed; every later promotion citing rr-0103 was then refused for good (attack)."""
+    three_runs(repo)
+    commit_all(repo, "runs", "2026-11-20T02:00:00Z")
+    write_run(repo, "allocation_dual_write", "rr-0103-again", 103, finished="2026-11-20T03:12:00Z")
+    write_run(repo, "allocation_dual_write", "rr-0200", 200, finished="2026-11-20T03:13:00Z")  # a new seq: fine
+    extra: tuple[str, ...] = ()
+    if committed:
+        commit_all(repo, "one more run", "2026-11-20T06:00:00Z")
+        extra = ("--head", git(repo, "rev-parse", "HEAD").strip())
+    code, report = gate(repo, capsys, *extra, base="HEAD~1" if committed else "HEAD")
+    found = errors(report, "evidence")
+    assert code == 1 and found == [
+        "run rr-0103-again: seq 103 is already the seq of run rr-0103; each run of allocation_dual_write "
+        "has its own seq: record it with a new one"
+    ], report
+
+
 def test_runs_must_start_after_the_flag_entered_the_state(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     repo = new_repo(tmp_path)
     set_state(repo, "allocation_dual_write", "off", frm="shadow", reason="OPERATOR_DECISION")

@@ -423,6 +423,7 @@ def _evidence_added(tree: Tree, moves: list[Move], changes: list[tuple[str, str,
     # links and special files are the layout rule's.
     added = sorted({path for path, status, mode in changes if status == "A" and mode in ("100644", "100755")})
     findings: list[Finding] = []
+    numbered: dict[str, list[tuple[str, int]]] = {}  # flag -> (run id, seq) of each well-formed run added, uncited
     for path in added:
         parts = path.split("/")
         flag = parts[1] if len(parts) > 2 else None
@@ -458,6 +459,48 @@ def _evidence_added(tree: Tree, moves: list[Move], changes: list[tuple[str, str,
             replace(p, message=f"{p.message} (every run added must be well-formed, cited or not: the newest-runs rule reads them all)")
             for p in problems
         )
+        seq = run.data.get("seq")
+        if not problems and isinstance(seq, int) and not isinstance(seq, bool):
+            numbered.setdefault(flag, []).append((run_id, seq))
+    findings.extend(_seq_taken(tree, numbered))
+    return findings
+
+
+def _seq_taken(tree: Tree, numbered: dict[str, list[tuple[str, int]]]) -> list[Finding]:
+    """A run a change adds must not take a seq another run of its flag has.
+
+    A seq names one run: with two, every promotion citing the first is refused ("share seq"), and
+    evidence is append-only, so neither could be taken back.  (Cited runs are the evidence rule's.)
+    """
+    from validator import jsonfile
+
+    findings: list[Finding] = []
+    for flag, runs in sorted(numbered.items()):
+        mine = {run_id for run_id, _ in runs}
+        others = [run_id for run_id in _run_ids(tree, flag) if run_id not in mine]
+        paths = [evidence.evidence_path(flag, run_id) for run_id in others]
+        read_many = getattr(tree, "read_many", None)
+        raws = read_many(paths) if read_many is not None else [tree.read(path) for path in paths]
+        present = [(run_id, raw) for run_id, raw in zip(others, raws) if raw is not None]
+        taken: dict[int, str] = {}
+        for (run_id, _), doc in zip(present, jsonfile.loads_many([raw for _, raw in present])):
+            seq = doc.data.get("seq") if doc is not None and isinstance(doc.data, dict) else None
+            if isinstance(seq, int) and not isinstance(seq, bool):
+                taken.setdefault(seq, run_id)
+        for run_id, seq in sorted(runs):
+            other = taken.setdefault(seq, run_id)
+            if other != run_id:
+                findings.append(
+                    Finding(
+                        evidence.evidence_path(flag, run_id),
+                        1,
+                        1,
+                        evidence.RULE,
+                        f"run {run_id}: seq {seq} is already the seq of run {other}; each run of {flag} has its own seq: "
+                        "record it with a new one",
+                        flag,
+                    )
+                )
     return findings
 
 
