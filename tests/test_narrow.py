@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import run, set_top, set_transition
+from tests.conftest import copy_repo, init_git, run, set_top, set_transition
 from tests.gitrepo import DUAL, commit_all, flag_path, git, new_repo, set_state, three_runs, write_run
 from validator import check, gate, histcache, history, narrow, timeline
 from validator.repo import WorkTree
@@ -417,3 +417,30 @@ def test_blob_search_finds_exactly_the_blobs_holding_a_needle(tmp_path: Path) ->
     missing = history.BlobSearch(repo, [b"needle"])
     missing.add([ids[0], "0" * 39 + "1", ids[1]])
     assert missing.finish() is None
+
+
+def test_a_flag_whose_old_path_another_asked_flag_has_now_is_judged_by_the_walk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """ledger_backfill_mode completed its plan at flags/zz_backfill_two.yaml, then moved to its own path and a
+    second backfill took the old one.  A change amending the second and promoting the first asks about both:
+    the quick reading searched each asked path for its own flag only and read the promotion as out of a fresh
+    off (attack: a completed plan reopened, exit 0).  Several flags asked go to the whole walk."""
+    monkeypatch.setenv(histcache.DISABLE_ENV, "1")
+    repo = copy_repo(tmp_path / "repo")
+    two, own = repo / "flags/zz_backfill_two.yaml", repo / "flags/ledger_backfill_mode.yaml"
+    original = own.read_text()
+    own.rename(two)  # born at another path: it has never been at its own yet
+    init_git(repo)
+    for state, frm, day in (("read_only", "off", "02"), ("active", "read_only", "04"), ("off", "active", "06")):
+        set_transition(two, f"transition:\n  from: {frm}\n  to: {state}\n  justification: test change\n")
+        set_top(two, "state", state)
+        commit_all(repo, f"backfill {state}", f"2026-11-{day}T00:00:00Z")
+    git(repo, "mv", "flags/zz_backfill_two.yaml", "flags/ledger_backfill_mode.yaml")
+    two.write_text(original.replace("name: ledger_backfill_mode", "name: zz_backfill_two"))
+    commit_all(repo, "back to its own path; a second backfill at the old one", "2026-11-08T00:00:00Z")
+    set_transition(own, "transition:\n  from: off\n  to: read_only\n  justification: start the backfill again\n")
+    set_top(own, "state", "read_only")
+    two.write_text(two.read_text().replace("soak_days: 1", "soak_days: 2"))  # an amend: zz_backfill_two is asked too
+    code, out, _ = run(["check", "--root", str(repo), "--base", "HEAD", "--now", NOW], capsys)
+    assert code == 1 and "the rollout plan is complete" in out, out

@@ -121,7 +121,10 @@ def _standings(root: Path, sha: str, asked: frozenset[str], base: Snapshot, head
         if near is not None and len(effective) - list(effective).index(near.sha) <= _GO_ON_WITHIN:
             return timeline.Follower(root, effective, asked, cache=cache).standings(sha)
     quick: dict[str, narrow.Ask] = {}
-    for name in asked:
+    # One flag only: for several, one flag's old versions can sit at another asked flag's path, where
+    # its search does not look (attack: a completed plan reopened, runs reused); and each search is a
+    # git process of its own.  Several flags asked go to the whole walk.
+    for name in asked if len(asked) == 1 else ():
         files = [f for f in base.files if f.flag is not None and f.flag.name == name]
         now_file = head.flags.get(name)
         block = now_file.flag.transition if now_file is not None and now_file.flag is not None else None
