@@ -9,6 +9,7 @@ name is never mistaken for "no such flag".
 
 from __future__ import annotations
 
+import functools
 import gc
 import os
 import stat
@@ -285,6 +286,21 @@ def _load_model(tree: Tree, path: str, model: type, findings: list[Finding]):  #
 
 
 def load_flag(path: str, raw: bytes) -> tuple[FlagFile, list[Finding]]:
+    """One flag file read and checked on its own (the same bytes at the same path: the same answer, read once)."""
+    file, findings = _load_flag(path, raw)
+    return file, list(findings)
+
+
+@functools.lru_cache(maxsize=256)
+def _load_flag(path: str, raw: bytes) -> tuple[FlagFile, tuple[Finding, ...]]:
+    # A process that judges several trees reads the same files again: the base and the working
+    # tree share most of them, and status judges each promotion it calls ready on its own.  What a
+    # file reads as is a function of its path and bytes, and nothing changes a FlagFile once read.
+    file, findings = _read_flag(path, raw)
+    return file, tuple(findings)
+
+
+def _read_flag(path: str, raw: bytes) -> tuple[FlagFile, list[Finding]]:
     file = FlagFile(path)
     doc, findings = loading.load(path, raw)
     if doc is None:
