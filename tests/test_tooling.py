@@ -107,6 +107,9 @@ def _precommit_env() -> dict[str, str]:
     # As in an activated virtual environment: the project's tools first on PATH.
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
     env["PRE_COMMIT_HOME"] = env.get("PRE_COMMIT_HOME", str(Path(os.environ.get("TMPDIR", "/tmp")) / "flaggate-pre-commit-cache"))
+    # pip byte-compiles every dependency it installs into a hook's environment (a few seconds of
+    # PyGithub, pydantic and the rest); what runs compiles what it imports.  Not what is tested here.
+    env.setdefault("PIP_NO_COMPILE", "1")
     return env
 
 
