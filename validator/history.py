@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from validator.errors import FatalError
-from validator.repo import DIRECTORY, FILE, FLAGS_DIR, OTHER, SYMLINK, Entry
+from validator.repo import DIRECTORY, FILE, FLAGS_DIR, OTHER, POLICY_FILE, RESOURCES_FILE, SYMLINK, Entry
 
 RULE = "history"
 _ZERO = "0" * 40
@@ -388,7 +388,8 @@ class GitTree:
             meta, path = item.split("\t", 1)
             mode = meta.split(" ")[0]
             entries.append(Entry(path, _KINDS.get(mode, OTHER)))
-        self.prefetch([e.path for e in entries if e.kind == FILE])
+        # The two rules files with them: one git process for everything a snapshot reads.
+        self.prefetch([POLICY_FILE, RESOURCES_FILE, *(e.path for e in entries if e.kind == FILE)])
         return entries
 
     def prefetch(self, paths: list[str]) -> None:

@@ -380,10 +380,11 @@ def load_snapshot(tree: Tree, entries: list[Entry] | None = None) -> Snapshot:
 def _load_snapshot(tree: Tree, entries: list[Entry] | None) -> Snapshot:
     snapshot = Snapshot(tree.label)
     findings = snapshot.findings
+    listed = tree.flag_entries()  # first: a tree of git objects then reads the rules files with the flags, in one go
     snapshot.policy, _ = _load_model(tree, POLICY_FILE, Policy, findings)
     snapshot.resources, _ = _load_model(tree, RESOURCES_FILE, Resources, findings)
 
-    chosen: dict[str, Entry] = {entry.path: entry for entry in tree.flag_entries()}
+    chosen: dict[str, Entry] = {entry.path: entry for entry in listed}
     for entry in entries or ():
         # A file given by the user is that flag's version to check: it replaces the
         # repository's file of the same name instead of duplicating the flag.
