@@ -126,7 +126,7 @@ def test_one_round_per_step_of_the_longest_plan(published: list[Path]) -> None:
     assert len(published) == len(STEPS)
 
 
-@pytest.mark.heavy(2)
+@pytest.mark.heavy(1)
 @pytest.mark.parametrize("k", STEPS, ids=lambda k: f"step-{k}")
 def test_parity_with_the_real_flagd_evaluator_at_every_step(published: list[Path], flagd_client: Any, k: int) -> None:
     """One step per test, so the steps' 70,000 evaluations each run side by side on the workers."""

@@ -354,6 +354,7 @@ def test_a_walk_kept_for_an_ancestor_is_gone_on_from(
     _compare(repo, monkeypatch, runs, answers=True)
 
 
+@pytest.mark.heavy(3)
 def test_a_commit_adding_thousands_of_flag_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """One commit adds 3,000 files under flags/ (git lists them while their blobs are read): no pipe fills, the same verdict."""
     repo = new_repo(tmp_path, "2026-10-01T00:00:00Z")
