@@ -278,3 +278,13 @@ def test_a_directory_where_a_file_belongs_is_no_internal_error(tmp_path: Path, c
             capsys,
         )
         assert code in (0, 1, 2) and "internal error" not in err, (argv, out, err)
+
+
+def test_a_fifo_among_the_runs_of_a_promoted_flag_does_not_stall(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The newest-runs rule reads every run of the flag: opening a FIFO there waited for a writer forever."""
+    repo = new_repo(tmp_path)
+    ids = three_runs(repo)
+    os.mkfifo(repo / "evidence/allocation_dual_write/rr-0200.json")
+    set_state(repo, "allocation_dual_write", "enforce", frm="shadow", justification="runs", evidence=ids)
+    code, out, _ = run(["check", "--root", str(repo), "--base", "HEAD", "--now", "2026-11-20T12:00:00Z"], capsys)
+    assert code == 1 and "rr-0200.json is not a regular file" in out, out

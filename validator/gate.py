@@ -425,6 +425,9 @@ def _evidence_added(tree: Tree, moves: list[Move], changes: list[tuple[str, str,
     # From git's comparison of the trees (unchanged directories are skipped), not a listing of every run;
     # links and special files are the layout rule's.
     added = sorted({path for path, status, mode in changes if status == "A" and mode in ("100644", "100755")})
+    prefetch = getattr(tree, "prefetch", None)  # git objects: every file added through one git process
+    if prefetch is not None and added:
+        prefetch(added)
     findings: list[Finding] = []
     numbered: dict[str, list[tuple[str, int]]] = {}  # flag -> (run id, seq) of each well-formed run added, uncited
     for path in added:
@@ -465,45 +468,8 @@ def _evidence_added(tree: Tree, moves: list[Move], changes: list[tuple[str, str,
         seq = run.data.get("seq")
         if not problems and isinstance(seq, int) and not isinstance(seq, bool):
             numbered.setdefault(flag, []).append((run_id, seq))
-    findings.extend(_seq_taken(tree, numbered))
-    return findings
-
-
-def _seq_taken(tree: Tree, numbered: dict[str, list[tuple[str, int]]]) -> list[Finding]:
-    """A run a change adds must not take a seq another run of its flag has.
-
-    A seq names one run: with two, every promotion citing the first is refused ("share seq"), and
-    evidence is append-only, so neither could be taken back.  (Cited runs are the evidence rule's.)
-    """
-    from validator import jsonfile
-
-    findings: list[Finding] = []
-    for flag, runs in sorted(numbered.items()):
-        mine = {run_id for run_id, _ in runs}
-        others = [run_id for run_id in _run_ids(tree, flag) if run_id not in mine]
-        paths = [evidence.evidence_path(flag, run_id) for run_id in others]
-        read_many = getattr(tree, "read_many", None)
-        raws = read_many(paths) if read_many is not None else [tree.read(path) for path in paths]
-        present = [(run_id, raw) for run_id, raw in zip(others, raws) if raw is not None]
-        taken: dict[int, str] = {}
-        for (run_id, _), doc in zip(present, jsonfile.loads_many([raw for _, raw in present])):
-            seq = doc.data.get("seq") if doc is not None and isinstance(doc.data, dict) else None
-            if isinstance(seq, int) and not isinstance(seq, bool):
-                taken.setdefault(seq, run_id)
-        for run_id, seq in sorted(runs):
-            other = taken.setdefault(seq, run_id)
-            if other != run_id:
-                findings.append(
-                    Finding(
-                        evidence.evidence_path(flag, run_id),
-                        1,
-                        1,
-                        evidence.RULE,
-                        f"run {run_id}: seq {seq} is already the seq of run {other}; each run of {flag} has its own seq: "
-                        "record it with a new one",
-                        flag,
-                    )
-                )
+    for flag_name, runs in sorted(numbered.items()):
+        findings.extend(evidence.seq_taken(tree, flag_name, runs))
     return findings
 
 
@@ -622,7 +588,7 @@ def _check_promotion(move: Move, policy: Policy, tree: Tree, now: datetime, cite
         guards=[*base.flag.guards, *step.guards],
         entered_at=move.entered_at,
         already_cited=cited,
-        on_file=_run_ids(tree, flag),
+        on_file=evidence.run_ids(tree, flag),
     )
     prefetch = getattr(tree, "prefetch", None)  # git objects: every run the rule reads, through one git process
     if prefetch is not None:
@@ -631,16 +597,3 @@ def _check_promotion(move: Move, policy: Policy, tree: Tree, now: datetime, cite
     verdict = evidence.check_promotion(promotion, tree, policy, now)
     move.verdict = verdict
     return [*findings, *verdict.findings]
-
-
-def _run_ids(tree: Tree, flag: str | None) -> list[str]:
-    """Every run id in ``evidence/<flag>/`` of the tree judged (the cited runs must be the newest)."""
-    if flag is None:
-        return []
-    suffix = ".json"
-    prefix = f"{EVIDENCE_DIR}/{flag}/"
-    return sorted(
-        e.path[len(prefix) : -len(suffix)]
-        for e in tree.entries_under(f"{EVIDENCE_DIR}/{flag}")
-        if e.path.endswith(suffix) and "/" not in e.path[len(prefix) :]
-    )

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
-from validator import clock, jsonfile, metrics, names, plan, signing
+from validator import clock, metrics, names, plan, signing
 from validator.errors import FatalError
 from validator.finding import Finding
 from validator.inert import escape
@@ -168,24 +168,12 @@ def record(
 
 
 def _seq_unused(root: Path, flag: str, seq: int, run_id: str) -> None:
-    """A seq names one run of a flag: a second run with it would make every promotion citing the first
-    one refused, and evidence is append-only, so it could never be taken back."""
-    directory = root / evidence.EVIDENCE_DIR / flag
-    for path in sorted(directory.glob("*.json")) if directory.is_dir() else []:
-        if path.stem == run_id:
-            continue  # the same run again: refused when written, as evidence is append-only
-        if path.is_symlink() or not path.is_file():
-            continue
-        try:
-            raw = path.read_bytes()
-        except OSError:
-            continue
-        try:
-            data = jsonfile.loads(raw).data
-        except jsonfile.JSONError:
-            continue  # an unreadable run is the gate's to report
-        if isinstance(data, dict) and data.get("seq") == seq and not isinstance(data.get("seq"), bool):
-            raise FatalError(f"seq {seq} is already the seq of {path.relative_to(root)}: each run of {flag} has its own seq")
+    """The gate refuses a run that takes another run's seq (``evidence.seq_taken``): so does record, before writing."""
+    from validator.repo import WorkTree
+
+    taken = evidence.seq_taken(WorkTree(root), flag, [(run_id, seq)])
+    if taken:
+        raise FatalError(f"{escape(taken[0].message)}; nothing written")
 
 
 def _step(flag: Flag, here: Position) -> Step:

@@ -163,42 +163,35 @@ class WorkTree:
         return entries
 
     def read(self, path: str) -> bytes | None:
-        full = os.path.join(self.root, path)  # an absolute path stays itself
-        try:
-            with open(full, "rb") as handle:
-                # Enough to see that a file is over its bound (YAML 256 KiB, evidence JSON 1 MiB):
-                # each parser reports its own; a cut at the smaller one made big evidence look truncated.
-                return handle.read(max(loading.MAX_BYTES, jsonfile.MAX_BYTES) + 1)
-        except FileNotFoundError:
-            return None
-        except IsADirectoryError:
-            return None
-        except OSError as exc:
-            raise FatalError(f"cannot read {path}: {exc.strerror}") from None
+        return self.read_many([path])[0]
 
     def read_many(self, paths: list[str]) -> list[bytes | None]:
-        """``[self.read(p) for p in paths]``, each file read at its size (``read`` sizes a buffer for the bound:
-        a promotion reads every run of its flag, thousands of small files)."""
+        """Each file's bytes, up to one byte past the larger bound (YAML 256 KiB, evidence JSON 1 MiB: each
+        parser reports its own), read at its size: a promotion reads every run of its flag.  None for a
+        path that is missing, a directory, or no regular file (a FIFO would never end; the layout rule
+        reports special files)."""
         limit = max(loading.MAX_BYTES, jsonfile.MAX_BYTES) + 1
         found: list[bytes | None] = []
         for path in paths:
-            try:
-                fd = os.open(os.path.join(self.root, path), os.O_RDONLY)
+            try:  # an absolute path stays itself; O_NONBLOCK: opening a FIFO must not wait for a writer
+                fd = os.open(os.path.join(self.root, path), os.O_RDONLY | os.O_NONBLOCK)
             except (FileNotFoundError, IsADirectoryError):
                 found.append(None)
                 continue
             except OSError as exc:
                 raise FatalError(f"cannot read {path}: {exc.strerror}") from None
             try:
-                data = os.read(fd, min(os.fstat(fd).st_size + 1, limit))  # one byte more: the end is seen at once
-                while data and len(data) < limit:  # a file that grew since (or one fstat cannot size) is read on
+                status = os.fstat(fd)
+                if not stat.S_ISREG(status.st_mode):
+                    found.append(None)
+                    continue
+                data = os.read(fd, min(status.st_size + 1, limit))  # one byte more: the end is seen at once
+                while data and len(data) < limit:  # a file that grew since is read on
                     chunk = os.read(fd, min(1 << 16, limit - len(data)))
                     if not chunk:
                         break
                     data += chunk
                 found.append(data)
-            except IsADirectoryError:
-                found.append(None)
             except OSError as exc:
                 raise FatalError(f"cannot read {path}: {exc.strerror}") from None
             finally:

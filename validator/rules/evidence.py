@@ -125,6 +125,54 @@ class Run:
         self.problems.append(Finding(self.path, line, column, RULE, f"run {self.run_id}: {message}", flag))
 
 
+def run_ids(tree: Tree, flag: str | None) -> list[str]:
+    """Every run id in ``evidence/<flag>/`` of ``tree`` (the cited runs must be the newest of them)."""
+    if flag is None:
+        return []
+    suffix = ".json"
+    prefix = f"{EVIDENCE_DIR}/{flag}/"
+    return sorted(
+        e.path[len(prefix) : -len(suffix)]
+        for e in tree.entries_under(f"{EVIDENCE_DIR}/{flag}")
+        if e.path.endswith(suffix) and "/" not in e.path[len(prefix) :]
+    )
+
+
+def seq_taken(tree: Tree, flag: str, runs: list[tuple[str, int]]) -> list[Finding]:
+    """Each of ``runs`` (run id, seq) whose seq another run of ``flag`` in ``tree`` already has.
+
+    A seq names one run: with two, every promotion citing the first is refused ("share seq"), and
+    evidence is append-only, so neither could be taken back.  The gate asks it of the runs a change
+    adds, ``evidence record`` of the run it is about to write.
+    """
+    mine = {run_id for run_id, _ in runs}
+    others = [run_id for run_id in run_ids(tree, flag) if run_id not in mine]
+    paths = [evidence_path(flag, run_id) for run_id in others]
+    read_many = getattr(tree, "read_many", None)
+    raws = read_many(paths) if read_many is not None else [tree.read(path) for path in paths]
+    present = [(run_id, raw) for run_id, raw in zip(others, raws) if raw is not None]
+    taken: dict[int, str] = {}
+    for (run_id, _), doc in zip(present, jsonfile.loads_many([raw for _, raw in present])):
+        seq = doc.data.get("seq") if doc is not None and isinstance(doc.data, dict) else None
+        if isinstance(seq, int) and not isinstance(seq, bool):
+            taken.setdefault(seq, run_id)
+    findings = []
+    for run_id, seq in sorted(runs):
+        other = taken.setdefault(seq, run_id)
+        if other != run_id:
+            findings.append(
+                Finding(
+                    evidence_path(flag, run_id),
+                    1,
+                    1,
+                    RULE,
+                    f"run {run_id}: seq {seq} is already the seq of run {other}; each run of {flag} has its own seq: record it with a new one",
+                    flag,
+                )
+            )
+    return findings
+
+
 def load_run(flag: str, run_id: str, raw: bytes) -> Run:
     """Parse one run file strictly and check its shape; content rules come later."""
     run = Run(run_id, evidence_path(flag, run_id))
