@@ -10,17 +10,14 @@ import argparse
 import gc
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from validator import __version__, completion, term
 from validator.errors import FatalError
 from validator.report import FORMATS, escape
-
-if TYPE_CHECKING:
-    pass
 
 
 def _now(text: str) -> datetime:
@@ -67,6 +64,9 @@ def _add_github(parser: argparse.ArgumentParser) -> None:
     )
 
 
+_NO_REASONS = "  (run in a flag repository to list them)"
+
+
 class _Help(argparse.RawDescriptionHelpFormatter):
     """Descriptions and examples keep their lines."""
 
@@ -81,17 +81,7 @@ def _sub(sub: Any, name: str, summary: str, description: str, examples: str) -> 
     )
 
 
-def build_parser(reason_listing: str = "  (run in a flag repository to list them)", reason_source: str = "") -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="flaggate",
-        description="Validate, gate and publish feature flags kept as YAML in git.",
-        epilog="examples:\n  flaggate status\n  flaggate check --base origin/main\n  flaggate COMMAND --help",
-        formatter_class=_Help,
-    )
-    parser.add_argument("--version", action="version", version=f"flaggate {__version__}", help="print the version and exit")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", help="run `flaggate COMMAND --help` for its options and examples")
-    sub.required = True
-
+def _check_parser(sub: Any) -> None:
     check = _sub(
         sub,
         "check",
@@ -116,6 +106,8 @@ def build_parser(reason_listing: str = "  (run in a flag repository to list them
     _add_now(check)
     _add_common(check)
 
+
+def _status_parser(sub: Any) -> None:
     status = _sub(
         sub,
         "status",
@@ -132,6 +124,8 @@ def build_parser(reason_listing: str = "  (run in a flag repository to list them
     _add_now(status)
     _add_common(status)
 
+
+def _new_parser(sub: Any) -> None:
     new = _sub(
         sub,
         "new",
@@ -166,6 +160,8 @@ def build_parser(reason_listing: str = "  (run in a flag repository to list them
     new.add_argument("--dry-run", action="store_true", help="print the file, write nothing")
     _add_common(new)
 
+
+def _diff_parser(sub: Any) -> None:
     diff = _sub(
         sub,
         "diff",
@@ -179,6 +175,8 @@ def build_parser(reason_listing: str = "  (run in a flag repository to list them
     diff.add_argument("--format", choices=("text", "json"), default="text", help="text for people, json for scripts (default: text)")
     _add_common(diff)
 
+
+def _schema_parser(sub: Any) -> None:
     schema = _sub(
         sub,
         "schema",
@@ -191,6 +189,8 @@ def build_parser(reason_listing: str = "  (run in a flag repository to list them
     mode.add_argument("--write", action="store_true", help="regenerate the committed schemas")
     _add_common(schema)
 
+
+def _promote_parser(sub: Any) -> None:
     promote = _sub(
         sub,
         "promote",
@@ -214,6 +214,8 @@ def build_parser(reason_listing: str = "  (run in a flag repository to list them
     _add_now(promote)
     _add_common(promote)
 
+
+def _demote_parser(sub: Any, reason_listing: str = _NO_REASONS, reason_source: str = "") -> None:
     demote = _sub(
         sub,
         "demote",
@@ -254,6 +256,8 @@ def build_parser(reason_listing: str = "  (run in a flag repository to list them
     _add_now(demote)
     _add_common(demote)
 
+
+def _plan_parser(sub: Any) -> None:
     plan = _sub(
         sub,
         "plan",
@@ -268,6 +272,8 @@ def build_parser(reason_listing: str = "  (run in a flag repository to list them
     _add_now(plan)
     _add_common(plan)
 
+
+def _audit_log_parser(sub: Any) -> None:
     log = _sub(
         sub,
         "audit-log",
@@ -281,6 +287,8 @@ def build_parser(reason_listing: str = "  (run in a flag repository to list them
     log.add_argument("--out", type=Path, metavar="FILE", help="write to FILE (atomically) instead of standard output")
     _add_common(log)
 
+
+def _publish_parser(sub: Any) -> None:
     publish = _sub(
         sub,
         "publish",
@@ -300,6 +308,8 @@ def build_parser(reason_listing: str = "  (run in a flag repository to list them
     ).complete = completion.REF  # type: ignore[attr-defined]
     _add_common(publish)
 
+
+def _pr_check_parser(sub: Any) -> None:
     pr = _sub(
         sub,
         "pr-check",
@@ -318,6 +328,8 @@ def build_parser(reason_listing: str = "  (run in a flag repository to list them
     _add_now(pr)
     _add_common(pr)
 
+
+def _codeowners_parser(sub: Any) -> None:
     owners = _sub(
         sub,
         "codeowners",
@@ -328,6 +340,8 @@ def build_parser(reason_listing: str = "  (run in a flag repository to list them
     owners.add_argument("--check", action="store_true", help="exit 1 (and show the diff) if the file is out of date")
     _add_common(owners)
 
+
+def _hooks_parser(sub: Any) -> None:
     hooks = _sub(
         sub,
         "hooks",
@@ -339,6 +353,8 @@ def build_parser(reason_listing: str = "  (run in a flag repository to list them
     )
     _add_common(hooks)
 
+
+def _rollback_check_parser(sub: Any) -> None:
     rb = _sub(
         sub,
         "rollback-check",
@@ -381,6 +397,8 @@ def build_parser(reason_listing: str = "  (run in a flag repository to list them
     _add_now(rb)
     _add_common(rb)
 
+
+def _evidence_parser(sub: Any) -> None:
     ev = _sub(
         sub,
         "evidence",
@@ -439,6 +457,8 @@ def build_parser(reason_listing: str = "  (run in a flag repository to list them
     )
     _add_common(verify)
 
+
+def _completion_parser(sub: Any) -> None:
     comp = _sub(
         sub,
         "completion",
@@ -451,6 +471,46 @@ def build_parser(reason_listing: str = "  (run in a flag repository to list them
     )
     comp.add_argument("shell", choices=completion.SHELLS, help="the shell to complete in")
 
+
+# Each command's arguments, in the order `flaggate --help` lists them.
+_SUBPARSERS: dict[str, Callable[..., None]] = {
+    "check": _check_parser,
+    "status": _status_parser,
+    "new": _new_parser,
+    "diff": _diff_parser,
+    "schema": _schema_parser,
+    "promote": _promote_parser,
+    "demote": _demote_parser,
+    "plan": _plan_parser,
+    "audit-log": _audit_log_parser,
+    "publish": _publish_parser,
+    "pr-check": _pr_check_parser,
+    "codeowners": _codeowners_parser,
+    "hooks": _hooks_parser,
+    "rollback-check": _rollback_check_parser,
+    "evidence": _evidence_parser,
+    "completion": _completion_parser,
+}
+
+
+def build_parser(reason_listing: str = _NO_REASONS, reason_source: str = "", only: str | None = None) -> argparse.ArgumentParser:
+    """The whole parser, or with ``only`` the parser of that one command (every start of flaggate
+    pays for the commands it builds: argparse looks up a translation for every help text)."""
+    parser = argparse.ArgumentParser(
+        prog="flaggate",
+        description="Validate, gate and publish feature flags kept as YAML in git.",
+        epilog="examples:\n  flaggate status\n  flaggate check --base origin/main\n  flaggate COMMAND --help",
+        formatter_class=_Help,
+    )
+    parser.add_argument("--version", action="version", version=f"flaggate {__version__}", help="print the version and exit")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", help="run `flaggate COMMAND --help` for its options and examples")
+    sub.required = True
+    for name, add in _SUBPARSERS.items():
+        if only in (None, name):
+            if name == "demote":
+                _demote_parser(sub, reason_listing, reason_source)
+            else:
+                add(sub)
     return parser
 
 
@@ -469,8 +529,18 @@ def _reason_help(argv: Sequence[str]) -> dict[str, str]:
     return {"reason_listing": known.listing(), "reason_source": f" at {known.source.split(' at ')[-1]}" if " at " in known.source else ""}
 
 
+def _only(argv: Sequence[str]) -> str | None:
+    """The one command whose parser is enough: the first word names it, and it is not `completion`
+    (which prints the whole parser).  Anything else (--help, --version, a typo) gets every command,
+    so that argparse's own messages list them all."""
+    if argv and argv[0] in _SUBPARSERS and argv[0] != "completion":
+        return argv[0]
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser(**_reason_help(list(sys.argv[1:] if argv is None else argv)))
+    words = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(**_reason_help(words), only=_only(words))
     args = parser.parse_args(argv)
     if getattr(args, "no_color", False):
         term.disable()
