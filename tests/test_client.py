@@ -8,13 +8,14 @@ import subprocess
 import sys
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.conftest import REPO
+from tests.fakegithub import QuietServer
 from validator.client import FlagClient, bucket, canonical_digest
 
 # Golden vectors, published in the README; any language must reproduce them.
@@ -128,7 +129,7 @@ class ConfigServer:
                     self.send_header("Content-Length", "0")
                     self.end_headers()
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd = QuietServer(("127.0.0.1", 0), Handler)
         # Polled for stop() every 10 ms (serve_forever's default, 0.5 s, was waited out by every stop).
         threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True).start()
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/config.json"

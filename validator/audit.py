@@ -64,7 +64,6 @@ def text(root: Path, rev: str) -> str:
 
 def rendered(root: Path, rev: str) -> list[str]:
     """Every entry of the audit log of ``rev``, rendered (``text`` joins them)."""
-    history.ensure_repository(root)
     return items(root, history.resolve(root, rev))
 
 

@@ -44,7 +44,7 @@ def base_snapshot(root: Path, base: str | None) -> Snapshot | None:
     if base is None:
         return None
     try:
-        return load_snapshot(history.GitTree(root, history.resolve(root, base)))
+        return load_snapshot(history.GitTree(root, history.resolve(root, base, whole=False)))
     except history.HistoryError:
         return None
 

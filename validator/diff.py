@@ -51,7 +51,7 @@ def _config_of_revision(root: Path, rev: str) -> dict[str, dict[str, Any]]:
     from validator import history
     from validator.repo import load_snapshot
 
-    sha = history.resolve(root, rev)
+    sha = history.resolve(root, rev, whole=False)
     snapshot = load_snapshot(history.GitTree(root, sha))
     out = {}
     for name, file in snapshot.flags.items():
@@ -116,13 +116,16 @@ def revision_moves(root: Path, a: str, b: str) -> list[dict[str, Any]]:
     from validator import check, history
     from validator.repo import load_snapshot
 
-    history.ensure_repository(root)
     b_sha = history.resolve(root, b)
     tree = history.GitTree(root, b_sha)
     result = check.run(root, tree, base=a, now=datetime.now(UTC))
     moves = list(result.transitions)
     moved = {m["flag"] for m in moves}
-    base = result.judgement.base if result.judgement is not None else load_snapshot(history.GitTree(root, history.resolve(root, a)))
+    base = (
+        result.judgement.base
+        if result.judgement is not None
+        else load_snapshot(history.GitTree(root, history.resolve(root, a, whole=False)))
+    )
     head = load_snapshot(tree)
     for name, file in sorted(head.flags.items()):
         was = base.flags.get(name)

@@ -301,7 +301,6 @@ def _usable_since(root: Path, flag: Any, base: str) -> tuple[datetime | None, di
     from validator import history, timeline
 
     try:  # this flag's history only, from the walk kept for it when there is one (``check --base`` keeps it)
-        history.ensure_repository(root)
         standing = timeline.standings_at(root, history.resolve(root, base), frozenset({flag.name})).get(flag.name)
     except history.HistoryError:
         return None, {}

@@ -89,7 +89,6 @@ def load_base(root: Path, ref: str, head: Snapshot | None = None) -> Base:
     With ``head`` (the tree to be judged), the history is asked only where the
     flags that move stand: ``judge`` reads a standing for nothing else.
     """
-    history.ensure_repository(root)
     sha = history.resolve(root, ref)
     base = base_at(root, ref, sha, {})
     if head is None:

@@ -69,7 +69,7 @@ def open_cache(root: Path) -> Cache | None:
     """The cache of the repository at ``root``, or None when turned off."""
     if disabled():
         return None
-    out = history.git(root, "rev-parse", "--git-path", "flaggate", check=False).strip()
+    out = history.git_path(root)
     if not out:
         return None
     path = Path(out)

@@ -57,7 +57,11 @@ def git(root: Path, *args: str, check: bool = True) -> str:
 
 
 def ensure_repository(root: Path) -> None:
-    answers = git(root, "rev-parse", "--is-inside-work-tree", "--is-shallow-repository", check=False).split()
+    """``root`` is inside a git work tree that holds its whole history (not a shallow clone)."""
+    _check_repository(root, git(root, "rev-parse", "--is-inside-work-tree", "--is-shallow-repository", check=False).split())
+
+
+def _check_repository(root: Path, answers: list[str]) -> None:
     if not answers or answers[0] != "true":
         raise HistoryError(f"{root} is not inside a git repository")
     if answers[1:2] == ["true"]:
@@ -67,13 +71,47 @@ def ensure_repository(root: Path) -> None:
         )
 
 
-def resolve(root: Path, ref: str) -> str:
+# What ``git rev-parse --git-path flaggate`` answered for a root, learnt by ``resolve`` in the same
+# process as the commit (it depends on the repository's layout, not on any commit).
+_OBJECT_ID = re.compile(r"[0-9a-f]{40}(?:[0-9a-f]{24})?")
+_GIT_PATHS: dict[tuple[Path, str | None, str | None], str] = {}
+
+
+def _layout(root: Path) -> tuple[Path, str | None, str | None]:
+    return (root, os.environ.get("GIT_DIR"), os.environ.get("GIT_COMMON_DIR"))
+
+
+def resolve(root: Path, ref: str, *, whole: bool = True) -> str:
+    """The commit ``ref`` names.
+
+    With ``whole`` (what judging needs), ``root`` must also be inside a git work tree that holds its
+    whole history (``ensure_repository``): both are asked of one git process.
+    """
     if ref.startswith("-"):
         raise HistoryError(f"{ref!r} is not a git revision")
-    out = git(root, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}", check=False).strip()
-    if not out:
+    checks = ("--is-inside-work-tree", "--is-shallow-repository", "--git-path", "flaggate") if whole else ()
+    out = git(root, "rev-parse", *checks, "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}", check=False).split("\n")
+    if out[-1] == "":
+        out.pop()
+    # The commit is the last line when there is one: a git path always ends in "flaggate", never in
+    # an object id, even when a directory above it has a line break in its name.
+    sha = out.pop() if out and _OBJECT_ID.fullmatch(out[-1]) else ""
+    if whole:
+        _check_repository(root, out[:2])
+        if len(out) < 3:
+            raise HistoryError(f"{root} is not inside a git repository")
+        _GIT_PATHS[_layout(root)] = "\n".join(out[2:])
+    if not sha:
         raise HistoryError(f"unknown git revision {ref!r} (fetch it, or check the name)")
-    return out
+    return sha
+
+
+def git_path(root: Path) -> str:
+    """Where flaggate may keep what it derives from git (``.git/flaggate``; empty if git cannot say)."""
+    known = _GIT_PATHS.get(_layout(root))
+    if known is not None:
+        return known
+    return git(root, "rev-parse", "--git-path", "flaggate", check=False).strip()
 
 
 @dataclass(slots=True)  # one per changed path of a long history: no per-object dict

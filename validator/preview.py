@@ -44,7 +44,6 @@ def local_pull(root: Path, base: str, base_sha: str) -> pull_request.Pull:
 
 def render(root: Path, base: str, now: datetime) -> tuple[str, str, bool]:
     """(the check's text, the comment's markdown, whether the change passes) for the working tree against ``base``."""
-    history.ensure_repository(root)
     base_sha = history.resolve(root, base)
     pull = local_pull(root, base, base_sha)
     result = check.run(root, WorkTree(root), base=base_sha, now=now)

@@ -75,13 +75,12 @@ def config(snapshot: Snapshot, sha: str, committed_at: str) -> dict[str, Any]:
 
 def build(root: Path, rev: str, *, since: str | None = None) -> tuple[str, str]:
     """The text of config.json and audit-log.json for ``rev``; Refused if it or a step since ``since`` is not legal."""
-    history.ensure_repository(root)
     sha = history.resolve(root, rev)
     snapshot, findings = check_snapshot(history.GitTree(root, sha))
     errors = [f for f in findings if f.severity == "error"]
     if errors:
         raise Refused(errors)
-    errors = judge_steps(root, sha, history.resolve(root, since) if since is not None else None)
+    errors = judge_steps(root, sha, history.resolve(root, since, whole=False) if since is not None else None)
     if errors:
         raise Refused(errors)
     committed_at = clock.iso(history.effective_times(root, sha)[sha])

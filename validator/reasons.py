@@ -66,7 +66,7 @@ def at(root: Path, base: str | None) -> Codes:
 
     if base is not None:
         try:
-            tree = history.GitTree(root, history.resolve(root, base))
+            tree = history.GitTree(root, history.resolve(root, base, whole=False))
             policy, _ = _load_model(tree, POLICY_FILE, Policy, [])
             raw = tree.read(POLICY_FILE)
             if policy is not None and raw is not None:

@@ -279,7 +279,6 @@ def _policy_at(root: Path, base: str | None) -> Policy:
     from validator.repo import load_snapshot
 
     try:
-        history.ensure_repository(root)
         sha = history.resolve(root, base or "HEAD")
     except history.HistoryError:
         if base is not None:

@@ -212,7 +212,6 @@ class _Lazy:
 
 def events(root: Path, rev: str) -> list[Event | Problem]:
     """Every change (and unreadable file) on ``rev``'s first-parent history, oldest first."""
-    history.ensure_repository(root)
     sha = history.resolve(root, rev)
     return events_of(root, sha)
 

@@ -54,7 +54,6 @@ def _tree(root: Path, args: argparse.Namespace) -> tuple[Tree, list[Entry] | Non
         raise FatalError("--head needs --base: it names the commit whose change from the base is judged")
     if args.paths:
         raise FatalError("--head judges a whole commit; PATH arguments are for the working tree")
-    history.ensure_repository(root)
     return history.GitTree(root, history.resolve(root, args.head)), None
 
 
