@@ -777,3 +777,58 @@ def test_an_unreadable_blob_is_named_at_its_own_path(
     fresh = run(["audit-log", "--root", str(repo)], capsys)[1]
     assert kept == fresh
     assert f"no entry: flags/{BACKFILL}.yaml:2:1:" in fresh and "no entry: flags/a.yaml:2:1:" in fresh
+
+
+# --- round 5 ------------------------------------------------------------------------------------------
+def test_a_gitattributes_pattern_cannot_stall_the_check(repo: Path) -> None:
+    # `*a*a*...Z` against a long run name was exponential for a backtracking regex: CI spun for hours.
+    import subprocess
+    import sys
+
+    write_run(repo, DUAL_NAME, "a" * 40, seq=1, status="red")
+    (repo / ".gitattributes").write_text("*a*a*a*a*a*a*a*a*a*a*a*a*Z filter=lfs\n")
+    # Committed with plumbing: git's own pattern matching (git add, git commit) stalls on this line too.
+    for path in (".gitattributes", f"evidence/{DUAL_NAME}/{'a' * 40}.json"):
+        blob = git(repo, "hash-object", "-w", "--no-filters", path).strip()
+        git(repo, "update-index", "--add", "--cacheinfo", f"100644,{blob},{path}")
+    tree = git(repo, "write-tree").strip()
+    head = git(repo, "commit-tree", tree, "-p", "HEAD", "-m", "a run", date="2026-11-02T00:00:00Z").strip()
+    git(repo, "update-ref", "HEAD", head)
+    argv = [sys.executable, "-m", "validator", "check", "--root", str(repo), "--base", "HEAD~1", "--head", head, "--now", NOW]
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stdout + proc.stderr  # a red run recorded: nothing moves
+
+
+def test_gitattributes_patterns_match_at_least_what_git_matches(tmp_path: Path) -> None:
+    """Against git's own check-attr: every path git gives the attribute, the layout rule sees too."""
+    import random
+    import subprocess
+
+    from validator.rules import layout
+
+    rng = random.Random(20261126)
+    pieces = ["a", "b", "/", "*", "**", "?", "[", "]", "!", "^", "-", ".", "z", "\\", "[:alpha:]"]
+    git(tmp_path, "init", "-q")
+    checked = 0
+    for _ in range(300):
+        pattern = "".join(rng.choice(pieces) for _ in range(rng.randint(1, 8)))
+        if pattern.startswith(("!", "#", '"')) or pattern.endswith("\\") or not pattern.strip("/"):
+            continue
+        paths = set()
+        for _ in range(12):
+            parts = ["".join(rng.choice("ab.z-[]") for _ in range(rng.randint(1, 4))) for _ in range(rng.randint(1, 3))]
+            if not {".", ".."} & set(parts):  # git would read these as other paths
+                paths.add("/".join(parts))
+        (tmp_path / ".gitattributes").write_text(f"{pattern} filter=lfs\n")
+        out = subprocess.run(
+            ["git", "check-attr", "--stdin", "-z", "filter"],
+            cwd=tmp_path,
+            input="\0".join(sorted(paths)) + "\0",
+            capture_output=True,
+            text=True,
+        ).stdout.split("\0")
+        for i in range(0, len(out) - 2, 3):
+            if out[i + 2] == "lfs":
+                assert layout._matches(pattern, out[i]), (pattern, out[i])
+                checked += 1
+    assert checked > 100

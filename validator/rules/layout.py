@@ -21,8 +21,7 @@ Passing: ``*.yaml text=auto``.  Failing: ``flags/*.yaml filter=lfs`` or
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import lru_cache
 
 from validator.finding import Finding
@@ -168,49 +167,141 @@ def _matches(pattern: str, path: str) -> bool:
     if pattern.startswith("!"):
         return False
     if "/" not in pattern.rstrip("/"):
-        name = path.rsplit("/", 1)[-1]
-        return _regex(pattern).fullmatch(name) is not None
-    return _regex(pattern.lstrip("/")).fullmatch(path) is not None
+        return _match(_tokens(pattern), path.rsplit("/", 1)[-1])
+    return _match(_tokens(pattern.lstrip("/")), path)
+
+
+# A pattern's pieces: one character (a literal, ? or a [class]), or a wildcard.  Matched by
+# following every place in the path at once (time: pieces x characters), never by backtracking:
+# patterns come from the pull request, and `*a*a*a*a*...Z` against a long name is exponential for a
+# backtracking regex.
+_STAR = "*"  # [^/]*
+_ANY = "**"  # .*
+_DIRS = "**/"  # (?:.*/)?
+_TAIL = "/**"  # /.* at the end
+Piece = str | Callable[[str], bool]
+
+
+def _is(char: str) -> Callable[[str], bool]:
+    def same(c: str) -> bool:
+        return c == char
+
+    return same
+
+
+def _class_end(pattern: str, start: int) -> int:
+    """Where the bracket expression opened at ``start`` closes (-1: it does not, and "[" is a character).
+
+    As git's wildmatch: a "]" right after "[", "[!" or "[^" is a member, not the end."""
+    j = start + 1
+    if pattern[j : j + 1] in ("!", "^"):
+        j += 1
+    if pattern[j : j + 1] == "]":
+        j += 1
+    while j < len(pattern) and pattern[j] != "]":
+        j += 2 if pattern[j] == "\\" else 1
+    return j if j < len(pattern) else -1
+
+
+def _class(body: str) -> Callable[[str], bool]:
+    """One character of a bracket expression: members, ranges a-z, a leading ! or ^ negates.
+
+    A character class such as [:alpha:] is taken to match every character: a pattern that matches
+    more only adds a finding, one that matches less could let a filter through unseen."""
+    negate = body[:1] in ("!", "^")
+    members = body[1:] if negate else body
+    if "[:" in members:
+        return lambda c: True
+    chars: list[str] = []
+    k = 0
+    while k < len(members):
+        if members[k] == "\\" and k + 1 < len(members):
+            k += 1
+        chars.append(members[k])
+        k += 1
+    singles: set[str] = set()
+    ranges: list[tuple[str, str]] = []
+    k = 0
+    while k < len(chars):
+        if k + 2 < len(chars) and chars[k + 1] == "-":
+            singles.add(chars[k])  # as git: a range's first character matches even when the range is reversed
+            ranges.append((chars[k], chars[k + 2]))
+            k += 3
+        else:
+            singles.add(chars[k])
+            k += 1
+
+    def member(c: str) -> bool:
+        return (c in singles or any(low <= c <= high for low, high in ranges)) != negate
+
+    return member
 
 
 @lru_cache(maxsize=256)
-def _regex(pattern: str) -> re.Pattern[str]:
-    out = []
+def _tokens(pattern: str) -> tuple[Piece, ...]:
+    out: list[Piece] = []
     i = 0
     while i < len(pattern):
         if pattern.startswith("**/", i):
-            out.append("(?:.*/)?")
+            out.append(_DIRS)
             i += 3
         elif pattern.startswith("/**", i) and i + 3 == len(pattern):
-            out.append("/.*")
+            out.append(_TAIL)
             i += 3
         elif pattern.startswith("**", i):
-            out.append(".*")
+            out.append(_ANY)
             i += 2
         elif pattern[i] == "*":
-            out.append("[^/]*")
+            out.append(_STAR)
             i += 1
         elif pattern[i] == "?":
-            out.append("[^/]")
+            out.append(lambda c: c != "/")
             i += 1
-        elif pattern[i] == "[":
-            end = pattern.find("]", i + 2)
-            if end < 0:
-                out.append(re.escape("["))
-                i += 1
-            else:
-                body = pattern[i + 1 : end].replace("\\", "\\\\")
-                if body.startswith("!"):
-                    body = "^" + body[1:]
-                out.append(f"[{body}]")
-                i = end + 1
+        elif pattern[i] == "[" and _class_end(pattern, i) > 0:
+            end = _class_end(pattern, i)
+            out.append(_class(pattern[i + 1 : end]))
+            i = end + 1
         elif pattern[i] == "\\" and i + 1 < len(pattern):
-            out.append(re.escape(pattern[i + 1]))
+            out.append(_is(pattern[i + 1]))
             i += 2
         else:
-            out.append(re.escape(pattern[i]))
+            out.append(_is(pattern[i]))
             i += 1
-    try:
-        return re.compile("".join(out))
-    except re.error:
-        return re.compile(r"(?s:.*)")  # a pattern we cannot read is taken to match everything
+    return tuple(out)
+
+
+def _match(pieces: tuple[Piece, ...], text: str) -> bool:
+    n = len(text)
+    at = [True] + [False] * n  # at[j]: the pieces so far can end just before text[j]
+    for piece in pieces:
+        after = [False] * (n + 1)
+        if not isinstance(piece, str):  # one character
+            for j in range(n):
+                if at[j] and piece(text[j]):
+                    after[j + 1] = True
+        elif piece == _STAR:
+            on = False
+            for j in range(n + 1):
+                on = on or at[j]
+                after[j] = on
+                if j < n and text[j] == "/":
+                    on = False
+        elif piece == _ANY:
+            on = False
+            for j in range(n + 1):
+                on = on or at[j]
+                after[j] = on
+        elif piece == _DIRS:
+            seen = False
+            for j in range(n + 1):
+                after[j] = at[j] or (seen and text[j - 1] == "/")
+                seen = seen or at[j]
+        else:  # _TAIL
+            on = False
+            for j in range(n + 1):
+                after[j] = on
+                on = on or (j < n and at[j] and text[j] == "/")
+        at = after
+        if not any(at):
+            return False
+    return at[n]
