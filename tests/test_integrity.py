@@ -832,3 +832,18 @@ def test_gitattributes_patterns_match_at_least_what_git_matches(tmp_path: Path) 
                 assert layout._matches(pattern, out[i]), (pattern, out[i])
                 checked += 1
     assert checked > 100
+
+
+def test_a_requirement_cannot_apply_while_the_flag_is_off(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # A new flag at off that "needs" dual write in shadow while off pinned dual write: its emergency
+    # disable (shadow -> off) was refused, and the create needed no approval of dual write's owners.
+    path = flag_path(repo, "outbox_enabled")
+    edit(
+        path,
+        "requires:\n  resources: [outbox]\n",
+        "requires:\n  resources: [outbox]\n  flags:\n    - flag: allocation_dual_write\n      in: [shadow]\n      when: [off, on]\n",
+    )
+    code, out, _ = run(["check", "--root", str(repo)], capsys)
+    assert code == 1 and "applies when outbox_enabled is off" in out and "consistency" in out, out
+    edit(path, "when: [off, on]", "when: [on]")
+    assert run(["check", "--root", str(repo)], capsys)[0] == 0

@@ -153,6 +153,14 @@ def check_flag(file: FlagFile, policy: Policy | None) -> list[Finding]:
                     ("requires", "flags", i, "when"),
                     f"requirement on {requirement.flag} applies when {flag.name} is {state!r}, which is not one of: {legal}",
                 )
+            elif state == plan.OFF:
+                # A flag that is off serves nobody and needs nothing; a requirement there would pin the
+                # other flag (its emergency disable refused) with no move of this one to undo it.
+                add(
+                    ("requires", "flags", i, "when"),
+                    f"requirement on {requirement.flag} applies when {flag.name} is off: off serves nobody and needs nothing; "
+                    "remove off from when",
+                )
 
     transition = flag.transition
     if transition is not None:
