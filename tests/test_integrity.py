@@ -847,3 +847,30 @@ def test_a_requirement_cannot_apply_while_the_flag_is_off(repo: Path, capsys: py
     assert code == 1 and "applies when outbox_enabled is off" in out and "consistency" in out, out
     edit(path, "when: [off, on]", "when: [on]")
     assert run(["check", "--root", str(repo)], capsys)[0] == 0
+
+
+def test_with_signers_a_run_nobody_signed_cannot_be_added(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # Evidence is append-only: a made-up red run with a huge seq, once merged, blocked every later
+    # promotion of the flag, signed runs and all.
+    from tests.test_signing import add_signer, keygen
+
+    repo = new_repo(tmp_path)
+    _, public = keygen(tmp_path, capsys, "recon-2026")
+    add_signer(repo, "recon-2026", public)
+    commit_all(repo, "signer", "2026-11-01T06:00:00Z")
+    write_run(repo, DUAL_NAME, "rr-9999", seq=999999, status="red")
+    code, report = gate(repo, capsys)
+    assert code == 1 and any("run rr-9999 is not signed" in m for m in errors(report, "evidence")), report
+    head = commit_all(repo, "a run", "2026-11-02T00:00:00Z")
+    code, report = gate(repo, capsys, "--head", head, base="HEAD~1")
+    assert code == 1 and any("run rr-9999 is not signed" in m for m in errors(report, "evidence")), report
+
+
+def test_a_run_id_with_a_space_is_judged_alike_from_git_objects(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # git cat-file answers "<name> missing" for a name with a space as three fields: an internal error (2).
+    promote_dual(repo, evidence=["rr 0101", "rr-0102", "rr-0103"])
+    code, report = gate(repo, capsys)
+    assert code == 1 and errors(report, "evidence"), report
+    head = commit_all(repo, "promote", "2026-11-20T06:00:00Z")
+    code, report = gate(repo, capsys, "--head", head, base="HEAD~1")
+    assert code == 1 and errors(report, "evidence"), report

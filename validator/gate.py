@@ -22,7 +22,7 @@ from typing import Any
 
 from validator import history, plan, signing, timeline
 from validator.finding import Finding
-from validator.model import Policy
+from validator.model import Policy, Signer
 from validator.plan import Position
 from validator.repo import EVIDENCE_DIR, POLICY_FILE, RESOURCES_FILE, FlagFile, Snapshot, Tree, load_snapshot
 from validator.rules import amend, evidence, reason_code, soak, transition
@@ -291,7 +291,7 @@ def judge(root: Path, base: Base, head: Snapshot, tree: Tree, now: datetime) -> 
     moves.extend(_file_amends(base.snapshot, head))
     evidence_changes = history.changed_paths(root, base.sha, getattr(tree, "rev", None), f"{EVIDENCE_DIR}/")
     findings.extend(_evidence_rewrites(base, evidence_changes))
-    findings.extend(_evidence_added(tree, moves, evidence_changes))
+    findings.extend(_evidence_added(tree, moves, evidence_changes, list(policy.signers)))
     if tree.rev is not None and tree.rev != base.sha and history.first_parent(root, tree.rev) != base.sha:
         # Several commits: where every flag stands, not just the moving ones, is compared with their history.
         every = replace(base, standings=timeline.standings_at(root, base.sha, None))
@@ -397,7 +397,7 @@ def _step_name(file: FlagFile, step: int | None) -> str:
     return f"{step + 1} ({plan.steps(file.flag)[step]})"
 
 
-def _evidence_added(tree: Tree, moves: list[Move], changes: list[tuple[str, str, str]]) -> list[Finding]:
+def _evidence_added(tree: Tree, moves: list[Move], changes: list[tuple[str, str, str]], signers: list[Signer]) -> list[Finding]:
     """What a change adds under ``evidence/`` is a well-formed run of its directory's flag, or a run's signature.
 
     The newest-runs rule reads every run of a flag to find one newer than
@@ -464,6 +464,22 @@ def _evidence_added(tree: Tree, moves: list[Move], changes: list[tuple[str, str,
             replace(p, message=f"{p.message} (every run added must be well-formed, cited or not: the newest-runs rule reads them all)")
             for p in problems
         )
+        if not problems and signers:
+            # With signers, a run nobody signed is not evidence, and once on the base (append-only) it
+            # would still be read by the newest-runs rule: a made-up red run blocked the flag for good.
+            check = signing.verify(signers, flag, raw if raw is not None else b"", tree.read(path + signing.SIG_SUFFIX))
+            if check.signer is None:
+                findings.append(
+                    Finding(
+                        path,
+                        1,
+                        1,
+                        evidence.RULE,
+                        f"run {run_id} {check.problem}; every run added must be signed (flaggate evidence record), cited or not",
+                        flag,
+                    )
+                )
+                continue
         seq = run.data.get("seq")
         if not problems and isinstance(seq, int) and not isinstance(seq, bool):
             numbered.setdefault(flag, []).append((run_id, seq))

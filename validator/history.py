@@ -317,8 +317,8 @@ class Blobs:
                     break
                 parts = header.split()
                 produced += 1
-                if len(parts) != 3:  # "<name> missing" or "ambiguous"
-                    yield None
+                if len(parts) != 3 or not parts[2].isdigit() or not _OBJECT_ID.fullmatch(parts[0].decode("ascii", "replace")):
+                    yield None  # "<name> missing" or "<name> ambiguous", where the name may hold spaces
                     continue
                 size = int(parts[2])
                 body = stdout.read(size)
