@@ -607,8 +607,10 @@ def _check_promotion(move: Move, policy: Policy, tree: Tree, now: datetime, cite
     )
     prefetch = getattr(tree, "prefetch", None)  # git objects: every run the rule reads, through one git process
     if prefetch is not None:
-        sigs = [f"{evidence.evidence_path(flag, i)}{signing.SIG_SUFFIX}" for i in promotion.on_file] if policy.signers else []
-        prefetch([*(evidence.evidence_path(flag, i) for i in promotion.on_file), *sigs])
+        # Cited runs too, missing ones included: each read of a path not fetched starts a git process.
+        run_ids = list(dict.fromkeys([*promotion.on_file, *filter(evidence.plain_run_id, promotion.run_ids)]))
+        sigs = [f"{evidence.evidence_path(flag, i)}{signing.SIG_SUFFIX}" for i in run_ids] if policy.signers else []
+        prefetch([*(evidence.evidence_path(flag, i) for i in run_ids), *sigs])
     verdict = evidence.check_promotion(promotion, tree, policy, now)
     move.verdict = verdict
     return [*findings, *verdict.findings]

@@ -146,7 +146,9 @@ class Transition(_Strict):
     from_percentage: Percentage | None = None
     to_percentage: Percentage | None = None
     justification: Text
-    evidence: list[RunId] = Field(default_factory=_empty_list, description="reconciliation run ids, files in evidence/<flag>/")
+    evidence: list[RunId] = Field(
+        default_factory=_empty_list, max_length=100, description="reconciliation run ids, files in evidence/<flag>/ (at most 100)"
+    )
     reason_code: ReasonCode | None = Field(default=None, description="required for demotes and disables")
     metrics: dict[MetricName, Number] | None = Field(default=None, description="metrics snapshot for a demote")
 
