@@ -885,3 +885,12 @@ def test_a_promotion_cites_at_most_a_hundred_runs(repo: Path, capsys: pytest.Cap
     head = commit_all(repo, "promote", "2026-11-20T06:00:00Z")
     code, report = gate(repo, capsys, "--head", head, base="HEAD~1")
     assert code == 1 and len(errors(report, "evidence")) >= 1, report
+
+
+def test_a_flag_file_named_with_a_line_break_is_judged_alike_from_git_objects(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (repo / "flags" / "odd\nname.yaml").write_bytes(flag_path(repo, "outbox_enabled").read_bytes())
+    code, _ = gate(repo, capsys)
+    assert code == 1
+    head = commit_all(repo, "odd name", "2026-11-02T00:00:00Z")
+    code, report = gate(repo, capsys, "--head", head, base="HEAD~1")
+    assert code == 1 and report["errors"], report  # was 2: the file was asked of git by its name

@@ -424,8 +424,10 @@ class GitTree:
             if not item:
                 continue
             meta, path = item.split("\t", 1)
-            mode = meta.split(" ")[0]
+            mode, _, oid = meta.split(" ")
             entries.append(Entry(path, _KINDS.get(mode, OTHER)))
+            if _KINDS.get(mode) == FILE:
+                self._oids[path] = oid  # read by object id: any name (a line break too) reads as the working tree's
         # The two rules files with them: one git process for everything a snapshot reads.
         self.prefetch([POLICY_FILE, RESOURCES_FILE, *(e.path for e in entries if e.kind == FILE)])
         return entries
