@@ -894,3 +894,14 @@ def test_a_flag_file_named_with_a_line_break_is_judged_alike_from_git_objects(re
     head = commit_all(repo, "odd name", "2026-11-02T00:00:00Z")
     code, report = gate(repo, capsys, "--head", head, base="HEAD~1")
     assert code == 1 and report["errors"], report  # was 2: the file was asked of git by its name
+
+
+def test_an_attributes_file_of_thousands_of_filter_lines_is_refused_at_a_line(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from validator.rules import layout
+
+    lines = [f"*.bin{i} filter=lfs" for i in range(layout.MAX_CHECKED_LINES + 50)]
+    (repo / ".gitattributes").write_text("* text=auto\n" + "\n".join(lines) + "\n")
+    code, out, _ = run(["check", "--root", str(repo)], capsys)
+    assert code == 1 and f".gitattributes:{layout.MAX_CHECKED_LINES + 2}:1: layout: more than" in out, out
+    (repo / ".gitattributes").write_text("* text=auto\n" + "\n".join(lines[: layout.MAX_CHECKED_LINES]) + "\n")
+    assert run(["check", "--root", str(repo)], capsys)[0] == 0

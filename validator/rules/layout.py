@@ -14,6 +14,9 @@ bytes than the ones that ship:
   ``filter``, ``working-tree-encoding``, ``ident`` or an explicit ``eol`` on
   those files: the working tree then holds other bytes than the commit.
   Plain ``text=auto`` normalisation, ``-text`` and ``binary`` stay allowed.
+  Patterns are matched as git matches them, in time that grows with the
+  pattern and the path, never more; an attributes file with more than 256
+  lines that set one of these is an error at its 257th (merge the patterns).
 
 Passing: ``*.yaml text=auto``.  Failing: ``flags/*.yaml filter=lfs`` or
 ``evidence -> /tmp/runs`` (a symlink).
@@ -23,6 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from functools import lru_cache
+from itertools import islice
 
 from validator.finding import Finding
 from validator.repo import DIRECTORY, EVIDENCE_DIR, FILE, FLAGS_DIR, POLICY_FILE, RESOURCES_FILE, SYMLINK, Tree
@@ -30,6 +34,7 @@ from validator.repo import DIRECTORY, EVIDENCE_DIR, FILE, FLAGS_DIR, POLICY_FILE
 RULE = "layout"
 ATTRIBUTES = ".gitattributes"
 _FORBIDDEN = ("filter", "working-tree-encoding", "ident", "eol")
+MAX_CHECKED_LINES = 256  # lines of one attributes file that set one of them, matched against every protected path
 _PROTECTED = (FLAGS_DIR, EVIDENCE_DIR, POLICY_FILE, RESOURCES_FILE)
 # Paths a pattern is tried on besides the files present, so that a rule for
 # files that do not exist yet is caught too.
@@ -117,15 +122,32 @@ def _macros(texts: Iterable[str]) -> dict[str, list[str]]:
 def _attributes(path: str, text: str, directory: str, protected: list[str], macros: dict[str, list[str]]) -> list[Finding]:
     """Findings for the lines of one attributes file that rewrite protected files."""
     findings = []
+    checked = 0
     for number, line, pattern, attrs in _lines(text):
         if pattern.startswith("[attr]"):
             continue
         bad = [a for a in attrs if _sets_forbidden(a, macros)]
         if not bad:
             continue
-        hits = [p for p in protected if p.startswith(directory) and _matches(pattern, p[len(directory) :])]
+        column = len(line) - len(line.lstrip()) + 1
+        checked += 1
+        if checked > MAX_CHECKED_LINES:
+            # Each such line is matched against every protected path (thousands of runs, after years):
+            # a file of many thousands of them would hold the check for minutes.
+            findings.append(
+                Finding(
+                    path,
+                    number,
+                    column,
+                    RULE,
+                    f"more than {MAX_CHECKED_LINES} lines of {path} set {', '.join(sorted(_FORBIDDEN))} or a macro: flaggate "
+                    "checks at most that many against the flag and evidence files; merge the patterns",
+                )
+            )
+            break
+        # Two hits are all the message needs.
+        hits = list(islice((p for p in protected if p.startswith(directory) and _matches(pattern, p[len(directory) :])), 2))
         if hits:
-            column = len(line) - len(line.lstrip()) + 1
             findings.append(
                 Finding(
                     path,
@@ -179,14 +201,8 @@ _STAR = "*"  # [^/]*
 _ANY = "**"  # .*
 _DIRS = "**/"  # (?:.*/)?
 _TAIL = "/**"  # /.* at the end
-Piece = str | Callable[[str], bool]
-
-
-def _is(char: str) -> Callable[[str], bool]:
-    def same(c: str) -> bool:
-        return c == char
-
-    return same
+_ONE = "?"  # [^/]
+Piece = str | frozenset[str] | Callable[[str], bool]  # a wildcard, one given character, a [class]
 
 
 def _class_end(pattern: str, start: int) -> int:
@@ -255,53 +271,62 @@ def _tokens(pattern: str) -> tuple[Piece, ...]:
             out.append(_STAR)
             i += 1
         elif pattern[i] == "?":
-            out.append(lambda c: c != "/")
+            out.append(_ONE)
             i += 1
         elif pattern[i] == "[" and _class_end(pattern, i) > 0:
             end = _class_end(pattern, i)
             out.append(_class(pattern[i + 1 : end]))
             i = end + 1
         elif pattern[i] == "\\" and i + 1 < len(pattern):
-            out.append(_is(pattern[i + 1]))
+            out.append(frozenset(pattern[i + 1]))
             i += 2
         else:
-            out.append(_is(pattern[i]))
+            out.append(frozenset(pattern[i]))
             i += 1
     return tuple(out)
 
 
+@lru_cache(maxsize=65536)
+def _masks(text: str) -> tuple[dict[str, int], int, int]:
+    """For each character of ``text``, the places it stands at (bit j: text[j]); and the places of
+    "/" and of every other character."""
+    by_char: dict[str, int] = {}
+    for j, c in enumerate(text):
+        by_char[c] = by_char.get(c, 0) | 1 << j
+    slashes = by_char.get("/", 0)
+    return by_char, slashes, ((1 << len(text)) - 1) & ~slashes
+
+
 def _match(pieces: tuple[Piece, ...], text: str) -> bool:
+    """Does ``text`` match the pieces?  Every place in ``text`` the pieces so far can end at, as the
+    bits of one integer (bit j: just before text[j]), advanced a piece at a time: no backtracking."""
+    by_char, slashes, plain = _masks(text)
     n = len(text)
-    at = [True] + [False] * n  # at[j]: the pieces so far can end just before text[j]
+    everything = (1 << (n + 1)) - 1
+    at = 1
     for piece in pieces:
-        after = [False] * (n + 1)
-        if not isinstance(piece, str):  # one character
-            for j in range(n):
-                if at[j] and piece(text[j]):
-                    after[j + 1] = True
+        if isinstance(piece, frozenset):  # one given character
+            (char,) = piece
+            at = (at & by_char.get(char, 0)) << 1
+        elif not isinstance(piece, str):  # one character of a [class]
+            stands = 0
+            for c, places in by_char.items():
+                if piece(c):
+                    stands |= places
+            at = (at & stands) << 1
+        elif piece == _ONE:
+            at = (at & plain) << 1
         elif piece == _STAR:
-            on = False
-            for j in range(n + 1):
-                on = on or at[j]
-                after[j] = on
-                if j < n and text[j] == "/":
-                    on = False
+            # From each place, on through the run of characters other than "/" that follows it: adding
+            # the place's bit to the run's bits carries through the run to its end.
+            at |= ((at & plain) + plain) ^ plain
         elif piece == _ANY:
-            on = False
-            for j in range(n + 1):
-                on = on or at[j]
-                after[j] = on
+            at = everything & ~((at & -at) - 1) if at else 0
         elif piece == _DIRS:
-            seen = False
-            for j in range(n + 1):
-                after[j] = at[j] or (seen and text[j - 1] == "/")
-                seen = seen or at[j]
-        else:  # _TAIL
-            on = False
-            for j in range(n + 1):
-                after[j] = on
-                on = on or (j < n and at[j] and text[j] == "/")
-        at = after
-        if not any(at):
+            at |= ((slashes & ~((at & -at) - 1)) << 1) if at else 0
+        else:  # _TAIL: a "/" at or after a place, then anything
+            after_slash = at & slashes
+            at = everything & ~(((after_slash & -after_slash) << 1) - 1) if after_slash else 0
+        if not at:
             return False
-    return at[n]
+    return bool(at >> n & 1)
