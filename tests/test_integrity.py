@@ -905,3 +905,22 @@ def test_an_attributes_file_of_thousands_of_filter_lines_is_refused_at_a_line(re
     assert code == 1 and f".gitattributes:{layout.MAX_CHECKED_LINES + 2}:1: layout: more than" in out, out
     (repo / ".gitattributes").write_text("* text=auto\n" + "\n".join(lines[: layout.MAX_CHECKED_LINES]) + "\n")
     assert run(["check", "--root", str(repo)], capsys)[0] == 0
+
+
+def test_a_merge_into_the_base_cannot_hide_a_delete_and_recreate(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # The head merges a branch into the base itself (first parent: the base): its commits were never
+    # replayed, and a rebase merge would write them into the history, restarting the completed plan.
+    _complete_backfill(repo)
+    base = git(repo, "rev-parse", "HEAD").strip()
+    git(repo, "checkout", "-q", "-b", "side")
+    path = flag_path(repo, BACKFILL)
+    saved = path.read_bytes()
+    path.unlink()
+    commit_all(repo, "drop the backfill", "2026-11-07T00:00:00Z")
+    path.write_bytes(saved)
+    commit_all(repo, "bring it back", "2026-11-07T00:01:00Z")
+    git(repo, "checkout", "-q", "--detach", base)
+    git(repo, "merge", "-q", "--no-ff", "--no-edit", "side", date="2026-11-07T00:02:00Z")
+    head = git(repo, "rev-parse", "HEAD").strip()
+    code, report = gate(repo, capsys, "--head", head, base=base)
+    assert code == 1 and any("deleted and re-created" in m for m in errors(report, "transition")), report

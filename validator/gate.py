@@ -292,10 +292,16 @@ def judge(root: Path, base: Base, head: Snapshot, tree: Tree, now: datetime) -> 
     evidence_changes = history.changed_paths(root, base.sha, getattr(tree, "rev", None), f"{EVIDENCE_DIR}/")
     findings.extend(_evidence_rewrites(base, evidence_changes))
     findings.extend(_evidence_added(tree, moves, evidence_changes, list(policy.signers)))
-    if tree.rev is not None and tree.rev != base.sha and history.first_parent(root, tree.rev) != base.sha:
-        # Several commits: where every flag stands, not just the moving ones, is compared with their history.
-        every = replace(base, standings=timeline.standings_at(root, base.sha, None))
-        findings.extend(_hidden_steps(root, every, head, tree.rev, moves))
+    if tree.rev is not None and tree.rev != base.sha:
+        parents = history.parents_of(root, tree.rev)
+        # Several commits: where every flag stands, not just the moving ones, is compared with their
+        # history.  Along the head's first parents; and where the head merges into the base itself,
+        # along each merged line that grew from the base: those commits are what a rebase merge replays.
+        lines = [tree.rev] if parents[:1] != [base.sha] else [p for p in parents[1:] if history.on_first_parent_line(root, base.sha, p)]
+        if lines:
+            every = replace(base, standings=timeline.standings_at(root, base.sha, None))
+            for line in lines:
+                findings.extend(_hidden_steps(root, every, head, line, moves))
 
     findings.extend(transition.promotions_per_change(moves, policy))
     return Judgement(base.sha, base.snapshot, moves, findings, policy)

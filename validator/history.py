@@ -200,8 +200,18 @@ def first_parent_log(root: Path, rev: str, paths: Iterable[str], *, people: bool
 
 def first_parent(root: Path, rev: str) -> str | None:
     """The first parent of ``rev``, or None for a root commit."""
-    out = git(root, "rev-list", "--parents", "-n", "1", rev, "--").split()
-    return out[1] if len(out) > 1 else None
+    parents = parents_of(root, rev)
+    return parents[0] if parents else None
+
+
+def parents_of(root: Path, rev: str) -> list[str]:
+    """The parents of ``rev``, first parent first."""
+    return git(root, "rev-list", "--parents", "-n", "1", rev, "--").split()[1:]
+
+
+def on_first_parent_line(root: Path, ancestor: str, rev: str) -> bool:
+    """Is ``ancestor`` ``rev``, its first parent, that one's first parent, ...?"""
+    return ancestor in git(root, "rev-list", "--first-parent", rev, "--").split()
 
 
 def _records(root: Path, separator: str, *args: str) -> Iterator[str]:
