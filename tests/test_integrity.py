@@ -924,3 +924,19 @@ def test_a_merge_into_the_base_cannot_hide_a_delete_and_recreate(repo: Path, cap
     head = git(repo, "rev-parse", "HEAD").strip()
     code, report = gate(repo, capsys, "--head", head, base=base)
     assert code == 1 and any("deleted and re-created" in m for m in errors(report, "transition")), report
+
+
+def test_a_branch_brought_up_to_date_is_not_refused_for_what_the_base_did(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # GitHub's "Update branch": the base completed the backfill's plan after the branch started; the
+    # merge's own diff carries it, and the head's first-parent line sees the backfill at its first off.
+    git(repo, "checkout", "-q", "-b", "pr")
+    edit(flag_path(repo, "outbox_enabled"), "description: ", "description: Reworded. ")
+    commit_all(repo, "reword", "2026-11-01T12:00:00Z")
+    git(repo, "checkout", "-q", "main")
+    _complete_backfill(repo)
+    base = git(repo, "rev-parse", "HEAD").strip()
+    git(repo, "checkout", "-q", "pr")
+    git(repo, "merge", "-q", "--no-edit", "main", date="2026-11-07T00:00:00Z")
+    head = git(repo, "rev-parse", "HEAD").strip()
+    code, report = gate(repo, capsys, "--head", head, base=base)
+    assert code == 0, report

@@ -24,7 +24,7 @@ from validator import history, plan, signing, timeline
 from validator.finding import Finding
 from validator.model import Policy, Signer
 from validator.plan import Position
-from validator.repo import EVIDENCE_DIR, POLICY_FILE, RESOURCES_FILE, FlagFile, Snapshot, Tree, load_snapshot
+from validator.repo import EVIDENCE_DIR, FLAGS_DIR, POLICY_FILE, RESOURCES_FILE, FlagFile, Snapshot, Tree, load_snapshot
 from validator.rules import amend, evidence, reason_code, soak, transition
 from validator.rules import history as history_rule
 
@@ -298,10 +298,14 @@ def judge(root: Path, base: Base, head: Snapshot, tree: Tree, now: datetime) -> 
         # history.  Along the head's first parents; and where the head merges into the base itself,
         # along each merged line that grew from the base: those commits are what a rebase merge replays.
         lines = [tree.rev] if parents[:1] != [base.sha] else [p for p in parents[1:] if history.on_first_parent_line(root, base.sha, p)]
-        if lines:
+        # Only flags a commit of the change itself touches: a merge's diff brings in what the base did
+        # after the branch started (GitHub's "Update branch"), and no merge method writes a merge's own
+        # diff into the history as commits.
+        touched = history.touched_by_commits(root, base.sha, tree.rev, f"{FLAGS_DIR}/") if lines else set()
+        if touched:
             every = replace(base, standings=timeline.standings_at(root, base.sha, None))
             for line in lines:
-                findings.extend(_hidden_steps(root, every, head, line, moves))
+                findings.extend(_hidden_steps(root, every, head, line, moves, touched))
 
     findings.extend(transition.promotions_per_change(moves, policy))
     return Judgement(base.sha, base.snapshot, moves, findings, policy)
@@ -354,7 +358,7 @@ def _file_amends(base: Snapshot, head: Snapshot) -> list[Move]:
     return found
 
 
-def _hidden_steps(root: Path, base: Base, head: Snapshot, rev: str, moves: list[Move]) -> list[Finding]:
+def _hidden_steps(root: Path, base: Base, head: Snapshot, rev: str, moves: list[Move], touched: set[str]) -> list[Finding]:
     """The commits of a change must not take a flag where the change as a whole does not show.
 
     The change is judged as a whole (base to head), but merged without a merge
@@ -366,6 +370,8 @@ def _hidden_steps(root: Path, base: Base, head: Snapshot, rev: str, moves: list[
     moved = {m.flag: m for m in moves if m.flag is not None and m.kind != amend.KIND}
     findings: list[Finding] = []
     for name, file in head.flags.items():
+        if file.path not in touched:
+            continue
         was, standing, now = base.snapshot.flags.get(name), base.standings.get(name), after.get(name)
         if was is None or was.flag is None or file.flag is None or standing is None:
             continue

@@ -209,6 +209,15 @@ def parents_of(root: Path, rev: str) -> list[str]:
     return git(root, "rev-list", "--parents", "-n", "1", rev, "--").split()[1:]
 
 
+def touched_by_commits(root: Path, base: str, head: str, prefix: str) -> set[str]:
+    """The paths under ``prefix`` that a commit of ``base..head`` other than a merge changes."""
+    # --full-history: a side branch whose end result is the base's own files is still walked.
+    out = git(
+        root, "log", "--full-history", "--no-merges", "--no-renames", "--format=", "--name-only", "-z", f"{base}..{head}", "--", prefix
+    )
+    return {path.strip("\n") for path in out.split("\0") if path.strip("\n")}
+
+
 def on_first_parent_line(root: Path, ancestor: str, rev: str) -> bool:
     """Is ``ancestor`` ``rev``, its first parent, that one's first parent, ...?"""
     return ancestor in git(root, "rev-list", "--first-parent", rev, "--").split()
