@@ -690,7 +690,8 @@ def test_publish_refuses_when_the_published_commit_left_the_first_parent_line(
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
 
 
-@pytest.mark.parametrize("line", ['"flags/*.yaml" ident eol=crlf', '"evidence/\\x/*.json" filter=x'])
+# (git reads "evidence/\\x/*.json", an escape it cannot unquote, as a pattern with quotes that matches no run)
+@pytest.mark.parametrize("line", ['"flags/*.yaml" ident eol=crlf', '"evidence/\\052/*.json" filter=x'])
 def test_quoted_gitattributes_patterns_are_read_as_git_reads_them(line: str, repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (repo / ".gitattributes").write_text(line + "\n")
     three_runs(repo)
@@ -799,39 +800,65 @@ def test_a_gitattributes_pattern_cannot_stall_the_check(repo: Path) -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr  # a red run recorded: nothing moves
 
 
-def test_gitattributes_patterns_match_at_least_what_git_matches(tmp_path: Path) -> None:
-    """Against git's own check-attr: every path git gives the attribute, the layout rule sees too."""
+@pytest.mark.parametrize("ignorecase", ["false", "true"])
+def test_gitattributes_lines_match_at_least_what_git_matches(tmp_path: Path, ignorecase: str) -> None:
+    """Against git's own check-attr, from the file's bytes: every path git gives the attribute, the
+    layout rule sees too (lines, blanks, quoting, byte order mark, classes, case)."""
     import random
     import subprocess
 
     from validator.rules import layout
 
-    rng = random.Random(20261126)
-    pieces = ["a", "b", "/", "*", "**", "?", "[", "]", "!", "^", "-", ".", "z", "\\", "[:alpha:]"]
+    rng = random.Random(20261127)
+    pieces = ["a", "b", "A", "/", "*", "**", "?", "[", "]", "!", "^", "-", ".", "z", "\\", ":", "[:alpha:]", "[:digit:]", "[A-B]", "é"]
+    pieces += ["\x0c", "\xa0", "\x1f", "\x85"]  # not blanks to git, blanks or line ends to Python
     git(tmp_path, "init", "-q")
+    git(tmp_path, "config", "core.ignorecase", ignorecase)
     checked = 0
-    for _ in range(300):
-        pattern = "".join(rng.choice(pieces) for _ in range(rng.randint(1, 8)))
-        if pattern.startswith(("!", "#", '"')) or pattern.endswith("\\") or not pattern.strip("/"):
-            continue
+    for _ in range(25):
+        lines, patterns = [], []
+        for i in range(20):
+            pattern = "".join(rng.choice(pieces) for _ in range(rng.randint(1, 8)))
+            if pattern.startswith(("!", "#", "[attr]")) or not pattern.strip("/"):
+                continue
+            written = pattern
+            if rng.random() < 0.3:  # C-quoted, some characters as octal escapes
+                written = (
+                    '"' + "".join(f"\\{ord(c):03o}" if rng.random() < 0.3 and ord(c) < 0o400 else c for c in pattern.replace('"', "")) + '"'
+                )
+            blank = rng.choice([" ", "\t", "  "])
+            lead, end = rng.choice(["", " ", "\t"]), rng.choice(["", "\r"])
+            lines.append(f"{lead}{written}{blank}filter=v{i}{end}")
+            patterns.append(pattern)
+        raw = (b"\xef\xbb\xbf" if rng.random() < 0.3 else b"") + "\n".join(lines).encode("utf-8") + b"\n"
+        (tmp_path / ".gitattributes").write_bytes(raw)
         paths = set()
-        for _ in range(12):
-            parts = ["".join(rng.choice("ab.z-[]") for _ in range(rng.randint(1, 4))) for _ in range(rng.randint(1, 3))]
-            if not {".", ".."} & set(parts):  # git would read these as other paths
+        for pattern in patterns:  # paths near each pattern (wildcards filled, letters in either case), and others
+            for _ in range(4):
+                near = "".join(
+                    rng.choice(["", "a", "b/a", ":", "[", "\xa0"]) if c in "*?[]\\" else rng.choice([c, c.swapcase()]) for c in pattern
+                )
+                parts = [p for p in near.split("/") if p]
+                if parts and not {".", ".."} & set(parts):  # git would read these as other paths
+                    paths.add("/".join(parts))
+        for _ in range(40):
+            parts = ["".join(rng.choice("abAB.z-[]:é\x0c") for _ in range(rng.randint(1, 4))) for _ in range(rng.randint(1, 3))]
+            if not {".", ".."} & set(parts):
                 paths.add("/".join(parts))
-        (tmp_path / ".gitattributes").write_text(f"{pattern} filter=lfs\n")
         out = subprocess.run(
             ["git", "check-attr", "--stdin", "-z", "filter"],
             cwd=tmp_path,
-            input="\0".join(sorted(paths)) + "\0",
+            input=("\0".join(sorted(paths)) + "\0").encode("utf-8"),
             capture_output=True,
-            text=True,
-        ).stdout.split("\0")
+        ).stdout.split(b"\0")
+        rules = {attrs[-1]: pattern for _, _, pattern, attrs in layout._lines(raw.decode("latin-1")) if attrs}
         for i in range(0, len(out) - 2, 3):
-            if out[i + 2] == "lfs":
-                assert layout._matches(pattern, out[i]), (pattern, out[i])
+            value = out[i + 2].decode("latin-1")
+            if value.startswith("v"):
+                path = layout._as_bytes(out[i].decode("utf-8"))
+                assert f"filter={value}" in rules and layout._matches(rules[f"filter={value}"], path), (raw, value, out[i])
                 checked += 1
-    assert checked > 100
+    assert checked > 300
 
 
 def test_a_requirement_cannot_apply_while_the_flag_is_off(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -940,3 +967,28 @@ def test_a_branch_brought_up_to_date_is_not_refused_for_what_the_base_did(repo: 
     head = git(repo, "rev-parse", "HEAD").strip()
     code, report = gate(repo, capsys, "--head", head, base=base)
     assert code == 0, report
+
+
+# --- round 6 ------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "line",
+    [
+        b"flags/[[:alpha:]]*.yaml filter=evil",  # the "]" of ":]" does not close the bracket
+        b"flags/[[:alpha:]x]utbox_enabled.yaml filter=evil",
+        b"flags/[\x0ca-z]*.yaml filter=evil",  # a form feed is no line end to git
+        b"flags/[\xc2\xa0a-z]*.yaml filter=evil",  # nor is a no-break space a blank
+        b"\xef\xbb\xbfflags/*.yaml filter=evil",  # git skips a byte order mark
+        b'"fl\\141gs/*.yaml" filter=evil',  # octal escape in a quoted pattern
+        b"FLAGS/*.YAML eol=crlf",  # applies in a clone with core.ignorecase (macOS, Windows)
+    ],
+)
+def test_gitattributes_read_as_git_reads_them(line: bytes, repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (repo / ".gitattributes").write_bytes(line + b"\n")
+    code, out, _ = run(["check", "--root", str(repo)], capsys)
+    assert code == 1 and ".gitattributes:1:" in out and ": layout:" in out, out
+    blob = git(repo, "hash-object", "-w", "--no-filters", ".gitattributes").strip()
+    git(repo, "update-index", "--add", "--cacheinfo", f"100644,{blob},.gitattributes")
+    tree = git(repo, "write-tree").strip()
+    head = git(repo, "commit-tree", tree, "-p", "HEAD", "-m", "attributes", date="2026-11-02T00:00:00Z").strip()
+    code, report = gate(repo, capsys, "--head", head)
+    assert code == 1 and errors(report, "layout"), report

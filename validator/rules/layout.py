@@ -14,9 +14,13 @@ bytes than the ones that ship:
   ``filter``, ``working-tree-encoding``, ``ident`` or an explicit ``eol`` on
   those files: the working tree then holds other bytes than the commit.
   Plain ``text=auto`` normalisation, ``-text`` and ``binary`` stay allowed.
-  Patterns are matched as git matches them, in time that grows with the
-  pattern and the path, never more; an attributes file with more than 256
-  lines that set one of these is an error at its 257th (merge the patterns).
+  Lines and patterns are read as git reads them (lines end at a line feed
+  only, fields are split at spaces and tabs, C-quoted patterns unquoted) and
+  matched byte by byte as git matches them, ignoring case as a clone with
+  ``core.ignorecase`` does (the default on macOS and Windows), in time that
+  grows with the pattern and the path, never more; an attributes file with
+  more than 256 lines that set one of these is an error at its 257th (merge
+  the patterns).
 
 Passing: ``*.yaml text=auto``.  Failing: ``flags/*.yaml filter=lfs`` or
 ``evidence -> /tmp/runs`` (a symlink).
@@ -24,6 +28,8 @@ Passing: ``*.yaml text=auto``.  Failing: ``flags/*.yaml filter=lfs`` or
 
 from __future__ import annotations
 
+import re
+import string
 from collections.abc import Callable, Iterable
 from functools import lru_cache
 from itertools import islice
@@ -67,28 +73,50 @@ def check(tree: Tree) -> list[Finding]:
             findings.append(Finding(entry.path, 1, 1, RULE, f"{entry.path} is not a regular file (a submodule or special file); remove it"))
         elif entry.path.endswith(f"/{ATTRIBUTES}"):
             attribute_files.append(entry.path)
-    protected = [*_PROBES, *(e.path for e in tree.flag_entries()), *(e.path for e in evidence if e.kind == FILE)]
+    protected = [_as_bytes(p) for p in (*_PROBES, *(e.path for e in tree.flag_entries()), *(e.path for e in evidence if e.kind == FILE))]
+    # Git reads attributes files and matches paths as bytes: both are held here as latin-1 text, one
+    # character per byte, so that "?" and a [class] take one byte as git's do.
     sources: list[tuple[str, str, str]] = []  # (path shown, text, directory its patterns are relative to)
     for path in attribute_files:
         raw = tree.read(path)
         if raw is not None:
-            sources.append((path, raw.decode("utf-8", "replace"), path[: -len(ATTRIBUTES)]))
+            sources.append((path, raw.decode("latin-1"), _as_bytes(path[: -len(ATTRIBUTES)])))
     local = getattr(tree, "local_attributes", None)
     if local is not None:
         raw = local()
         if raw is not None:
-            sources.append((".git/info/attributes", raw.decode("utf-8", "replace"), ""))
+            sources.append((".git/info/attributes", raw.decode("latin-1"), ""))
     macros = _macros(text for _, text, _ in sources)
     for path, text, directory in sources:
         findings.extend(_attributes(path, text, directory, protected, macros))
     return findings
 
 
+def _as_bytes(path: str) -> str:
+    """A path as git matches it: its bytes, one latin-1 character each."""
+    return path.encode("utf-8", "surrogateescape").decode("latin-1")
+
+
+def _shown(text: str) -> str:
+    return text.encode("latin-1").decode("utf-8", "replace")
+
+
+_BLANK = " \t\r\n"  # git's attr.c: the only characters that separate fields
+_FIELDS = re.compile(r"[ \t\r\n]+")
+_BOM = "\xef\xbb\xbf"  # as latin-1 text
+
+
 def _lines(text: str) -> list[tuple[int, str, str, list[str]]]:
-    """(number, line, pattern, attributes) of every rule line."""
+    """(number, line, pattern, attributes) of every rule line, as git's attr.c reads them.
+
+    Lines end at a line feed only and fields are separated by spaces, tabs and carriage returns
+    only: Python's own splitting also breaks at form feeds, U+0085, U+00A0 and more, which would
+    read ``flags/[<form feed>a-z]*.yaml filter=x`` as two harmless lines."""
     found = []
-    for number, line in enumerate(text.splitlines(), 1):
-        stripped = line.strip()
+    if text.startswith(_BOM):  # git skips a UTF-8 byte order mark, so the first pattern starts after it
+        text = text[len(_BOM) :]
+    for number, line in enumerate(text.split("\n"), 1):
+        stripped = line.strip(_BLANK)
         if stripped and not stripped.startswith("#"):
             pattern, attrs = _split(stripped)
             found.append((number, line, pattern, attrs))
@@ -129,7 +157,7 @@ def _attributes(path: str, text: str, directory: str, protected: list[str], macr
         bad = [a for a in attrs if _sets_forbidden(a, macros)]
         if not bad:
             continue
-        column = len(line) - len(line.lstrip()) + 1
+        column = len(_shown(line)) - len(_shown(line.lstrip(_BLANK))) + 1
         checked += 1
         if checked > MAX_CHECKED_LINES:
             # Each such line is matched against every protected path (thousands of runs, after years):
@@ -154,7 +182,8 @@ def _attributes(path: str, text: str, directory: str, protected: list[str], macr
                     number,
                     column,
                     RULE,
-                    f"{pattern} sets {', '.join(bad)} on {hits[0]}{' and more' if len(hits) > 1 else ''}: the working tree would hold "
+                    f"{_shown(pattern)} sets {', '.join(_shown(b) for b in bad)} on {_shown(hits[0])}{' and more' if len(hits) > 1 else ''}: "
+                    "the working tree would hold "
                     "other bytes than the commit, so two readers could disagree; remove it (plain text=auto is fine)",
                 )
             )
@@ -162,19 +191,44 @@ def _attributes(path: str, text: str, directory: str, protected: list[str], macr
 
 
 def _split(line: str) -> tuple[str, list[str]]:
-    """The pattern (C-quoted ones unquoted, as git reads them) and the attributes of one line."""
+    """The pattern and the attributes of one line (stripped of blanks).
+
+    A pattern in double quotes is unquoted as git's unquote_c_style does (octal escapes included);
+    one git cannot unquote is, as in git, read up to the first blank."""
     if line.startswith('"'):
-        i, out = 1, []
-        while i < len(line) and line[i] != '"':
-            if line[i] == "\\" and i + 1 < len(line):
-                i += 1
-                out.append({"n": "\n", "t": "\t"}.get(line[i], line[i]))
-            else:
-                out.append(line[i])
+        unquoted = _unquote(line)
+        if unquoted is not None:
+            pattern, rest = unquoted
+            return pattern, [a for a in _FIELDS.split(rest) if a]
+    pattern, *attrs = _FIELDS.split(line)
+    return pattern, [a for a in attrs if a]
+
+
+_ESCAPES = {"a": "\a", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v", "\\": "\\", '"': '"'}
+
+
+def _unquote(line: str) -> tuple[str, str] | None:
+    """(pattern, the rest of the line) of a C-quoted pattern, or None where git's unquote_c_style fails."""
+    out: list[str] = []
+    i = 1
+    while i < len(line):
+        c = line[i]
+        if c == '"':
+            return "".join(out), line[i + 1 :]
+        if c != "\\":
+            out.append(c)
             i += 1
-        return "".join(out), line[i + 1 :].split()
-    pattern, *attrs = line.split()
-    return pattern, attrs
+            continue
+        code = line[i + 1 : i + 2]
+        if code in _ESCAPES:
+            out.append(_ESCAPES[code])
+            i += 2
+        elif code in ("0", "1", "2", "3") and len(line) > i + 3 and all(d in "01234567" for d in line[i + 2 : i + 4]):
+            out.append(chr(int(line[i + 1 : i + 4], 8)))
+            i += 4
+        else:
+            return None
+    return None
 
 
 def _sets_forbidden(attribute: str, macros: dict[str, list[str]]) -> bool:
@@ -185,12 +239,18 @@ def _sets_forbidden(attribute: str, macros: dict[str, list[str]]) -> bool:
 
 
 def _matches(pattern: str, path: str) -> bool:
-    """gitattributes pattern matching, as gitignore's without negation or directory-only patterns."""
+    """gitattributes pattern matching, as gitignore's without negation or directory-only patterns:
+    as a clone matches with core.ignorecase off (Linux) or on (macOS, Windows)."""
     if pattern.startswith("!"):
         return False
     if "/" not in pattern.rstrip("/"):
-        return _match(_tokens(pattern), path.rsplit("/", 1)[-1])
-    return _match(_tokens(pattern.lstrip("/")), path)
+        name = path.rsplit("/", 1)[-1]
+        return _match(_tokens(pattern, False), name) or _match(_tokens(pattern, True), name.translate(_LOWER))
+    pattern = pattern.lstrip("/")
+    return _match(_tokens(pattern, False), path) or _match(_tokens(pattern, True), path.translate(_LOWER))
+
+
+_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)  # git folds ASCII letters only
 
 
 # A pattern's pieces: one character (a literal, ? or a [class]), or a wildcard.  Matched by
@@ -206,55 +266,83 @@ Piece = str | frozenset[str] | Callable[[str], bool]  # a wildcard, one given ch
 
 
 def _class_end(pattern: str, start: int) -> int:
-    """Where the bracket expression opened at ``start`` closes (-1: it does not, and "[" is a character).
+    """Where the bracket expression opened at ``start`` closes (-1: it does not).
 
-    As git's wildmatch: a "]" right after "[", "[!" or "[^" is a member, not the end."""
+    As git's wildmatch: the first member may be "]"; a "\\" escapes the next character; "[:" opens
+    a character class that runs to the next "]" and is one when that "]" follows a ":" (the "]" of
+    ``[[:alpha:]]`` that ends the class does not end the expression), else the "[" is a member."""
     j = start + 1
     if pattern[j : j + 1] in ("!", "^"):
         j += 1
-    if pattern[j : j + 1] == "]":
-        j += 1
-    while j < len(pattern) and pattern[j] != "]":
-        j += 2 if pattern[j] == "\\" else 1
-    return j if j < len(pattern) else -1
+    first = True
+    while j < len(pattern):
+        c = pattern[j]
+        if c == "]" and not first:
+            return j
+        first = False
+        if c == "\\":
+            j += 2
+        elif c == "[" and pattern[j + 1 : j + 2] == ":":
+            close = pattern.find("]", j + 2)
+            if close < 0:
+                return -1
+            j = close + 1 if close >= j + 3 and pattern[close - 1] == ":" else j + 1
+        else:
+            j += 1
+    return -1
 
 
-def _class(body: str) -> Callable[[str], bool]:
-    """One character of a bracket expression: members, ranges a-z, a leading ! or ^ negates.
+def _class(body: str, fold: bool) -> Callable[[str], bool]:
+    """One character of a bracket expression, read as git's wildmatch reads it: members, ranges
+    a-z (a range's first character matches even when the range is reversed; "-" after a range or a
+    class is a member), escapes, a leading ! or ^ negates.
 
     A character class such as [:alpha:] is taken to match every character: a pattern that matches
     more only adds a finding, one that matches less could let a filter through unseen."""
     negate = body[:1] in ("!", "^")
-    members = body[1:] if negate else body
-    if "[:" in members:
-        return lambda c: True
-    chars: list[str] = []
-    k = 0
-    while k < len(members):
-        if members[k] == "\\" and k + 1 < len(members):
-            k += 1
-        chars.append(members[k])
-        k += 1
+    k = 1 if negate else 0
     singles: set[str] = set()
     ranges: list[tuple[str, str]] = []
-    k = 0
-    while k < len(chars):
-        if k + 2 < len(chars) and chars[k + 1] == "-":
-            singles.add(chars[k])  # as git: a range's first character matches even when the range is reversed
-            ranges.append((chars[k], chars[k + 2]))
-            k += 3
+    previous: str | None = None
+    while k < len(body):
+        c = body[k]
+        if c == "\\" and k + 1 < len(body):
+            previous = body[k + 1]
+            singles.add(previous)
+            k += 2
+        elif c == "-" and previous is not None and k + 1 < len(body):
+            high = body[k + 1]
+            k += 2
+            if high == "\\" and k < len(body):
+                high = body[k]
+                k += 1
+            ranges.append((previous, high))
+            previous = None
+        elif c == "[" and body[k + 1 : k + 2] == ":":
+            close = body.find("]", k + 2)
+            if close >= k + 3 and body[close - 1] == ":":
+                return lambda c: True
+            singles.add("[")
+            previous = "["
+            k += 1
         else:
-            singles.add(chars[k])
+            singles.add(c)
+            previous = c
             k += 1
 
     def member(c: str) -> bool:
-        return (c in singles or any(low <= c <= high for low, high in ranges)) != negate
+        # Folding, git lowers the path's character (done by the caller) and, for ranges only, tries
+        # its upper case too: members themselves are compared as written.
+        found = c in singles or any(low <= c <= high for low, high in ranges)
+        if not found and fold and "a" <= c <= "z":
+            found = any(low <= c.upper() <= high for low, high in ranges)
+        return found != negate
 
     return member
 
 
-@lru_cache(maxsize=256)
-def _tokens(pattern: str) -> tuple[Piece, ...]:
+@lru_cache(maxsize=512)
+def _tokens(pattern: str, fold: bool) -> tuple[Piece, ...]:
     out: list[Piece] = []
     i = 0
     while i < len(pattern):
@@ -275,13 +363,13 @@ def _tokens(pattern: str) -> tuple[Piece, ...]:
             i += 1
         elif pattern[i] == "[" and _class_end(pattern, i) > 0:
             end = _class_end(pattern, i)
-            out.append(_class(pattern[i + 1 : end]))
+            out.append(_class(pattern[i + 1 : end], fold))
             i = end + 1
         elif pattern[i] == "\\" and i + 1 < len(pattern):
             out.append(frozenset(pattern[i + 1]))
             i += 2
         else:
-            out.append(frozenset(pattern[i]))
+            out.append(frozenset(pattern[i].translate(_LOWER) if fold else pattern[i]))
             i += 1
     return tuple(out)
 
