@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 
 from validator import jsonfile
-from validator.model import Guard
 from validator.plan import Position
+from validator.records import Guard
 from validator.rules import evidence
 
 HERE = Path(__file__).parent / "examples" / "json"

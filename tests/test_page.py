@@ -114,8 +114,8 @@ def test_page_shows_plan_soak_timeline_and_evidence(published: Path) -> None:
 def test_a_breaching_run_is_drawn_as_such() -> None:
     from decimal import Decimal
 
-    from validator.model import Guard
     from validator.page import Point, chart_svg
+    from validator.records import Guard
 
     svg = chart_svg(
         "c", "drift_ppm", [Point("a", Decimal(0)), Point("b", Decimal(600)), Point("c", None)], Guard(metric="drift_ppm", max=500)

@@ -41,8 +41,8 @@ from hypothesis import strategies as st
 from tests.conftest import REPO, copy_repo
 from validator import check, rollback
 from validator.finding import Finding
-from validator.model import Flag, Guard
 from validator.plan import Position
+from validator.records import Flag, Guard
 from validator.repo import WorkTree, load_flag, read_flag
 from validator.report import REPORTERS, Result
 from validator.rules import evidence

@@ -45,7 +45,7 @@ def test_ed25519_matches_rfc8032(secret: str, public: str, message: str, signatu
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
     from validator import signing
-    from validator.model import Signer
+    from validator.records import Signer
 
     key = Ed25519PrivateKey.from_private_bytes(bytes.fromhex(secret))
     raw = key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)

@@ -22,8 +22,8 @@ from pathlib import Path
 
 from validator import plan
 from validator.edit import Change, NoMove, change_to
-from validator.model import Flag, FlagRequirement
 from validator.plan import Position
+from validator.records import Flag, FlagRequirement
 from validator.repo import FlagFile, Snapshot, WorkTree, load_snapshot
 
 # The justification is a Text of at most 4000 characters; the cascade's own words come first.

@@ -138,7 +138,7 @@ def revision_moves(root: Path, a: str, b: str) -> list[dict[str, Any]]:
 
 
 def _rules(flag: Any) -> dict[str, Any]:
-    data: dict[str, Any] = flag.model_dump(by_alias=True)
+    data: dict[str, Any] = flag.dump()
     data.pop("transition", None)
     data.pop("state", None)
     data.pop("percentage", None)

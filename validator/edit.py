@@ -19,8 +19,8 @@ from typing import Any
 
 from validator import check, files, loading, plan
 from validator.errors import FatalError
-from validator.model import Flag, Policy
 from validator.plan import Position
+from validator.records import Flag, Policy
 from validator.repo import FlagFile, WorkTree, load_policy, read_flag
 from validator.report import Result, escape
 

@@ -22,8 +22,8 @@ from typing import Any
 
 from validator import history, plan, signing, timeline
 from validator.finding import Finding
-from validator.model import Policy, Signer
 from validator.plan import Position
+from validator.records import Policy, Signer
 from validator.repo import EVIDENCE_DIR, FLAGS_DIR, POLICY_FILE, RESOURCES_FILE, FlagFile, Snapshot, Tree, load_snapshot
 from validator.rules import amend, evidence, reason_code, soak, transition
 from validator.rules import history as history_rule

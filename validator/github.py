@@ -24,7 +24,7 @@ from urllib3.util.retry import Retry
 
 from validator import check, history, jsonfile, pull_request
 from validator.errors import FatalError
-from validator.model import Policy
+from validator.records import Policy
 from validator.report import Result, escape, text
 
 DEFAULT_API = "https://api.github.com"

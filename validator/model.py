@@ -1,12 +1,16 @@
-"""The typed form of the flag repository: one source of truth.
+"""The declared form of the flag repository: one source of truth.
 
-These pydantic models are what the rest of the code works with, and the JSON
-Schemas in ``schema/`` are generated from them (``flaggate schema --write``);
-a test fails when the committed schemas and these models disagree.  The models
-are strict: no coercion of ``"off"`` into a bool, no unknown keys.  Rules that
-relate one field to another (a state among the declared states, a percentage
-exactly when the state needs one) are in ``validator/rules``, so that what the
-schema says and what the models accept stay the same.
+These pydantic models declare what a flag, the policy, the resources and a
+run are.  The JSON Schemas in ``schema/`` are generated from them
+(``flaggate schema --write``), and so are the records every command reads
+files with (``validator/records.py``, ``python -m validator.codegen``: plain
+classes and readers, no pydantic to import on the ``check`` path); tests fail
+when either drifts, and hold the readers to these models on thousands of
+mutated files.  The models are strict: no coercion of ``"off"`` into a bool,
+no unknown keys.  Rules that relate one field to another (a state among the
+declared states, a percentage exactly when the state needs one) are in
+``validator/rules``, so that what the schema says and what is accepted stay
+the same.
 """
 
 from __future__ import annotations

@@ -24,7 +24,7 @@ from typing import Any
 
 from validator import clock, history, metrics
 from validator.inert import escape
-from validator.model import Flag, Guard
+from validator.records import Flag, Guard
 from validator.repo import load_snapshot
 from validator.rules.evidence import evidence_path, plain_run_id
 

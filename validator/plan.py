@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from validator.model import Flag
+from validator.records import Flag
 
 CREATE, PROMOTE, DEMOTE, DISABLE, DELETE = "create", "promote", "demote", "disable", "delete"
 OFF = "off"  # every plan starts here; it always publishes 0%

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from validator import plan, rules
 from validator.finding import ERROR, Finding
 from validator.gate import Move
-from validator.model import Policy
+from validator.records import Policy
 from validator.report import Result, inert, summary
 from validator.rules import amend, approval
 

@@ -61,7 +61,7 @@ def meanings(text: str) -> dict[str, str]:
 def at(root: Path, base: str | None) -> Codes:
     """The codes of the policy at ``base`` (else the working tree's): what the demote will be judged by."""
     from validator import history
-    from validator.model import Policy
+    from validator.records import Policy
     from validator.repo import WorkTree, _load_model, load_policy
 
     if base is not None:

@@ -23,8 +23,8 @@ from validator import clock, metrics, names, plan, signing
 from validator.errors import FatalError
 from validator.finding import Finding
 from validator.inert import escape
-from validator.model import Flag, Policy, Step
 from validator.plan import Position
+from validator.records import Flag, Policy, Step
 from validator.repo import EVIDENCE_DIR, load_policy, read_flag
 from validator.rules import evidence
 
@@ -35,13 +35,12 @@ INPUT_KINDS: dict[str, str] = {field: kind for metric in metrics.METRICS.values(
 
 def check_signer_id(keyid: str, public: str, option: str = "--id") -> None:
     """Refuse a key id ``policy.yaml`` would not take: the rule is the model's own (``Signer.id``)."""
-    from pydantic import ValidationError
-
-    from validator.model import Signer
+    from validator.record import Invalid
+    from validator.records import READERS, Signer
 
     try:
-        Signer.model_validate({"id": keyid, "key": public})
-    except ValidationError:
+        READERS[Signer]({"id": keyid, "key": public})
+    except Invalid:
         raise FatalError(
             f"{option} '{escape(keyid)}' is not a signer id: 1 to 64 letters, digits, '_', '.' or '-', starting with a letter or digit "
             "(policy.yaml's signers and every .sig name it)"

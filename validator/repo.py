@@ -21,7 +21,7 @@ from typing import Any, Protocol
 from validator import jsonfile, loading
 from validator.errors import FatalError
 from validator.finding import Finding
-from validator.model import Flag, Policy, Resources
+from validator.records import Flag, Policy, Resources
 from validator.rules import schema
 
 FLAGS_DIR = "flags"

@@ -44,7 +44,7 @@ from typing import Any
 
 from validator import clock, jsonfile, metrics
 from validator.errors import FatalError
-from validator.model import Flag, Trigger
+from validator.records import Flag, Trigger
 
 OPS = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le}
 

@@ -27,7 +27,7 @@ import binascii
 import json
 from dataclasses import dataclass
 
-from validator.model import Signer
+from validator.records import Signer
 
 PREFIX = "ed25519:"
 SIG_SUFFIX = ".sig"

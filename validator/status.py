@@ -21,8 +21,8 @@ from typing import Any
 
 from validator import clock, plan
 from validator.check import check_snapshot
-from validator.model import Flag, Policy, Resources
 from validator.plan import Position
+from validator.records import Flag, Policy, Resources
 from validator.repo import WorkTree
 from validator.rules import soak as soak_rule
 

@@ -36,8 +36,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from validator import history, loading, plan
-from validator.model import Policy, Resources
 from validator.plan import Position
+from validator.records import Policy, Resources
 from validator.repo import FLAG_SUFFIX, FLAGS_DIR, POLICY_FILE, RESOURCES_FILE, load_flag
 from validator.rules import amend, schema
 

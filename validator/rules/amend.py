@@ -32,7 +32,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from pydantic import BaseModel
+from validator.record import Record
 
 RULE = "amend"
 KIND = "amend"
@@ -42,11 +42,9 @@ KIND = "amend"
 FLAG_FIELDS = ("states", "rollout", "guards", "rollback", "requires", "owners", "kill_switch")
 
 
-def rules_of(model: BaseModel, fields: tuple[str, ...] | None = None) -> dict[str, Any]:
-    """The rule fields of a model as plain JSON data (defaults filled in, numbers as text)."""
-    include = set(fields) if fields is not None else None
-    data: dict[str, Any] = model.model_dump(mode="json", by_alias=True, include=include)
-    return data
+def rules_of(record: Record, fields: tuple[str, ...] | None = None) -> dict[str, Any]:
+    """The rule fields of a record as plain JSON data (defaults filled in, numbers as text)."""
+    return record.dump(json=True, include=set(fields) if fields is not None else None)
 
 
 def fingerprint(data: dict[str, Any]) -> str:

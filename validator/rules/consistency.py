@@ -33,7 +33,7 @@ from typing import Any
 
 from validator import plan
 from validator.finding import Finding
-from validator.model import Guard, Policy
+from validator.records import Guard, Policy
 from validator.repo import FlagFile, Snapshot
 from validator.rules.evidence import plain_run_id
 

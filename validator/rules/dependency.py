@@ -35,7 +35,7 @@ from __future__ import annotations
 from typing import Any
 
 from validator.finding import Finding
-from validator.model import Flag
+from validator.records import Flag
 from validator.repo import FlagFile, Snapshot
 
 RULE = "dependency"
@@ -66,7 +66,7 @@ def _judged_by(head: Snapshot, base: Snapshot) -> Snapshot:
         if was is None or was.flag is None or file.flag is None:
             files.append(file)
             continue
-        flag = was.flag.model_copy(update={"state": file.flag.state, "percentage": file.flag.percentage})
+        flag = was.flag.replace(state=file.flag.state, percentage=file.flag.percentage)
         files.append(FlagFile(file.path, file.doc, flag))
     return Snapshot(head.label, head.policy, base.resources or head.resources, files)
 

@@ -47,8 +47,8 @@ from typing import TYPE_CHECKING, Any
 
 from validator import clock, jsonfile, metrics
 from validator.finding import WARNING, Finding
-from validator.model import Guard, Policy, Signer
 from validator.plan import Position
+from validator.records import Guard, Policy, Signer
 
 if TYPE_CHECKING:
     from validator.repo import FlagFile, Tree

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from validator.finding import Finding
     from validator.gate import Move
-    from validator.model import Policy
+    from validator.records import Policy
 
 RULE = "reason_code"
 

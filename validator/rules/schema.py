@@ -18,40 +18,41 @@ Failing::
 from __future__ import annotations
 
 from functools import cache
-from typing import Any, TypeVar
-
-from pydantic import BaseModel, ValidationError
+from typing import Any, TypeVar, cast
 
 from validator.finding import Finding
 from validator.loading import Document
+from validator.record import Invalid, Record
+from validator.records import READERS
 
 RULE = "schema"
 
-M = TypeVar("M", bound=BaseModel)
+R = TypeVar("R", bound=Record)
 
 
-def validate(doc: Document, model: type[M], *, flag: str | None = None) -> tuple[M | None, list[Finding]]:
-    """The typed object, or None and every structural finding of the document.
+def validate(doc: Document, record: type[R], *, flag: str | None = None) -> tuple[R | None, list[Finding]]:
+    """The record, or None and every structural finding of the document.
 
-    pydantic is the fast path (microseconds); only a document it rejects pays
-    for jsonschema's exhaustive, well-positioned error collection.
+    The generated reader is the fast path (microseconds); only a document it
+    rejects pays for jsonschema's exhaustive, well-positioned error collection.
     """
     try:
-        return model.model_validate(doc.data), []
-    except ValidationError as exc:
-        findings = _jsonschema_findings(doc, model, flag)
-        if not findings:  # the schema cannot say it; pydantic can
-            findings = _pydantic_findings(doc, exc, flag)
+        return cast(R, READERS[record](doc.data)), []
+    except Invalid as invalid:
+        findings = _jsonschema_findings(doc, record.__name__, flag)
+        if not findings:  # the JSON Schema cannot say it (a mapping's keys); the reader can
+            line, column = doc.where(invalid.path, key=invalid.key)
+            findings = [Finding(doc.path, line, column, RULE, f"{_where(invalid.path)}{invalid.message}", flag)]
         return None, sorted(set(findings))
 
 
 @cache
-def _validator(model: type[BaseModel]) -> Any:
+def _validator(name: str) -> Any:
     import jsonschema  # slow to import: only files that fail pay for it
 
-    from validator.model import json_schema
+    import validator.model as declared
 
-    schema = json_schema(model, "")
+    schema = declared.json_schema(getattr(declared, name), "")
     return jsonschema.Draft202012Validator(_inlined(schema, schema.get("$defs", {}), ()))
 
 
@@ -75,9 +76,10 @@ def _inlined(node: Any, defs: dict[str, Any], within: tuple[str, ...]) -> Any:
     return {key: (value if key == "$defs" else _inlined(value, defs, within)) for key, value in node.items()}
 
 
-def _jsonschema_findings(doc: Document, model: type[BaseModel], flag: str | None) -> list[Finding]:
+def _jsonschema_findings(doc: Document, name: str, flag: str | None) -> list[Finding]:
     findings: list[Finding] = []
-    for error in _validator(model).iter_errors(doc.data):
+    for found in _validator(name).iter_errors(doc.data):
+        error = _branch(found)  # in "X or null", the X branch's error (an unknown key of the transition)
         path = tuple(error.absolute_path)
         if error.validator == "additionalProperties" and isinstance(error.instance, dict):
             known = list(error.schema.get("properties", {}))
@@ -86,10 +88,8 @@ def _jsonschema_findings(doc: Document, model: type[BaseModel], flag: str | None
                     line, column = doc.where(path + (key,), key=True)
                     findings.append(Finding(doc.path, line, column, RULE, _unknown_key(key, known, path), flag))
             continue
-        deepest = _branch(error)
-        path = tuple(deepest.absolute_path)
         line, column = doc.where(path)
-        findings.append(Finding(doc.path, line, column, RULE, f"{_where(path)}{_message(deepest)}", flag))
+        findings.append(Finding(doc.path, line, column, RULE, f"{_where(path)}{_message(error)}", flag))
     return findings
 
 
@@ -122,15 +122,6 @@ _WORDS = {
     "requires": "the requirements",
     "name": "the flag's name",
 }
-
-
-def _pydantic_findings(doc: Document, exc: ValidationError, flag: str | None) -> list[Finding]:
-    findings = []
-    for error in exc.errors(include_url=False):
-        path = tuple(error["loc"])
-        line, column = doc.where(path, key=error["type"] == "extra_forbidden")
-        findings.append(Finding(doc.path, line, column, RULE, f"{_where(path)}{error['msg']}", flag))
-    return findings
 
 
 def _where(path: tuple[Any, ...]) -> str:

@@ -35,7 +35,7 @@ from validator import plan
 if TYPE_CHECKING:
     from validator.finding import Finding
     from validator.gate import Move
-    from validator.model import Policy
+    from validator.records import Policy
 
 RULE = "transition"
 

@@ -1,0 +1,53 @@
+"""What the generated readers of ``validator/records.py`` are built on: a record and its errors."""
+
+from __future__ import annotations
+
+import dataclasses
+from decimal import Decimal
+from typing import Any, ClassVar, Self
+
+
+class Invalid(ValueError):
+    """A document that is not a record: where (keys and indexes from the top) and why."""
+
+    def __init__(self, path: tuple[Any, ...], message: str, *, key: bool = False) -> None:
+        super().__init__(message)
+        self.path = path
+        self.message = message
+        self.key = key  # the error is about the last key itself, not its value
+
+
+def is_number(value: object) -> bool:
+    """A number as the loaders give one: a whole number or a finite Decimal (never a bool or a float)."""
+    return type(value) is int or (type(value) is Decimal and value.is_finite())
+
+
+class Record:
+    """A frozen record: fields by their Python names; ``_aliases`` maps file keys that are not."""
+
+    __slots__ = ()
+    _aliases: ClassVar[dict[str, str]] = {}
+
+    def dump(self, *, json: bool = False, include: set[str] | None = None) -> dict[str, Any]:
+        """Every field by its key in the file, records as mappings; ``json``: numbers other than whole ones as text."""
+        names = {name: key for key, name in self._aliases.items()}
+        return {
+            names.get(f.name, f.name): _plain(getattr(self, f.name), json)
+            for f in dataclasses.fields(self)  # type: ignore[arg-type]
+            if include is None or f.name in include
+        }
+
+    def replace(self, **changes: Any) -> Self:
+        return dataclasses.replace(self, **changes)  # type: ignore[type-var]
+
+
+def _plain(value: Any, json: bool) -> Any:
+    if isinstance(value, Record):
+        return value.dump(json=json)
+    if isinstance(value, list):
+        return [_plain(item, json) for item in value]
+    if isinstance(value, dict):
+        return {key: _plain(item, json) for key, item in value.items()}
+    if json and type(value) is Decimal:
+        return str(value)
+    return value
