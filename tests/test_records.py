@@ -94,6 +94,17 @@ def _reader(name: str, data: Any) -> dict[str, Any] | None:
 
 def test_the_committed_readers_are_todays_rendering() -> None:
     assert (REPO / "validator/records.py").read_text(encoding="utf-8") == codegen.render(), "run: python -m validator.codegen"
+    assert (REPO / "validator/schema_texts.py").read_text(encoding="utf-8") == codegen.render_texts(), "run: python -m validator.codegen"
+
+
+def test_schema_texts_are_used_only_while_current(monkeypatch: pytest.MonkeyPatch) -> None:
+    from validator import schema_files, schema_texts
+
+    assert schema_files.rendered() == schema_files.render() == schema_texts.TEXTS
+    monkeypatch.setattr(schema_texts, "TEXTS", {"flag.schema.json": "stale"})
+    assert schema_files.rendered() == {"flag.schema.json": "stale"}  # the digest still matches: taken as it is
+    monkeypatch.setattr(schema_texts, "SOURCE_DIGEST", "0" * 64)  # a model edited since they were generated
+    assert schema_files.rendered() == schema_files.render()
 
 
 @pytest.mark.parametrize("name", sorted(FILES))

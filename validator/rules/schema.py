@@ -48,12 +48,17 @@ def validate(doc: Document, record: type[R], *, flag: str | None = None) -> tupl
 
 @cache
 def _validator(name: str) -> Any:
+    import json
+
     import jsonschema  # slow to import: only files that fail pay for it
 
-    import validator.model as declared
+    from validator.schema_files import rendered
 
-    schema = declared.json_schema(getattr(declared, name), "")
+    schema = json.loads(rendered()[_FILES[name]])
     return jsonschema.Draft202012Validator(_inlined(schema, schema.get("$defs", {}), ()))
+
+
+_FILES = {"Flag": "flag.schema.json", "Policy": "policy.schema.json", "Resources": "resources.schema.json"}
 
 
 def _inlined(node: Any, defs: dict[str, Any], within: tuple[str, ...]) -> Any:
