@@ -26,6 +26,22 @@ def test_drift_is_detected(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     assert code == 1 and "schema/flag.schema.json" in out
 
 
+def test_a_model_edited_without_regenerating_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # flaggate's own repository: the hook says the generated readers and schema texts are stale.
+    import shutil
+
+    shutil.copytree(REPO / "schema", tmp_path / "schema")
+    shutil.copy(REPO / "policy.yaml", tmp_path / "policy.yaml")
+    (tmp_path / "validator").mkdir()
+    for name in ("model.py", "metrics.py", "schema_texts.py"):
+        shutil.copy(REPO / "validator" / name, tmp_path / "validator" / name)
+    assert run(["schema", "--check", "--root", str(tmp_path)], capsys)[0] == 0
+    model = tmp_path / "validator/model.py"
+    model.write_text(model.read_text().replace("max_length=64", "max_length=65", 1))
+    code, out, _ = run(["schema", "--check", "--root", str(tmp_path)], capsys)
+    assert code == 1 and "validator/records.py and validator/schema_texts.py" in out and "validator.codegen" in out, out
+
+
 @pytest.mark.parametrize("name", sorted(p.name for p in (REPO / "flags").glob("*.yaml")))
 def test_flags_validate_against_the_committed_schema(name: str) -> None:
     schema = json.loads((REPO / "schema/flag.schema.json").read_text())
