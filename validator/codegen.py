@@ -45,6 +45,16 @@ _ABSENT: Any = object()
 '''
 
 
+# Strict as pydantic's strict mode: no bool for a whole number, no float or NaN for a number.
+_TYPE_TESTS = {
+    "string": "type({}) is str",
+    "integer": "type({}) is int",
+    "number": "is_number({})",
+    "boolean": "type({}) is bool",
+    "null": "{} is None",
+}
+
+
 class _Writer:
     def __init__(self, defs: dict[str, Any]) -> None:
         self.defs = defs
@@ -165,32 +175,16 @@ class _Writer:
 
     def test(self, node: dict[str, Any], var: str) -> str:
         """An expression true when plain value ``var`` meets ``node``."""
-        kind = node.get("type")
-        parts: list[str] = []
         if "enum" in node:
             return f"type({var}) is str and {var} in {self.enum(node['enum'])}"
-        if kind == "string":
-            parts.append(f"type({var}) is str")
-            if "minLength" in node:
-                parts.append(f"len({var}) >= {node['minLength']}")
-            if "maxLength" in node:
-                parts.append(f"len({var}) <= {node['maxLength']}")
-            if "pattern" in node:
-                parts.append(f"{self.pattern(node['pattern'])}.search({var}) is not None")
-        elif kind == "integer":
-            parts.append(f"type({var}) is int")
-            if "minimum" in node:
-                parts.append(f"{var} >= {node['minimum']}")
-            if "maximum" in node:
-                parts.append(f"{var} <= {node['maximum']}")
-        elif kind == "number":
-            parts.append(f"is_number({var})")
-        elif kind == "boolean":
-            parts.append(f"type({var}) is bool")
-        elif kind == "null":
-            parts.append(f"{var} is None")
-        else:
+        kind = node.get("type")
+        if kind not in _TYPE_TESTS:
             raise ValueError(f"cannot test {node}")
+        parts = [_TYPE_TESTS[kind].format(var)]
+        bounds = {"minLength": f"len({var}) >=", "maxLength": f"len({var}) <=", "minimum": f"{var} >=", "maximum": f"{var} <="}
+        parts += [f"{test} {node[key]}" for key, test in bounds.items() if key in node]
+        if "pattern" in node:
+            parts.append(f"{self.pattern(node['pattern'])}.search({var}) is not None")
         return " and ".join(parts)
 
     def describe(self, node: dict[str, Any]) -> str:
