@@ -73,7 +73,11 @@ def check(tree: Tree) -> list[Finding]:
             findings.append(Finding(entry.path, 1, 1, RULE, f"{entry.path} is not a regular file (a submodule or special file); remove it"))
         elif entry.path.endswith(f"/{ATTRIBUTES}"):
             attribute_files.append(entry.path)
-    protected = [_as_bytes(p) for p in (*_PROBES, *(e.path for e in tree.flag_entries()), *(e.path for e in evidence if e.kind == FILE))]
+    flags = tree.flag_entries()
+    # A run not yet recorded for a flag that has none: evidence/<flag>/ does not exist yet.
+    future_runs = [f"{EVIDENCE_DIR}/{e.path.rsplit('/', 1)[-1].removesuffix('.yaml')}/x.json" for e in flags]
+    present = (e.path for e in evidence if e.kind == FILE)
+    protected = [_as_bytes(p) for p in (*_PROBES, *(e.path for e in flags), *future_runs, *present)]
     # Git reads attributes files and matches paths as bytes: both are held here as latin-1 text, one
     # character per byte, so that "?" and a [class] take one byte as git's do.
     sources: list[tuple[str, str, str]] = []  # (path shown, text, directory its patterns are relative to)
@@ -104,6 +108,7 @@ def _shown(text: str) -> str:
 _BLANK = " \t\r\n"  # git's attr.c: the only characters that separate fields
 _FIELDS = re.compile(r"[ \t\r\n]+")
 _BOM = "\xef\xbb\xbf"  # as latin-1 text
+_MACRO = "[attr]"
 
 
 def _lines(text: str) -> list[tuple[int, str, str, list[str]]]:
@@ -128,23 +133,41 @@ def _macros(texts: Iterable[str]) -> dict[str, list[str]]:
 
     Git reads macro definitions before it applies any line, so a macro used
     above its definition, or defined in the root file and used in a nested
-    one, is just as effective; so is one defined through another macro.
+    one, is just as effective; so is one defined through another macro.  A
+    name defined twice is taken with both definitions' attributes.  Found by
+    one pass backwards from the forbidden attributes (a chain of ten thousand
+    macros is as quick as one).
     """
     defined: dict[str, list[str]] = {}
     for text in texts:
         for _, _, pattern, attrs in _lines(text):
-            if pattern.startswith("[attr]"):
-                defined[pattern[len("[attr]") :]] = attrs
+            name = _macro_name(pattern)
+            if name is not None:
+                defined.setdefault(name, []).extend(attrs)
+    used_by: dict[str, list[str]] = {}  # an attribute or macro name -> the macros that set it
+    for name, attrs in defined.items():
+        for attribute in attrs:
+            if not attribute.startswith(("-", "!")):
+                used_by.setdefault(attribute.split("=", 1)[0], []).append(name)
     bad: dict[str, list[str]] = {}
-    changed = True
-    while changed:
-        changed = False
-        for name, attrs in defined.items():
-            hits = [a for a in attrs if _sets_forbidden(a, bad)]
-            if hits and name not in bad:
-                bad[name] = hits
-                changed = True
+    waiting = [name for forbidden in _FORBIDDEN for name in used_by.get(forbidden, [])]
+    while waiting:
+        name = waiting.pop()
+        if name not in bad:
+            bad[name] = []
+            waiting.extend(used_by.get(name, []))
+    for name in bad:
+        bad[name] = [a for a in defined[name] if _sets_forbidden(a, bad)]
     return bad
+
+
+def _macro_name(pattern: str) -> str | None:
+    """The name a ``[attr]`` line defines, as git's attr.c takes it: after the prefix and any
+    blanks, up to the next blank (a quoted pattern can hold blanks); None for any other line."""
+    if not pattern.startswith(_MACRO) or len(pattern) == len(_MACRO):
+        return None
+    rest = pattern[len(_MACRO) :].lstrip(_BLANK)
+    return _FIELDS.split(rest, maxsplit=1)[0]
 
 
 def _attributes(path: str, text: str, directory: str, protected: list[str], macros: dict[str, list[str]]) -> list[Finding]:
@@ -152,7 +175,7 @@ def _attributes(path: str, text: str, directory: str, protected: list[str], macr
     findings = []
     checked = 0
     for number, line, pattern, attrs in _lines(text):
-        if pattern.startswith("[attr]"):
+        if _macro_name(pattern) is not None:
             continue
         bad = [a for a in attrs if _sets_forbidden(a, macros)]
         if not bad:
@@ -173,8 +196,10 @@ def _attributes(path: str, text: str, directory: str, protected: list[str], macr
                 )
             )
             break
-        # Two hits are all the message needs.
-        hits = list(islice((p for p in protected if p.startswith(directory) and _matches(pattern, p[len(directory) :])), 2))
+        # Two hits are all the message needs.  The pattern's own instance is tried first: a line
+        # for a flag or run that does not exist yet would rewrite it the day it is added.
+        candidates = (*_instances(pattern, directory), *protected)
+        hits = list(islice((p for p in candidates if p.startswith(directory) and _matches(pattern, p[len(directory) :])), 2))
         if hits:
             findings.append(
                 Finding(
@@ -190,6 +215,33 @@ def _attributes(path: str, text: str, directory: str, protected: list[str], macr
     return findings
 
 
+def _instances(pattern: str, directory: str) -> list[str]:
+    """Paths the pattern matches, made from it (each wildcard filled with an "x", a bracket with a
+    character it takes), that a protected file could have."""
+    anchored = "/" in pattern.rstrip("/")
+    made = []
+    for piece in _tokens(pattern.lstrip("/") if anchored else pattern, False):
+        if isinstance(piece, frozenset):
+            made.append(next(iter(piece)))
+        elif not isinstance(piece, str):
+            made.append(next((c for c in "x0a_-.Z/" if piece(c)), "x"))
+        else:
+            made.append({_STAR: "x", _ANY: "x", _DIRS: "", _TAIL: "/x", _ONE: "x"}[piece])
+    path = "".join(made)
+    found = [directory + path] if anchored else [f"{FLAGS_DIR}/{path}", f"{EVIDENCE_DIR}/x/{path}", directory + path]
+    return [p for p in found if _protected_shape(p)]
+
+
+def _protected_shape(path: str) -> bool:
+    if path in (POLICY_FILE, RESOURCES_FILE):
+        return True
+    parts = path.split("/")
+    if parts[0] == FLAGS_DIR:
+        return len(parts) == 2 and parts[1].endswith(".yaml") and len(parts[1]) > len(".yaml")
+    # A run and its signature: evidence/<flag>/<run id>.json and .json.sig (a "*.png" line is no concern).
+    return parts[0] == EVIDENCE_DIR and len(parts) == 3 and all(parts) and parts[2].endswith((".json", ".json.sig"))
+
+
 def _split(line: str) -> tuple[str, list[str]]:
     """The pattern and the attributes of one line (stripped of blanks).
 
@@ -199,7 +251,8 @@ def _split(line: str) -> tuple[str, list[str]]:
         unquoted = _unquote(line)
         if unquoted is not None:
             pattern, rest = unquoted
-            return pattern, [a for a in _FIELDS.split(rest) if a]
+            # Git keeps the unquoted pattern as a C string: it ends at an escaped NUL ("\\000").
+            return pattern.split("\0", 1)[0], [a for a in _FIELDS.split(rest) if a]
     pattern, *attrs = _FIELDS.split(line)
     return pattern, [a for a in attrs if a]
 
@@ -265,30 +318,41 @@ _ONE = "?"  # [^/]
 Piece = str | frozenset[str] | Callable[[str], bool]  # a wildcard, one given character, a [class]
 
 
-def _class_end(pattern: str, start: int) -> int:
+def _class_end(pattern: str, start: int, dead: set[int] | None = None) -> int:
     """Where the bracket expression opened at ``start`` closes (-1: it does not).
 
     As git's wildmatch: the first member may be "]"; a "\\" escapes the next character; "[:" opens
     a character class that runs to the next "]" and is one when that "]" follows a ":" (the "]" of
-    ``[[:alpha:]]`` that ends the class does not end the expression), else the "[" is a member."""
+    ``[[:alpha:]]`` that ends the class does not end the expression), else the "[" is a member.
+
+    ``dead`` holds the places a scan that found no end went through: a later scan that reaches one
+    of them cannot find an end either, so a pattern of two thousand unclosed "[" is scanned once,
+    not two thousand times."""
     j = start + 1
     if pattern[j : j + 1] in ("!", "^"):
         j += 1
     first = True
+    passed: list[int] = []
     while j < len(pattern):
         c = pattern[j]
-        if c == "]" and not first:
-            return j
+        if not first:
+            if dead is not None and j in dead:
+                break
+            if c == "]":
+                return j
+            passed.append(j)
         first = False
         if c == "\\":
             j += 2
         elif c == "[" and pattern[j + 1 : j + 2] == ":":
             close = pattern.find("]", j + 2)
             if close < 0:
-                return -1
+                break
             j = close + 1 if close >= j + 3 and pattern[close - 1] == ":" else j + 1
         else:
             j += 1
+    if dead is not None:
+        dead.update(passed)
     return -1
 
 
@@ -344,6 +408,7 @@ def _class(body: str, fold: bool) -> Callable[[str], bool]:
 @lru_cache(maxsize=512)
 def _tokens(pattern: str, fold: bool) -> tuple[Piece, ...]:
     out: list[Piece] = []
+    dead: set[int] = set()
     i = 0
     while i < len(pattern):
         if pattern.startswith("**/", i):
@@ -361,8 +426,7 @@ def _tokens(pattern: str, fold: bool) -> tuple[Piece, ...]:
         elif pattern[i] == "?":
             out.append(_ONE)
             i += 1
-        elif pattern[i] == "[" and _class_end(pattern, i) > 0:
-            end = _class_end(pattern, i)
+        elif pattern[i] == "[" and (end := _class_end(pattern, i, dead)) > 0:
             out.append(_class(pattern[i + 1 : end], fold))
             i = end + 1
         elif pattern[i] == "\\" and i + 1 < len(pattern):
