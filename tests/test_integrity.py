@@ -1011,3 +1011,82 @@ def test_attributes_that_took_quadratic_time_are_quick(repo: Path) -> None:
     argv = [sys.executable, "-m", "validator", "check", "--root", str(repo)]
     proc = subprocess.run(argv, capture_output=True, text=True, timeout=30)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize("signed", [False, True])
+def test_names_with_line_breaks_under_evidence_are_findings(signed: bool, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # git's batch read takes one name a line: asking it for "evidence/a\nb/rr.json" by name was an
+    # internal error (exit 2) where the file is simply not a run (exit 1).
+    from tests.test_signing import add_signer, keygen
+
+    repo = new_repo(tmp_path)
+    if signed:
+        _, public = keygen(tmp_path, capsys, "recon-2026")
+        add_signer(repo, "recon-2026", public)
+        commit_all(repo, "signer", "2026-11-01T06:00:00Z")
+    odd = repo / "evidence/a\nb"
+    odd.mkdir(parents=True)
+    (odd / "rr-1.json.sig").write_text("{}\n")
+    (repo / "evidence" / DUAL_NAME).mkdir(exist_ok=True)
+    (repo / "evidence" / DUAL_NAME / "c\nd.json").write_text("{}\n")
+    head = commit_all(repo, "odd names", "2026-11-02T00:00:00Z")
+    code, report = gate(repo, capsys, "--head", head, base="HEAD~1")
+    assert code == 1 and len(errors(report, "evidence")) >= 2, report
+
+
+def test_one_run_added_beside_thousands_reads_them_in_one_git_process(
+    repo: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # The seq check read every run of the flag through a git process of its own: 5,000 runs, 13 s.
+    for seq in range(1, 2001):
+        write_run(repo, DUAL_NAME, f"rr-{seq:05d}", seq=seq, status="red")
+    commit_all(repo, "2,000 runs", "2026-11-01T06:00:00Z")
+    write_run(repo, DUAL_NAME, "rr-02001", seq=2001, status="red")
+    head = commit_all(repo, "one more", "2026-11-02T00:00:00Z")
+    trace = tmp_path / "trace.json"
+    os.environ["GIT_TRACE2_EVENT"] = str(trace)
+    try:
+        code, report = gate(repo, capsys, "--head", head, base="HEAD~1")
+    finally:
+        del os.environ["GIT_TRACE2_EVENT"]
+    assert code == 0, report
+    started = sum(1 for line in trace.read_text().splitlines() if '"event":"start"' in line)
+    assert started < 60, started
+
+
+def test_a_head_merging_many_branches_walks_the_history_once(
+    repo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An octopus of the base and 25 one-commit branches replayed the whole history once per branch.
+    from validator import history
+
+    path = flag_path(repo, "outbox_enabled")
+    for i in range(30):
+        path.write_text(f"# revision {i}\n" + path.read_text().split("\n", 1)[1] if i else f"# revision {i}\n" + path.read_text())
+        commit_all(repo, f"revision {i}", f"2026-11-01T{i // 60:02d}:{i % 60:02d}:00Z")
+    base = git(repo, "rev-parse", "HEAD").strip()
+    other = flag_path(repo, "active_reconciliation")
+    tips = []
+    for i in range(8):
+        git(repo, "checkout", "-q", "-B", f"b{i}", base)
+        other.write_text(other.read_text() + f"# note {i}\n")
+        tips.append(commit_all(repo, f"b{i}", f"2026-11-02T00:{i:02d}:00Z"))
+    git(repo, "checkout", "-q", base)
+    other.write_text(other.read_text() + "".join(f"# note {i}\n" for i in range(8)))
+    git(repo, "add", "-A")
+    tree = git(repo, "write-tree").strip()
+    parents = [arg for tip in tips for arg in ("-p", tip)]
+    head = git(repo, "commit-tree", tree, "-p", base, *parents, "-m", "octopus", date="2026-11-03T00:00:00Z").strip()
+    walked: list[int] = []
+    real = history.first_parent_log
+
+    def counting(root: Path, rev: str, paths: Any, **kwargs: Any) -> list[history.Commit]:
+        commits = real(root, rev, paths, **kwargs)
+        walked.append(len(commits))
+        return commits
+
+    monkeypatch.setattr(history, "first_parent_log", counting)
+    monkeypatch.setenv("FLAGGATE_NO_CACHE", "1")
+    code, report = gate(repo, capsys, "--head", head, base=base)
+    assert code == 0, report
+    assert sum(walked) < 3 * 32 + 8 * 2, walked  # the history to the base a few times at most, not once per branch

@@ -304,8 +304,12 @@ def judge(root: Path, base: Base, head: Snapshot, tree: Tree, now: datetime) -> 
         touched = history.touched_by_commits(root, base.sha, tree.rev, f"{FLAGS_DIR}/") if lines else set()
         if touched:
             every = replace(base, standings=timeline.standings_at(root, base.sha, None))
-            for line in lines:
-                findings.extend(_hidden_steps(root, every, head, line, moves, touched))
+            if lines == [tree.rev]:
+                afters = [timeline.standings(timeline.events_of(root, tree.rev))]
+            else:  # every line runs through the base: its history walked once, not once per line
+                afters = timeline.standings_of_lines(root, base.sha, lines)
+            for after in afters:
+                findings.extend(_hidden_steps(every, head, after, moves, touched))
 
     findings.extend(transition.promotions_per_change(moves, policy))
     return Judgement(base.sha, base.snapshot, moves, findings, policy)
@@ -358,15 +362,15 @@ def _file_amends(base: Snapshot, head: Snapshot) -> list[Move]:
     return found
 
 
-def _hidden_steps(root: Path, base: Base, head: Snapshot, rev: str, moves: list[Move], touched: set[str]) -> list[Finding]:
+def _hidden_steps(base: Base, head: Snapshot, after: dict[str, timeline.Standing], moves: list[Move], touched: set[str]) -> list[Finding]:
     """The commits of a change must not take a flag where the change as a whole does not show.
 
     The change is judged as a whole (base to head), but merged without a merge
     commit its commits become the first-parent history, and the history is
     where the next change's yardstick comes from: a completed plan deleted and
     re-created in two commits would restart at off with no move to judge.
+    ``after``: where the flags stand at the tip of one line of the change's commits.
     """
-    after = timeline.standings(timeline.events_of(root, rev))
     moved = {m.flag: m for m in moves if m.flag is not None and m.kind != amend.KIND}
     findings: list[Finding] = []
     for name, file in head.flags.items():

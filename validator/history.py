@@ -452,14 +452,38 @@ class GitTree:
         return entries
 
     def prefetch(self, paths: list[str]) -> None:
+        for path in paths:
+            if path not in self._cache and path not in self._oids and ("\n" in path or "\r" in path):
+                # git's batch reads one name a line: a name with a line break is looked up on its own.
+                oid = self._lookup(path)
+                if oid is None:
+                    self._cache[path] = None
+                else:
+                    self._oids[path] = oid
         wanted = [p for p in paths if p not in self._cache]
         for path, body in zip(wanted, Blobs(self.root).read([self._oids.get(p) or f"{self.rev}:{p}" for p in wanted])):
             self._cache[path] = body
+
+    def _lookup(self, path: str) -> str | None:
+        """The object id of the regular file at ``path`` (None: no such file)."""
+        out = git(self.root, "--literal-pathspecs", "ls-tree", "-z", self.rev, "--", path)
+        for item in out.split("\0"):
+            if item:
+                meta, found = item.split("\t", 1)
+                mode, _, oid = meta.split(" ")
+                if found == path and mode in ("100644", "100755"):
+                    return oid
+        return None
 
     def read(self, path: str) -> bytes | None:
         if path not in self._cache:
             self.prefetch([path])
         return self._cache[path]
+
+    def read_many(self, paths: list[str]) -> list[bytes | None]:
+        """Like ``read`` for each path, through one git process (every run of a flag: thousands)."""
+        self.prefetch(paths)
+        return [self._cache[path] for path in paths]
 
 
 def current_branch(root: Path) -> str:

@@ -651,6 +651,25 @@ def standings_at(root: Path, sha: str, names: frozenset[str] | None = None) -> d
     return Follower(root, history.effective_times(root, sha), names, cache=cache).standings(sha)
 
 
+def standings_of_lines(root: Path, base: str, lines: list[str]) -> list[dict[str, Standing]]:
+    """Where the flags stand at the tip of each of ``lines``, each a first-parent history that runs
+    through ``base``: the history up to the base is walked once, then each line's own commits.
+
+    (A head that merges many branches into the base replayed the whole history once per branch.)
+    Only the steps are asked of these standings: the commits' own times stand for their effective ones."""
+    walk = Walk()
+    known = standings(walk.run(root, base, None, {}))
+    state = walk.state()
+    found = []
+    for line in lines:
+        own = Walk()
+        if own.restore(root, state):
+            found.append(standings(own.run(root, line, base, {}), _copy(known)))
+        else:
+            found.append(standings(Walk().run(root, line, None, {})))
+    return found
+
+
 class Follower:
     """Where the flags stand at commits of one first-parent history, oldest asked first, walked once.
 
