@@ -78,18 +78,21 @@ def _spots(node: Any) -> list[tuple[Any, Any]]:
     return found
 
 
-def _pydantic(name: str, data: Any) -> dict[str, Any] | None:
+def _pydantic(name: str, data: Any) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """The model's data, plain and as JSON (numbers as text), or None where pydantic refuses it."""
     try:
-        return dict(getattr(declared, name).model_validate(data).model_dump(by_alias=True))
+        model = getattr(declared, name).model_validate(data)
     except ValidationError:
         return None
+    return model.model_dump(by_alias=True), model.model_dump(by_alias=True, mode="json")
 
 
-def _reader(name: str, data: Any) -> dict[str, Any] | None:
+def _reader(name: str, data: Any) -> tuple[dict[str, Any], dict[str, Any]] | None:
     try:
-        return records.READERS[getattr(records, name)](data).dump()
+        record = records.READERS[getattr(records, name)](data)
     except Invalid:
         return None
+    return record.dump(), record.dump(json=True)
 
 
 def test_the_committed_readers_are_todays_rendering() -> None:

@@ -30,24 +30,35 @@ class Record:
 
     def dump(self, *, json: bool = False, include: set[str] | None = None) -> dict[str, Any]:
         """Every field by its key in the file, records as mappings; ``json``: numbers other than whole ones as text."""
-        names = {name: key for key, name in self._aliases.items()}
-        return {
-            names.get(f.name, f.name): _plain(getattr(self, f.name), json)
-            for f in dataclasses.fields(self)  # type: ignore[arg-type]
-            if include is None or f.name in include
-        }
+        keys = _KEYS.get(type(self)) or _keys(type(self))
+        return {key: _plain(getattr(self, name), json) for name, key in keys if include is None or name in include}
 
     def replace(self, **changes: Any) -> Self:
         return dataclasses.replace(self, **changes)  # type: ignore[type-var]
 
 
+# (field name, key in the file) of each record class, in the order of its fields: the audit log
+# dumps every version of every flag, and dataclasses.fields() each time was a tenth of it.
+_KEYS: dict[type[Record], tuple[tuple[str, str], ...]] = {}
+_SCALARS = frozenset({str, int, bool, type(None)})
+
+
+def _keys(kind: type[Record]) -> tuple[tuple[str, str], ...]:
+    names = {name: key for key, name in kind._aliases.items()}
+    found = _KEYS[kind] = tuple((f.name, names.get(f.name, f.name)) for f in dataclasses.fields(kind))  # type: ignore[arg-type]
+    return found
+
+
 def _plain(value: Any, json: bool) -> Any:
+    kind = type(value)
+    if kind in _SCALARS:
+        return value
+    if kind is list:
+        return [_plain(item, json) for item in value]
+    if kind is dict:
+        return {key: _plain(item, json) for key, item in value.items()}
+    if kind is Decimal:
+        return str(value) if json else value
     if isinstance(value, Record):
         return value.dump(json=json)
-    if isinstance(value, list):
-        return [_plain(item, json) for item in value]
-    if isinstance(value, dict):
-        return {key: _plain(item, json) for key, item in value.items()}
-    if json and type(value) is Decimal:
-        return str(value)
     return value
