@@ -521,6 +521,12 @@ def test_plain_text_normalisation_is_allowed(repo: Path, capsys: pytest.CaptureF
     assert run(["check", "--root", str(repo)], capsys)[0] == 0
 
 
+def test_filters_that_cannot_reach_flags_or_runs_are_allowed(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    lines = "*.png filter=lfs\n**/*.psd filter=lfs\ndocs/*.json eol=crlf\n.github/**/*.yaml eol=lf\nflags/README.md ident\n"
+    (repo / ".gitattributes").write_text(lines)
+    assert run(["check", "--root", str(repo)], capsys)[0] == 0
+
+
 def test_a_filter_makes_two_readers_disagree_and_is_refused(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     # The smudge filter turns outbox on in every checkout while the commit keeps it off.
     (repo / ".gitattributes").write_text("flags/outbox_enabled.yaml filter=flip\n")
@@ -985,6 +991,10 @@ def test_a_branch_brought_up_to_date_is_not_refused_for_what_the_base_did(repo: 
         b'"flags/*.yaml\\000x" working-tree-encoding=UTF-16LE',  # a quoted pattern ends at an escaped NUL
         b"flags/partial_allocation_ui.yaml filter=lfs",  # a flag not created yet
         b"evidence/outbox_enabled/** working-tree-encoding=UTF-16LE",  # runs of a flag that has none yet
+        b"flags/p* filter=lfs",  # ... and the same where a wildcard or bracket covers the end
+        b"flags/partial_allocation_ui.[y]aml filter=lfs",
+        b"evidence/allocation_dual_write/rr-09* working-tree-encoding=UTF-16LE",
+        b"flags/*_ui.y?ml eol=crlf",
     ],
 )
 def test_gitattributes_read_as_git_reads_them(line: bytes, repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -1090,3 +1100,35 @@ def test_a_head_merging_many_branches_walks_the_history_once(
     code, report = gate(repo, capsys, "--head", head, base=base)
     assert code == 0, report
     assert sum(walked) < 3 * 32 + 8 * 2, walked  # the history to the base a few times at most, not once per branch
+
+
+def test_a_root_below_the_top_level_is_not_judged_from_git(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # Git objects are named from the top level, the working tree from the root: below the top level
+    # the gate read another policy.yaml and resources.yaml than the root's, and passed.
+    import shutil
+
+    top = new_repo(tmp_path)
+    shutil.copytree(top / "flags", top / "cfg/flags")
+    for name in ("policy.yaml", "resources.yaml"):
+        shutil.copy(top / name, top / "cfg" / name)
+    commit_all(top, "a second flag repository below the top", "2026-11-02T00:00:00Z")
+    code, _, err = run(["check", "--root", str(top / "cfg"), "--base", "HEAD", "--head", "HEAD"], capsys)
+    assert code == 2 and "not the top level" in err, err
+
+
+def test_lone_signatures_are_read_in_a_few_git_processes(repo: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    # Each added .sig read the run beside it through a git process of its own (8,000: 30 s).
+    runs = repo / "evidence" / DUAL_NAME
+    runs.mkdir(parents=True, exist_ok=True)
+    for i in range(500):
+        (runs / f"r{i}.json.sig").write_text("{}\n")
+    head = commit_all(repo, "signatures", "2026-11-02T00:00:00Z")
+    trace = tmp_path / "trace.json"
+    os.environ["GIT_TRACE2_EVENT"] = str(trace)
+    try:
+        code, report = gate(repo, capsys, "--head", head, base="HEAD~1")
+    finally:
+        del os.environ["GIT_TRACE2_EVENT"]
+    assert code == 1 and len(errors(report, "evidence")) == 500, report
+    started = sum(1 for line in trace.read_text().splitlines() if '"event":"start"' in line)
+    assert started < 60, started

@@ -440,9 +440,12 @@ def _evidence_added(tree: Tree, moves: list[Move], changes: list[tuple[str, str,
     # From git's comparison of the trees (unchanged directories are skipped), not a listing of every run;
     # links and special files are the layout rule's.
     added = sorted({path for path, status, mode in changes if status == "A" and mode in ("100644", "100755")})
-    prefetch = getattr(tree, "prefetch", None)  # git objects: every file added through one git process
+    prefetch = getattr(tree, "prefetch", None)  # git objects: every file added, and its run or signature, through one git process
     if prefetch is not None and added:
-        prefetch(added)
+        # Listed whole first (the layout rule lists it too): every file is then read by its object id,
+        # and a run or signature that is not there is known missing without asking git for it by name.
+        tree.entries_under(EVIDENCE_DIR)
+        prefetch([*added, *(_companion(path) for path in added)])
     findings: list[Finding] = []
     numbered: dict[str, list[tuple[str, int]]] = {}  # flag -> (run id, seq) of each well-formed run added, uncited
     for path in added:
@@ -502,6 +505,11 @@ def _evidence_added(tree: Tree, moves: list[Move], changes: list[tuple[str, str,
     for flag_name, runs in sorted(numbered.items()):
         findings.extend(evidence.seq_taken(tree, flag_name, runs))
     return findings
+
+
+def _companion(path: str) -> str:
+    """A run's signature, or the run a signature signs."""
+    return path[: -len(signing.SIG_SUFFIX)] if path.endswith(signing.SIG_SUFFIX) else path + signing.SIG_SUFFIX
 
 
 def _evidence_rewrites(base: Base, changes: list[tuple[str, str, str]]) -> list[Finding]:

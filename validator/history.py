@@ -89,7 +89,7 @@ def resolve(root: Path, ref: str, *, whole: bool = True) -> str:
     """
     if ref.startswith("-"):
         raise HistoryError(f"{ref!r} is not a git revision")
-    checks = ("--is-inside-work-tree", "--is-shallow-repository", "--git-path", "flaggate") if whole else ()
+    checks = ("--is-inside-work-tree", "--is-shallow-repository", "--show-cdup", "--git-path", "flaggate") if whole else ()
     out = git(root, "rev-parse", *checks, "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}", check=False).split("\n")
     if out[-1] == "":
         out.pop()
@@ -98,9 +98,16 @@ def resolve(root: Path, ref: str, *, whole: bool = True) -> str:
     sha = out.pop() if out and _OBJECT_ID.fullmatch(out[-1]) else ""
     if whole:
         _check_repository(root, out[:2])
-        if len(out) < 3:
+        if len(out) < 4:
             raise HistoryError(f"{root} is not inside a git repository")
-        _GIT_PATHS[_layout(root)] = "\n".join(out[2:])
+        if out[2]:
+            # Git objects are named from the top level (<rev>:<path>), the working tree from the root:
+            # below the top level, the two would be different files (another policy.yaml, say).
+            raise HistoryError(
+                f"{root} is not the top level of its git repository ({out[2].count('../')} level(s) below it): "
+                "the flag repository is the whole git repository (flags/, evidence/, policy.yaml at its top); run there"
+            )
+        _GIT_PATHS[_layout(root)] = "\n".join(out[3:])
     if not sha:
         raise HistoryError(f"unknown git revision {ref!r} (fetch it, or check the name)")
     return sha
@@ -410,6 +417,7 @@ class GitTree:
         self._cache: dict[str, bytes | None] = {}
         self._top: dict[str, str] | None = None
         self._oids: dict[str, str] = {}  # path -> blob id, of the files a listing found
+        self._listed: dict[str, list[Entry]] = {}  # directory -> every entry below it (a file not there is missing)
 
     def kind(self, path: str) -> str | None:
         """The kind of a top-level entry, without following links; None when absent."""
@@ -425,6 +433,8 @@ class GitTree:
         """Every entry below ``directory`` (directories included), never following a link."""
         if self.kind(directory.split("/", 1)[0]) != DIRECTORY:
             return []
+        if directory in self._listed:
+            return list(self._listed[directory])
         out = git(self.root, "ls-tree", "-r", "-t", "-z", self.rev, "--", f"{directory}/")
         entries = []
         for item in out.split("\0"):
@@ -434,7 +444,8 @@ class GitTree:
                 entries.append(Entry(path, _KINDS.get(mode, OTHER)))
                 if mode in ("100644", "100755"):
                     self._oids[path] = oid  # read later by object id: no lookup of the path in a tree of thousands
-        return entries
+        self._listed[directory] = entries
+        return list(entries)
 
     def flag_entries(self) -> list[Entry]:
         out = git(self.root, "ls-tree", "-z", self.rev, "--", f"{FLAGS_DIR}/")
@@ -453,27 +464,33 @@ class GitTree:
 
     def prefetch(self, paths: list[str]) -> None:
         for path in paths:
-            if path not in self._cache and path not in self._oids and ("\n" in path or "\r" in path):
-                # git's batch reads one name a line: a name with a line break is looked up on its own.
-                oid = self._lookup(path)
-                if oid is None:
-                    self._cache[path] = None
+            if path not in self._oids and path not in self._cache and any(path.startswith(f"{d}/") for d in self._listed):
+                self._cache[path] = None  # below a directory listed whole, and not in the listing: missing
+        odd = [p for p in paths if p not in self._cache and p not in self._oids and ("\n" in p or "\r" in p)]
+        if odd:
+            # git's batch reads one name a line: names with a line break are looked up by ls-tree.
+            found = self._lookup(odd)
+            for path in odd:
+                if path in found:
+                    self._oids[path] = found[path]
                 else:
-                    self._oids[path] = oid
+                    self._cache[path] = None
         wanted = [p for p in paths if p not in self._cache]
         for path, body in zip(wanted, Blobs(self.root).read([self._oids.get(p) or f"{self.rev}:{p}" for p in wanted])):
             self._cache[path] = body
 
-    def _lookup(self, path: str) -> str | None:
-        """The object id of the regular file at ``path`` (None: no such file)."""
-        out = git(self.root, "--literal-pathspecs", "ls-tree", "-z", self.rev, "--", path)
-        for item in out.split("\0"):
-            if item:
-                meta, found = item.split("\t", 1)
-                mode, _, oid = meta.split(" ")
-                if found == path and mode in ("100644", "100755"):
-                    return oid
-        return None
+    def _lookup(self, paths: list[str]) -> dict[str, str]:
+        """The object ids of those of ``paths`` that are regular files, a few hundred paths per git process."""
+        wanted, found = set(paths), {}
+        for start in range(0, len(paths), 500):
+            out = git(self.root, "--literal-pathspecs", "ls-tree", "-z", self.rev, "--", *paths[start : start + 500])
+            for item in out.split("\0"):
+                if item:
+                    meta, path = item.split("\t", 1)
+                    mode, _, oid = meta.split(" ")
+                    if path in wanted and mode in ("100644", "100755"):
+                        found[path] = oid
+        return found
 
     def read(self, path: str) -> bytes | None:
         if path not in self._cache:

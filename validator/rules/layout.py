@@ -201,18 +201,47 @@ def _attributes(path: str, text: str, directory: str, protected: list[str], macr
         candidates = (*_instances(pattern, directory), *protected)
         hits = list(islice((p for p in candidates if p.startswith(directory) and _matches(pattern, p[len(directory) :])), 2))
         if hits:
-            findings.append(
-                Finding(
-                    path,
-                    number,
-                    column,
-                    RULE,
-                    f"{_shown(pattern)} sets {', '.join(_shown(b) for b in bad)} on {_shown(hits[0])}{' and more' if len(hits) > 1 else ''}: "
-                    "the working tree would hold "
-                    "other bytes than the commit, so two readers could disagree; remove it (plain text=auto is fine)",
-                )
+            on = f"{_shown(hits[0])}{' and more' if len(hits) > 1 else ''}"
+        elif _could_reach(pattern, directory):
+            on = "flag or run files a later change could add (its beginning and end fit theirs)"
+        else:
+            continue
+        findings.append(
+            Finding(
+                path,
+                number,
+                column,
+                RULE,
+                f"{_shown(pattern)} sets {', '.join(_shown(b) for b in bad)} on {on}: the working tree would hold "
+                "other bytes than the commit, so two readers could disagree; remove it (plain text=auto is fine)",
             )
+        )
     return findings
+
+
+_ROOTS = (f"{FLAGS_DIR}/", f"{EVIDENCE_DIR}/", POLICY_FILE, RESOURCES_FILE)
+_ENDS = (".yaml", ".json", ".json.sig")  # a flag, a run, a run's signature (policy.yaml and resources.yaml too)
+
+
+def _could_reach(pattern: str, directory: str) -> bool:
+    """Could the pattern match a protected file that does not exist yet?  Decided from its literal
+    beginning (up to the first wildcard or bracket) and end (after the last), in either case: a
+    pattern whose beginning fits flags/, evidence/ or the two files, and whose end fits .yaml,
+    .json or .json.sig, could; ``docs/*.json`` or ``*.png`` could not.  Matching more only adds a
+    finding for a line that touches no file yet."""
+    anchored = "/" in pattern.rstrip("/")
+    pieces = _tokens(pattern.lstrip("/") if anchored else pattern, True)
+    literal = [next(iter(p)) if isinstance(p, frozenset) else None for p in pieces]
+    if None not in literal:  # no wildcard: the path itself
+        whole = "".join(c for c in literal if c is not None)
+        return _protected_shape((directory.translate(_LOWER) + whole) if anchored else f"{FLAGS_DIR}/{whole}") or (
+            not anchored and whole.endswith(_ENDS)
+        )
+    first, last = literal.index(None), len(literal) - literal[::-1].index(None)
+    head = directory.translate(_LOWER) + "".join(c for c in literal[:first] if c is not None) if anchored else ""
+    tail = "".join(c for c in literal[last:] if c is not None)
+    head_fits = not anchored or any(root.startswith(head) or head.startswith(root) for root in _ROOTS)
+    return head_fits and any(tail.endswith(end) or end.endswith(tail) for end in _ENDS)
 
 
 def _instances(pattern: str, directory: str) -> list[str]:
