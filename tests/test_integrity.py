@@ -1132,3 +1132,31 @@ def test_lone_signatures_are_read_in_a_few_git_processes(repo: Path, capsys: pyt
     assert code == 1 and len(errors(report, "evidence")) == 500, report
     started = sum(1 for line in trace.read_text().splitlines() if '"event":"start"' in line)
     assert started < 60, started
+
+
+def test_publish_walks_the_history_once_for_many_merged_pull_requests(
+    repo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # Each merged pull request's step replayed the whole history for hidden steps: quadratic (800: minutes).
+    from validator import history
+
+    path = flag_path(repo, "outbox_enabled")
+    for i in range(30):
+        git(repo, "checkout", "-q", "-B", "pr", "main")
+        path.write_text(f"# revision {i}\n" + path.read_text())
+        commit_all(repo, f"revision {i}", f"2026-11-01T{i // 30:02d}:{2 * (i % 30):02d}:00Z")
+        git(repo, "checkout", "-q", "main")
+        git(repo, "merge", "-q", "--no-ff", "--no-edit", "pr", date=f"2026-11-01T{i // 30:02d}:{2 * (i % 30) + 1:02d}:00Z")
+    walked: list[int] = []
+    real = history.first_parent_log
+
+    def counting(root: Path, rev: str, paths: Any, **kwargs: Any) -> list[history.Commit]:
+        commits = real(root, rev, paths, **kwargs)
+        walked.append(len(commits))
+        return commits
+
+    monkeypatch.setattr(history, "first_parent_log", counting)
+    monkeypatch.setenv("FLAGGATE_NO_CACHE", "1")
+    code, _, err = run(["publish", "--root", str(repo), "--out", str(tmp_path / "out")], capsys)
+    assert code == 0, err
+    assert sum(walked) < 200, walked  # about the 31 first-parent steps a few times; once per step is about 1,000

@@ -38,15 +38,25 @@ def run(root: Path, tree: Tree, *, entries: list[Entry] | None = None, base: str
 
 
 def judge_change(
-    root: Path, base: gate.Base, tree: Tree, now: datetime, *, entries: list[Entry] | None = None, snapshot: Snapshot | None = None
+    root: Path,
+    base: gate.Base,
+    tree: Tree,
+    now: datetime,
+    *,
+    entries: list[Entry] | None = None,
+    snapshot: Snapshot | None = None,
+    one_step: bool = False,
 ) -> Result:
-    """The tree's own findings plus the change from ``base`` to it, judged by the base's rules (``snapshot``: the tree's, if loaded)."""
+    """The tree's own findings plus the change from ``base`` to it, judged by the base's rules (``snapshot``: the tree's, if loaded).
+
+    ``one_step``: the tree is one step of a first-parent history whose every step is judged
+    (``publish``), so the commits it merges are not replayed for hidden steps."""
     from validator import gate
 
     if snapshot is None:
         snapshot = load_snapshot(tree, entries)
     findings = [*snapshot.findings, *layout.check(tree), *consistency.check(snapshot)]
-    judgement = gate.judge(root, base, snapshot, tree, now)
+    judgement = gate.judge(root, base, snapshot, tree, now, one_step=one_step)
     findings.extend(judgement.findings)
     moved = {m.flag: m.kind for m in judgement.moves if m.flag is not None and m.kind != "amend"}
     findings.extend(dependency.check(snapshot, moved=moved, yardstick=base.snapshot))

@@ -226,8 +226,13 @@ def base_at(root: Path, ref: str, sha: str, standings: dict[str, timeline.Standi
     return Base(ref, sha, snapshot, snapshot.policy, standings)
 
 
-def judge(root: Path, base: Base, head: Snapshot, tree: Tree, now: datetime) -> Judgement:
-    """Every move from ``base`` to ``head`` and what the rules say of it."""
+def judge(root: Path, base: Base, head: Snapshot, tree: Tree, now: datetime, *, one_step: bool = False) -> Judgement:
+    """Every move from ``base`` to ``head`` and what the rules say of it.
+
+    ``one_step``: ``head`` is one first-parent step of a history judged step by step (``publish``):
+    whatever its commits did is in the history as steps of their own only if they are on that line,
+    and then they are judged there, so they are not replayed here (each replay walked the whole
+    history again: a first publish of 800 merged pull requests took minutes)."""
     policy = base.policy
     findings: list[Finding] = []
     moves: list[Move] = []
@@ -292,7 +297,7 @@ def judge(root: Path, base: Base, head: Snapshot, tree: Tree, now: datetime) -> 
     evidence_changes = history.changed_paths(root, base.sha, getattr(tree, "rev", None), f"{EVIDENCE_DIR}/")
     findings.extend(_evidence_rewrites(base, evidence_changes))
     findings.extend(_evidence_added(tree, moves, evidence_changes, list(policy.signers)))
-    if tree.rev is not None and tree.rev != base.sha:
+    if tree.rev is not None and tree.rev != base.sha and not one_step:
         parents = history.parents_of(root, tree.rev)
         # Several commits: where every flag stands, not just the moving ones, is compared with their
         # history.  Along the head's first parents; and where the head merges into the base itself,

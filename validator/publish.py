@@ -146,7 +146,7 @@ def judge_steps(root: Path, sha: str, since: str | None) -> list[Finding]:
             break
         # A commit's date is what its author wrote: never judge a step as if later than this publish runs.
         now = min(datetime.fromtimestamp(times[commit], UTC), wall)
-        result = judge_change(root, base, history.GitTree(root, commit), now)
+        result = judge_change(root, base, history.GitTree(root, commit), now, one_step=True)
         errors.extend(
             replace(f, message=f"commit {commit[:12]} (judged against its first parent {parent[:12]}): {f.message}") for f in result.errors
         )
