@@ -390,7 +390,7 @@ def _hidden_steps(base: Base, head: Snapshot, after: dict[str, timeline.Standing
                     ("state",),
                     transition.RULE,
                     f"{name}: the commits of this change delete it on the way (its history would forget where it stands); "
-                    "squash the commits, or merge with a merge commit",
+                    "squash the branch into one commit (or rebase it onto the base rather than merging the base into it)",
                 )
             )
             continue
@@ -406,7 +406,7 @@ def _hidden_steps(base: Base, head: Snapshot, after: dict[str, timeline.Standing
                     transition.RULE,
                     f"{name}: the commits of this change take it where the change as a whole does not show (deleted and re-created, "
                     f"or moved and moved back): its history would put it at step {_step_name(file, now.step)}, the change at step "
-                    f"{_step_name(file, expected)}; squash the commits, or merge with a merge commit",
+                    f"{_step_name(file, expected)}; squash the branch into one commit (or rebase it onto the base rather than merging the base into it)",
                 )
             )
     return findings
