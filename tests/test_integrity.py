@@ -1160,3 +1160,42 @@ def test_publish_walks_the_history_once_for_many_merged_pull_requests(
     code, _, err = run(["publish", "--root", str(repo), "--out", str(tmp_path / "out")], capsys)
     assert code == 0, err
     assert sum(walked) < 200, walked  # about the 31 first-parent steps a few times; once per step is about 1,000
+
+
+def test_a_branch_that_edits_a_flag_main_moved_then_is_brought_up_to_date_passes(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # The head's first-parent line saw main's three moves only as the update merge's diff (off -> off)
+    # and put the backfill back at its first step: a comment edit was refused.  A rebase writes the
+    # comment alone onto the base.
+    git(repo, "checkout", "-q", "-b", "pr")
+    path = flag_path(repo, BACKFILL)
+    path.write_text("# reviewed\n" + path.read_text())
+    commit_all(repo, "a comment", "2026-11-01T12:00:00Z")
+    git(repo, "checkout", "-q", "main")
+    _complete_backfill(repo)
+    base = git(repo, "rev-parse", "HEAD").strip()
+    git(repo, "checkout", "-q", "pr")
+    git(repo, "merge", "-q", "--no-edit", "main", date="2026-11-07T00:00:00Z")
+    head = git(repo, "rev-parse", "HEAD").strip()
+    code, report = gate(repo, capsys, "--head", head, base=base)
+    assert code == 0, report
+
+
+def test_commits_merged_in_from_another_branch_are_replayed_too(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # A side branch that deletes and re-creates the completed backfill, merged into the pull request
+    # (not into the base): its commits reach the head through a second parent, and a rebase writes them.
+    _complete_backfill(repo)
+    base = git(repo, "rev-parse", "HEAD").strip()
+    path = flag_path(repo, BACKFILL)
+    saved = path.read_bytes()
+    git(repo, "checkout", "-q", "-b", "side")
+    path.unlink()
+    commit_all(repo, "drop the backfill", "2026-11-07T00:00:00Z")
+    path.write_bytes(saved)
+    commit_all(repo, "bring it back", "2026-11-07T00:01:00Z")
+    git(repo, "checkout", "-q", "-b", "pr", base)
+    edit(flag_path(repo, "outbox_enabled"), "description: ", "description: Reworded. ")
+    commit_all(repo, "reword", "2026-11-07T00:02:00Z")
+    git(repo, "merge", "-q", "--no-ff", "--no-edit", "side", date="2026-11-07T00:03:00Z")
+    head = git(repo, "rev-parse", "HEAD").strip()
+    code, report = gate(repo, capsys, "--head", head, base=base)
+    assert code == 1 and any("deleted and re-created" in m for m in errors(report, "transition")), report

@@ -298,23 +298,15 @@ def judge(root: Path, base: Base, head: Snapshot, tree: Tree, now: datetime, *, 
     findings.extend(_evidence_rewrites(base, evidence_changes))
     findings.extend(_evidence_added(tree, moves, evidence_changes, list(policy.signers)))
     if tree.rev is not None and tree.rev != base.sha and not one_step:
-        parents = history.parents_of(root, tree.rev)
-        # Several commits: where every flag stands, not just the moving ones, is compared with their
-        # history.  Along the head's first parents; and where the head merges into the base itself,
-        # along each merged line that grew from the base: those commits are what a rebase merge replays.
-        lines = [tree.rev] if parents[:1] != [base.sha] else [p for p in parents[1:] if history.on_first_parent_line(root, base.sha, p)]
-        # Only flags a commit of the change itself touches: a merge's diff brings in what the base did
-        # after the branch started (GitHub's "Update branch"), and no merge method writes a merge's own
-        # diff into the history as commits.
-        touched = history.touched_by_commits(root, base.sha, tree.rev, f"{FLAGS_DIR}/") if lines else set()
+        # Several commits: where every flag stands, not just the moving ones, is compared with what
+        # the change's own commits would write into the history if rebased onto the base (a rebase
+        # merge; merges left out, as git's rebase leaves them out).  Only flags such a commit
+        # touches: a merge's diff brings in what the base did after the branch started (GitHub's
+        # "Update branch"), and no merge method writes a merge's own diff into the history as commits.
+        touched = history.touched_by_commits(root, base.sha, tree.rev, f"{FLAGS_DIR}/")
         if touched:
-            every = replace(base, standings=timeline.standings_at(root, base.sha, None))
-            if lines == [tree.rev]:
-                afters = [timeline.standings(timeline.events_of(root, tree.rev))]
-            else:  # every line runs through the base: its history walked once, not once per line
-                afters = timeline.standings_of_lines(root, base.sha, lines)
-            for after in afters:
-                findings.extend(_hidden_steps(every, head, after, moves, touched))
+            at_base, after = timeline.standings_after_rebase(root, base.sha, tree.rev)
+            findings.extend(_hidden_steps(replace(base, standings=at_base), head, after, moves, touched))
 
     findings.extend(transition.promotions_per_change(moves, policy))
     return Judgement(base.sha, base.snapshot, moves, findings, policy)

@@ -153,6 +153,21 @@ def first_parent_log(root: Path, rev: str, paths: Iterable[str], *, people: bool
     a name or a trailer can forge a record.  ``people=False`` leaves authors
     and trailers empty (git then skips parsing every message for trailers).
     """
+    return _log(root, ["--first-parent", "--diff-merges=first-parent", rev], paths, people)
+
+
+def own_commits(root: Path, base: str, head: str, paths: Iterable[str]) -> list[Commit]:
+    """The commits a rebase of ``head`` onto ``base`` would write, touching ``paths``, in the order it writes them.
+
+    As git's rebase picks them: the commits of ``head`` not in ``base``, merges left out, and
+    those whose change ``base`` already has left out too (``--cherry-pick``), parents first; each
+    with its own change (against its first parent).  ``--full-history``: a side branch whose end
+    result is the base's own files is still walked."""
+    picks = ["--no-merges", "--full-history", "--topo-order", "--cherry-pick", "--right-only", f"{base}...{head}"]
+    return _log(root, picks, paths, False)
+
+
+def _log(root: Path, selection: list[str], paths: Iterable[str], people: bool) -> list[Commit]:
     nonce = secrets.token_hex(8)
     rs, fs = f"\x1e{nonce}\x1e", f"\x1f{nonce}\x1f"
     trailers = "%(trailers:key=Reviewed-by,key=Approved-by,valueonly,separator=%x1d)"
@@ -161,15 +176,13 @@ def first_parent_log(root: Path, rev: str, paths: Iterable[str], *, people: bool
         root,
         rs,
         "log",
-        "--first-parent",
-        "--diff-merges=first-parent",
         "--raw",
         "--no-abbrev",
         "-z",
         "--no-renames",
         "--reverse",
         f"--format={rs}{fmt}{fs}",
-        rev,
+        *selection,
         "--",
         *paths,
     )
@@ -223,11 +236,6 @@ def touched_by_commits(root: Path, base: str, head: str, prefix: str) -> set[str
         root, "log", "--full-history", "--no-merges", "--no-renames", "--format=", "--name-only", "-z", f"{base}..{head}", "--", prefix
     )
     return {path.strip("\n") for path in out.split("\0") if path.strip("\n")}
-
-
-def on_first_parent_line(root: Path, ancestor: str, rev: str) -> bool:
-    """Is ``ancestor`` ``rev``, its first parent, that one's first parent, ...?"""
-    return ancestor in git(root, "rev-list", "--first-parent", rev, "--").split()
 
 
 def _records(root: Path, separator: str, *args: str) -> Iterator[str]:

@@ -249,7 +249,10 @@ class Walk:
     def run(self, root: Path, sha: str, since: str | None, effective: dict[str, int]) -> list[Event | Problem]:
         """The events of the first-parent commits after ``since`` (None: from the root) up to ``sha``."""
         rev = f"{since}..{sha}" if since is not None else sha
-        commits = history.first_parent_log(root, rev, _PATHS, people=self.names is None)
+        return self.replay(root, history.first_parent_log(root, rev, _PATHS, people=self.names is None), effective)
+
+    def replay(self, root: Path, commits: list[history.Commit], effective: dict[str, int]) -> list[Event | Problem]:
+        """The events of ``commits``, oldest first, each taken as changing the files from where this walk stands."""
         for commit in commits:
             commit.effective = effective.get(commit.sha, commit.time)
             # A long history has few people and paths: each held once, not once per commit.
@@ -651,23 +654,15 @@ def standings_at(root: Path, sha: str, names: frozenset[str] | None = None) -> d
     return Follower(root, history.effective_times(root, sha), names, cache=cache).standings(sha)
 
 
-def standings_of_lines(root: Path, base: str, lines: list[str]) -> list[dict[str, Standing]]:
-    """Where the flags stand at the tip of each of ``lines``, each a first-parent history that runs
-    through ``base``: the history up to the base is walked once, then each line's own commits.
+def standings_after_rebase(root: Path, base: str, head: str) -> tuple[dict[str, Standing], dict[str, Standing]]:
+    """Where the flags stand at ``base``, and where they would stand if the commits of ``head`` were
+    rebased onto it (``history.own_commits``): the history up to the base walked once, then each
+    picked commit's files taken as they are in that commit.
 
-    (A head that merges many branches into the base replayed the whole history once per branch.)
     Only the steps are asked of these standings: the commits' own times stand for their effective ones."""
     walk = Walk()
     known = standings(walk.run(root, base, None, {}))
-    state = walk.state()
-    found = []
-    for line in lines:
-        own = Walk()
-        if own.restore(root, state):
-            found.append(standings(own.run(root, line, base, {}), _copy(known)))
-        else:
-            found.append(standings(Walk().run(root, line, None, {})))
-    return found
+    return _copy(known), standings(walk.replay(root, history.own_commits(root, base, head, _PATHS), {}), known)
 
 
 class Follower:
