@@ -305,7 +305,9 @@ def judge(root: Path, base: Base, head: Snapshot, tree: Tree, now: datetime, *, 
         # "Update branch"), and no merge method writes a merge's own diff into the history as commits.
         touched = history.touched_by_commits(root, base.sha, tree.rev, f"{FLAGS_DIR}/")
         if touched:
-            at_base, after = timeline.standings_after_rebase(root, base.sha, tree.rev)
+            base_files = base.snapshot.files
+            names = frozenset(f.flag.name for f in [*head.files, *base_files] if f.path in touched and f.flag is not None)
+            at_base, after = timeline.standings_after_rebase(root, base.sha, tree.rev, names)
             findings.extend(_hidden_steps(replace(base, standings=at_base), head, after, moves, touched))
 
     findings.extend(transition.promotions_per_change(moves, policy))

@@ -654,13 +654,16 @@ def standings_at(root: Path, sha: str, names: frozenset[str] | None = None) -> d
     return Follower(root, history.effective_times(root, sha), names, cache=cache).standings(sha)
 
 
-def standings_after_rebase(root: Path, base: str, head: str) -> tuple[dict[str, Standing], dict[str, Standing]]:
+def standings_after_rebase(
+    root: Path, base: str, head: str, names: frozenset[str] | None = None
+) -> tuple[dict[str, Standing], dict[str, Standing]]:
     """Where the flags stand at ``base``, and where they would stand if the commits of ``head`` were
     rebased onto it (``history.own_commits``): the history up to the base walked once, then each
-    picked commit's files taken as they are in that commit.
+    picked commit's files taken as they are in that commit.  ``names``: only these flags are asked
+    about (a walk then parses only the blobs that could be theirs).
 
     Only the steps are asked of these standings: the commits' own times stand for their effective ones."""
-    walk = Walk()
+    walk = Walk(names)
     known = standings(walk.run(root, base, None, {}))
     return _copy(known), standings(walk.replay(root, history.own_commits(root, base, head, _PATHS), {}), known)
 
