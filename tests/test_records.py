@@ -58,7 +58,10 @@ def _mutate(data: Any, rng: random.Random) -> Any:
         elif action < 0.75:
             del parent[key]
         elif action < 0.9 and isinstance(parent, dict):
-            parent[rng.choice(["extra", "stat", "why", "min", "max", "percentage", "guards", 7])] = copy.deepcopy(rng.choice(VALUES))
+            # A new key, with a value like its neighbours' half the time (so that only the key can be wrong).
+            value = rng.choice(list(parent.values())) if parent and rng.random() < 0.5 else rng.choice(VALUES)
+            keys = ["extra", "stat", "why", "min", "max", "percentage", "guards", 7, "a" * 65, "a" * 64, "Bad-Key", "org/team"]
+            parent[rng.choice(keys)] = copy.deepcopy(value)
         elif isinstance(parent, list):
             parent.append(copy.deepcopy(parent[key]))
         else:

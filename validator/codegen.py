@@ -157,7 +157,7 @@ class _Writer:
             if not isinstance(values, dict):
                 # pydantic writes a dict whose keys have a pattern as patternProperties: its keys must match.
                 (key_pattern, values), *_ = patterned.items()
-                names = {"type": "string", "pattern": key_pattern}
+                names = {**names, "pattern": key_pattern}  # with propertyNames' own bounds (a resource name's length)
             out.append(f"{indent}if type({var}) is not dict:")
             out.append(f"{indent}    raise Invalid({path}, 'should be a mapping')")
             out.append(f"{indent}{new}: dict[Any, Any] = {{}}")

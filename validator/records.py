@@ -755,8 +755,8 @@ def _read_Resources(data: Any, path: tuple[Any, ...] = ()) -> Resources:
         raise Invalid(path + ('resources',), 'should be a mapping')
     map21: dict[Any, Any] = {}
     for key1, value1 in v0.items():
-        if not (type(key1) is str and _P0.search(key1) is not None):
-            raise Invalid((path + ('resources',) + (key1,)), 'the key ' + 'should be a string matching ^[a-z][a-z0-9_]*$', key=True)
+        if not (type(key1) is str and len(key1) <= 64 and _P0.search(key1) is not None):
+            raise Invalid((path + ('resources',) + (key1,)), 'the key ' + 'should be a string at most 64 characters, matching ^[a-z][a-z0-9_]*$', key=True)
         value1 = _read_Resource(value1, (path + ('resources',) + (key1,)))
         map21[key1] = value1
     v0 = map21
