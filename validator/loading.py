@@ -48,6 +48,14 @@ MAX_SCALAR = 16 * 1024
 MAX_NUMBER_CHARS = 40
 
 _INT = re.compile(r"[-+]?(?:0|[1-9][0-9]*)\Z")
+# What a YAML 1.2 core reader (editors' yaml-language-server, js-yaml, go-yaml v3, ruamel) reads
+# as a number: any of it that ``resolve_plain`` keeps as text (1e3, .5, 017, 0x1f, .inf) would
+# mean a number to them and text to flaggate, so it is refused ("quote it").
+_CORE_NUMBER = re.compile(
+    r"(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+|[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
+    r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))\Z"
+)
+_CORE_NUMBER_START = frozenset("0123456789+-.")
 _DECIMAL = re.compile(r"[-+]?(?:0|[1-9][0-9]*)\.[0-9]+\Z")
 _TRUE = frozenset(("true", "True", "TRUE"))
 _FALSE = frozenset(("false", "False", "FALSE"))
@@ -124,6 +132,18 @@ class Document:
 
 class _Stop(Exception):
     """Parsing cannot usefully go on (an anchor, a bound exceeded)."""
+
+
+def _other_number_message(value: str) -> str:
+    return (
+        f"{value} is a number to YAML 1.2 readers (editors, services in other languages) but not one flaggate reads: "
+        f'quote it ("{value}") if it is text, or write the number with plain digits (a decimal point, no exponent)'
+    )
+
+
+def other_number(value: str) -> bool:
+    """Is this plain scalar a number to a YAML 1.2 core reader, but text to ``resolve_plain``?"""
+    return value[:1] in _CORE_NUMBER_START and _CORE_NUMBER.match(value) is not None and type(resolve_plain(value)) is str
 
 
 def resolve_plain(value: str) -> Any:
@@ -256,6 +276,7 @@ def _clean(text: str) -> dict[str, Any] | None:
     DocumentStartEvent = yaml.DocumentStartEvent
     StreamEndEvent = yaml.StreamEndEvent
     words, number_start, resolve, intern = _PLAIN_WORDS, _NUMBER_START, resolve_plain, sys.intern
+    core_start = _CORE_NUMBER_START
     stack: list[tuple[Any, Any]] = []  # the enclosing containers, each with its pending key
     container: Any = None  # the innermost open mapping or sequence
     in_mapping = False
@@ -280,6 +301,8 @@ def _clean(text: str) -> dict[str, Any] | None:
                         if value in words or value[0] in number_start:
                             if type(resolve(value)) is not str:
                                 return None
+                        if value[0] in core_start and other_number(value):
+                            return None
                     if value in container:
                         return None
                     key = intern(value)  # the same few keys in every file: held once however many files are kept
@@ -297,6 +320,8 @@ def _clean(text: str) -> dict[str, Any] | None:
                         node = resolve(value)
                     else:
                         node = intern(value) if len(value) <= 64 else value  # states, names, ids: repeated
+                    if value and value[0] in core_start and type(node) is str and other_number(value):
+                        return None  # ``_build`` says to quote it
                 elif style == '"' and _LONE_SURROGATE.search(value):
                     return None
                 else:
@@ -440,6 +465,8 @@ def _build(
                             shown = "null" if key is None else value
                             problem(event.start_mark, f"key {shown!r} is not a string; quote it")
                             key = value
+                        elif plain and other_number(value):
+                            problem(event.start_mark, f"key {_other_number_message(value)}")
                         seen = frame[3]
                         if key in seen:
                             line = event.start_mark.line + 1
@@ -471,6 +498,8 @@ def _build(
                 if event.style == "" and event.tag is None and value:
                     if len(value) > MAX_NUMBER_CHARS and value[0] in _NUMBER_START and (_INT.match(value) or _DECIMAL.match(value)):
                         problem(event.start_mark, f"number with {len(value)} digits is too long")
+                    elif other_number(value):
+                        problem(event.start_mark, _other_number_message(value))
                     node: Any = resolve(value)
                 elif event.style == "" and event.tag is None:
                     node = None
