@@ -517,7 +517,7 @@ def test_gitattributes_that_rewrite_bytes_are_refused(line: str, repo: Path, cap
 
 
 def test_plain_text_normalisation_is_allowed(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    (repo / ".gitattributes").write_text("* text=auto\n*.png binary\nflags/*.yaml -text diff\n")
+    (repo / ".gitattributes").write_text("* text=auto eol=lf\n*.png binary\nflags/*.yaml -text diff\n")
     assert run(["check", "--root", str(repo)], capsys)[0] == 0
 
 

@@ -13,7 +13,8 @@ bytes than the ones that ship:
   ``evidence/``, or the clone's ``.git/info/attributes``) that sets
   ``filter``, ``working-tree-encoding``, ``ident`` or an explicit ``eol`` on
   those files: the working tree then holds other bytes than the commit.
-  Plain ``text=auto`` normalisation, ``-text`` and ``binary`` stay allowed.
+  Plain ``text=auto`` normalisation, ``eol=lf``, ``-text`` and ``binary`` stay
+  allowed.
   Lines and patterns are read as git reads them (lines end at a line feed
   only, fields are split at spaces and tabs, C-quoted patterns unquoted) and
   matched byte by byte as git matches them, ignoring case as a clone with
@@ -315,6 +316,8 @@ def _unquote(line: str) -> tuple[str, str] | None:
 
 def _sets_forbidden(attribute: str, macros: dict[str, list[str]]) -> bool:
     if attribute.startswith(("-", "!")):
+        return False
+    if attribute == "eol=lf":  # a checkout writes the blob's own line ends: the bytes stay the commit's
         return False
     name = attribute.split("=", 1)[0]
     return name in _FORBIDDEN or name in macros
