@@ -1199,3 +1199,19 @@ def test_commits_merged_in_from_another_branch_are_replayed_too(repo: Path, caps
     head = git(repo, "rev-parse", "HEAD").strip()
     code, report = gate(repo, capsys, "--head", head, base=base)
     assert code == 1 and any("deleted and re-created" in m for m in errors(report, "transition")), report
+
+
+# --- round 7 ------------------------------------------------------------------------------------------
+def test_a_second_file_added_and_removed_by_the_commits_moves_its_flag(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # flags/zz.yaml naming the completed backfill at read_only, added then removed: the change as a
+    # whole is empty, but rebased its commits put the backfill back at its first step.
+    _complete_backfill(repo)
+    base = git(repo, "rev-parse", "HEAD").strip()
+    git(repo, "checkout", "-q", "-b", "sneak")
+    second = repo / "flags/zz.yaml"
+    second.write_text(flag_path(repo, BACKFILL).read_text().replace("\nstate: off", "\nstate: read_only", 1))
+    commit_all(repo, "wip", "2026-11-10T00:00:00Z")
+    second.unlink()
+    head = commit_all(repo, "oops, remove", "2026-11-10T00:01:00Z")
+    code, report = gate(repo, capsys, "--head", head, base=base)
+    assert code == 1 and any(BACKFILL in m for m in errors(report, "transition")), report

@@ -307,8 +307,8 @@ def judge(root: Path, base: Base, head: Snapshot, tree: Tree, now: datetime, *, 
         if touched:
             base_files = base.snapshot.files
             names = frozenset(f.flag.name for f in [*head.files, *base_files] if f.path in touched and f.flag is not None)
-            at_base, after = timeline.standings_after_rebase(root, base.sha, tree.rev, names)
-            findings.extend(_hidden_steps(replace(base, standings=at_base), head, after, moves, touched))
+            at_base, after, asked = timeline.standings_after_rebase(root, base.sha, tree.rev, names)
+            findings.extend(_hidden_steps(replace(base, standings=at_base), head, after, moves, asked or names))
 
     findings.extend(transition.promotions_per_change(moves, policy))
     return Judgement(base.sha, base.snapshot, moves, findings, policy)
@@ -361,19 +361,22 @@ def _file_amends(base: Snapshot, head: Snapshot) -> list[Move]:
     return found
 
 
-def _hidden_steps(base: Base, head: Snapshot, after: dict[str, timeline.Standing], moves: list[Move], touched: set[str]) -> list[Finding]:
+def _hidden_steps(
+    base: Base, head: Snapshot, after: dict[str, timeline.Standing], moves: list[Move], names: frozenset[str]
+) -> list[Finding]:
     """The commits of a change must not take a flag where the change as a whole does not show.
 
     The change is judged as a whole (base to head), but merged without a merge
     commit its commits become the first-parent history, and the history is
     where the next change's yardstick comes from: a completed plan deleted and
     re-created in two commits would restart at off with no move to judge.
-    ``after``: where the flags stand at the tip of one line of the change's commits.
+    ``after``: where the flags stand once the change's own commits are rebased onto the base;
+    ``names``: the flags a file of those commits names (the others are not asked about).
     """
     moved = {m.flag: m for m in moves if m.flag is not None and m.kind != amend.KIND}
     findings: list[Finding] = []
     for name, file in head.flags.items():
-        if file.path not in touched:
+        if name not in names:
             continue
         was, standing, now = base.snapshot.flags.get(name), base.standings.get(name), after.get(name)
         if was is None or was.flag is None or file.flag is None or standing is None:

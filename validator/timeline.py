@@ -656,16 +656,34 @@ def standings_at(root: Path, sha: str, names: frozenset[str] | None = None) -> d
 
 def standings_after_rebase(
     root: Path, base: str, head: str, names: frozenset[str] | None = None
-) -> tuple[dict[str, Standing], dict[str, Standing]]:
+) -> tuple[dict[str, Standing], dict[str, Standing], frozenset[str] | None]:
     """Where the flags stand at ``base``, and where they would stand if the commits of ``head`` were
     rebased onto it (``history.own_commits``): the history up to the base walked once, then each
-    picked commit's files taken as they are in that commit.  ``names``: only these flags are asked
-    about (a walk then parses only the blobs that could be theirs).
+    picked commit's files taken as they are in that commit.  ``names``: the flags asked about (a
+    walk then parses only the blobs that could be theirs), to which every flag a file of the picked
+    commits names is added (a second file naming a flag, added and removed again, moves that flag);
+    the names used are the third of the answer.
 
     Only the steps are asked of these standings: the commits' own times stand for their effective ones."""
+    commits = history.own_commits(root, base, head, _PATHS)
+    if names is not None:
+        names = names | _names_in(root, commits)
     walk = Walk(names)
     known = standings(walk.run(root, base, None, {}))
-    return _copy(known), standings(walk.replay(root, history.own_commits(root, base, head, _PATHS), {}), known)
+    return _copy(known), standings(walk.replay(root, commits, {}), known), names
+
+
+def _names_in(root: Path, commits: list[history.Commit]) -> frozenset[str]:
+    """The flags the flag files written by ``commits`` name (readable ones)."""
+    written = {c.new_blob: c.path for commit in commits for c in commit.changes if c.new_blob and _is_flag_path(c.path)}
+    reader, found = Reader(), set()
+    for (blob, path), raw in zip(written.items(), history.Blobs(root).read(list(written))):
+        if raw is not None:
+            try:
+                found.add(reader.facts(path, raw, blob).name)
+            except Unreadable:
+                continue
+    return frozenset(found)
 
 
 class Follower:
