@@ -360,7 +360,9 @@ def test_a_commit_by_an_unlinked_identity_makes_approvals_uncountable(
     assert code == 1 and "linked to no GitHub account" in out and "lena@laptop.local" in out, out
 
 
-@pytest.mark.parametrize("path", ["setup.py", "setup.cfg", "MANIFEST.in", "public/config.json", "validator/gate.py"])
+@pytest.mark.parametrize(
+    "path", ["setup.py", "setup.cfg", "MANIFEST.in", "public/config.json", "validator/gate.py", ".GITATTRIBUTES", "Validator/gate.py"]
+)  # in any case: on a case-insensitive checkout (macOS, Windows) .GITATTRIBUTES is .gitattributes
 def test_packaging_and_published_files_need_the_platform_owners(path: str) -> None:
     from validator import pull_request
     from validator.repo import WorkTree, load_snapshot

@@ -1215,3 +1215,18 @@ def test_a_second_file_added_and_removed_by_the_commits_moves_its_flag(repo: Pat
     head = commit_all(repo, "oops, remove", "2026-11-10T00:01:00Z")
     code, report = gate(repo, capsys, "--head", head, base=base)
     assert code == 1 and any(BACKFILL in m for m in errors(report, "transition")), report
+
+
+@pytest.mark.parametrize(
+    "name", [".GITATTRIBUTES", "Flags/zz.yaml", "Policy.yaml", f"evidence/{DUAL_NAME}/.GitAttributes", f"evidence/{DUAL_NAME}/RR-0101.json"]
+)
+def test_names_that_a_case_insensitive_checkout_makes_one_are_refused(name: str, repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # On macOS or Windows, .GITATTRIBUTES is read as .gitattributes, Flags/ is flags/, and of two runs
+    # differing in case one overwrites the other: a clone holds what the check never saw.
+    three_runs(repo)
+    path = repo / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("flags/*.yaml working-tree-encoding=UTF-16LE\n" if "ttributes" in name.lower() else "x: 1\n")
+    head = commit_all(repo, "a second spelling", "2026-11-02T00:00:00Z")
+    code, report = gate(repo, capsys, "--head", head, base="HEAD~1")
+    assert code == 1 and any("only in case" in m for m in errors(report, "layout")), report

@@ -427,6 +427,11 @@ class GitTree:
         self._oids: dict[str, str] = {}  # path -> blob id, of the files a listing found
         self._listed: dict[str, list[Entry]] = {}  # directory -> every entry below it (a file not there is missing)
 
+    def top_names(self) -> list[str]:
+        """The names of the top-level entries."""
+        self.kind("")
+        return sorted(self._top or {})
+
     def kind(self, path: str) -> str | None:
         """The kind of a top-level entry, without following links; None when absent."""
         if self._top is None:

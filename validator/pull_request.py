@@ -187,6 +187,7 @@ TOOLING = (
     ".pre-commit-hooks.yaml",
     ".gitattributes",
 )
+_TOOLING_FOLDED = tuple(path.lower() for path in TOOLING)
 
 
 @dataclass(frozen=True)
@@ -227,7 +228,8 @@ def requirements(pull: Pull, moves: list[Move], policy: Policy) -> list[Requirem
             continue
         owners, count, what = _requirement(move, policy)
         found.append(Requirement(key, owners, count, what, where, line, column, move.flag))
-    tooling = sorted(f for f in pull.changed_files if f.startswith(TOOLING) or f in TOOLING)
+    # In either case: on a case-insensitive checkout (macOS, Windows) .GITATTRIBUTES is .gitattributes.
+    tooling = sorted(f for f in pull.changed_files if f.lower().startswith(_TOOLING_FOLDED) or f.lower() in _TOOLING_FOLDED)
     if tooling:
         shown = ", ".join(tooling[:3]) + (f" and {len(tooling) - 3} more" if len(tooling) > 3 else "")
         found.append(

@@ -84,6 +84,13 @@ class WorkTree:
             return None
         return _kind(mode)
 
+    def top_names(self) -> list[str]:
+        """The names of the top-level entries."""
+        try:
+            return sorted(os.listdir(self.root))
+        except OSError:
+            return []
+
     def local_attributes(self) -> bytes | None:
         """This clone's ``.git/info/attributes``: it changes the working tree as much as ``.gitattributes``."""
         git_dir = self.root / ".git"

@@ -36,7 +36,7 @@ from functools import lru_cache
 from itertools import islice
 
 from validator.finding import Finding
-from validator.repo import DIRECTORY, EVIDENCE_DIR, FILE, FLAGS_DIR, POLICY_FILE, RESOURCES_FILE, SYMLINK, Tree
+from validator.repo import DIRECTORY, EVIDENCE_DIR, FILE, FLAGS_DIR, POLICY_FILE, RESOURCES_FILE, SYMLINK, Entry, Tree
 
 RULE = "layout"
 ATTRIBUTES = ".gitattributes"
@@ -62,6 +62,8 @@ def check(tree: Tree) -> list[Finding]:
                 )
             )
     evidence = tree.entries_under(EVIDENCE_DIR) if tree.kind(EVIDENCE_DIR) == DIRECTORY else []
+    flags = tree.flag_entries()
+    findings.extend(_case_collisions(tree, [*flags, *evidence]))
     attribute_files = [ATTRIBUTES, f"{FLAGS_DIR}/{ATTRIBUTES}"]
     for entry in evidence:
         if entry.kind == SYMLINK:
@@ -74,7 +76,6 @@ def check(tree: Tree) -> list[Finding]:
             findings.append(Finding(entry.path, 1, 1, RULE, f"{entry.path} is not a regular file (a submodule or special file); remove it"))
         elif entry.path.endswith(f"/{ATTRIBUTES}"):
             attribute_files.append(entry.path)
-    flags = tree.flag_entries()
     # A run not yet recorded for a flag that has none: evidence/<flag>/ does not exist yet.
     future_runs = [f"{EVIDENCE_DIR}/{e.path.rsplit('/', 1)[-1].removesuffix('.yaml')}/x.json" for e in flags]
     present = (e.path for e in evidence if e.kind == FILE)
@@ -110,6 +111,38 @@ _BLANK = " \t\r\n"  # git's attr.c: the only characters that separate fields
 _FIELDS = re.compile(r"[ \t\r\n]+")
 _BOM = "\xef\xbb\xbf"  # as latin-1 text
 _MACRO = "[attr]"
+
+
+def _case_collisions(tree: Tree, entries: list[Entry]) -> list[Finding]:
+    """Names that a case-insensitive checkout (macOS, Windows: git's ``core.ignorecase``) makes one.
+
+    There ``Flags/`` is ``flags/``, ``.GITATTRIBUTES`` is read as ``.gitattributes`` and of
+    ``evidence/f/RR-1.json`` and ``evidence/f/rr-1.json`` one overwrites the other: a clone would
+    hold files, or apply attributes, that the check of the commit never saw."""
+    top = getattr(tree, "top_names", None)
+    names = top() if top is not None else []
+    findings = []
+    for name in names:
+        meant = name.translate(_LOWER)
+        if meant in (FLAGS_DIR, EVIDENCE_DIR, POLICY_FILE, RESOURCES_FILE, ATTRIBUTES) and name != meant:
+            findings.append(Finding(name, 1, 1, RULE, _collision(name, meant)))
+    paths = [e.path for e in entries]
+    seen: dict[str, str] = {}
+    for path in paths:
+        folded = path.translate(_LOWER)
+        if folded in seen and seen[folded] != path:
+            findings.append(Finding(path, 1, 1, RULE, _collision(path, seen[folded])))
+        elif folded.rsplit("/", 1)[-1] == ATTRIBUTES and not path.endswith(f"/{ATTRIBUTES}"):
+            findings.append(Finding(path, 1, 1, RULE, _collision(path, f"{path.rsplit('/', 1)[0]}/{ATTRIBUTES}")))
+        seen.setdefault(folded, path)
+    return findings
+
+
+def _collision(name: str, other: str) -> str:
+    return (
+        f"{_shown(_as_bytes(name))} differs from {_shown(_as_bytes(other))} only in case: on a case-insensitive checkout "
+        "(macOS, Windows) the two are one, so a clone would hold what the check never saw; rename or remove it"
+    )
 
 
 def _lines(text: str) -> list[tuple[int, str, str, list[str]]]:
