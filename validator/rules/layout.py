@@ -219,16 +219,11 @@ def _attributes(path: str, text: str, directory: str, protected: list[str], macr
         if checked > MAX_CHECKED_LINES:
             # Each such line is matched against every protected path (thousands of runs, after years):
             # a file of many thousands of them would hold the check for minutes.
-            findings.append(
-                Finding(
-                    path,
-                    number,
-                    column,
-                    RULE,
-                    f"more than {MAX_CHECKED_LINES} lines of {path} set {', '.join(sorted(_FORBIDDEN))} or a macro: flaggate "
-                    "checks at most that many against the flag and evidence files; merge the patterns",
-                )
+            message = (
+                f"more than {MAX_CHECKED_LINES} lines of {path} set {', '.join(sorted(_FORBIDDEN))} or a macro: flaggate "
+                "checks at most that many against the flag and evidence files; merge the patterns"
             )
+            findings.append(Finding(path, number, column, RULE, message))
             break
         # Two hits are all the message needs.  The pattern's own instance is tried first: a line
         # for a flag or run that does not exist yet would rewrite it the day it is added.
@@ -240,16 +235,11 @@ def _attributes(path: str, text: str, directory: str, protected: list[str], macr
             on = "flag or run files a later change could add (its beginning and end fit theirs)"
         else:
             continue
-        findings.append(
-            Finding(
-                path,
-                number,
-                column,
-                RULE,
-                f"{_shown(pattern)} sets {', '.join(_shown(b) for b in bad)} on {on}: the working tree would hold "
-                "other bytes than the commit, so two readers could disagree; remove it (plain text=auto is fine)",
-            )
+        message = (
+            f"{_shown(pattern)} sets {', '.join(_shown(b) for b in bad)} on {on}: the working tree would hold "
+            "other bytes than the commit, so two readers could disagree; remove it (plain text=auto is fine)"
         )
+        findings.append(Finding(path, number, column, RULE, message))
     return findings
 
 
