@@ -1213,3 +1213,42 @@ def test_names_that_a_case_insensitive_checkout_makes_one_are_refused(name: str,
     head = commit_all(repo, "a second spelling", "2026-11-02T00:00:00Z")
     code, report = gate(repo, capsys, "--head", head, base="HEAD~1")
     assert code == 1 and any("only in case" in m for m in errors(report, "layout")), report
+
+
+# --- round 8 ------------------------------------------------------------------------------------------
+def test_a_merge_that_undoes_a_promotion_is_judged_by_what_a_rebase_keeps(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # A promotes outbox; a merge of main puts main's file back; B rewords.  As a whole a reword, and the
+    # replay read B's whole file (off); a rebase applies B's diff on top of A: outbox on, unjudged.
+    path = flag_path(repo, "outbox_enabled")
+    before = path.read_text()
+    git(repo, "checkout", "-q", "-b", "pr")
+    set_state(repo, "outbox_enabled", "on", frm="off", evidence=[])
+    commit_all(repo, "A: outbox on", "2026-11-02T00:00:00Z")
+    git(repo, "checkout", "-q", "main")
+    (repo / "notes.txt").write_text("x\n")
+    commit_all(repo, "unrelated", "2026-11-02T01:00:00Z")
+    base = git(repo, "rev-parse", "HEAD").strip()
+    git(repo, "checkout", "-q", "pr")
+    git(repo, "merge", "-q", "--no-commit", "main")
+    path.write_text(before)
+    commit_all(repo, "M: merge main", "2026-11-02T02:00:00Z")
+    edit(path, "description: ", "description: Reworded. ")
+    head = commit_all(repo, "B: reword", "2026-11-02T03:00:00Z")
+    code, report = gate(repo, capsys, "--head", head, base=base)
+    assert code == 1 and any("outbox_enabled" in m for m in errors(report, "transition")), report
+
+
+def test_a_branch_editing_a_flag_main_moved_then_brought_up_to_date_passes(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # The branch rewords outbox while main turns it on; the branch merges main.  The replay read the
+    # reword's whole file (off) as a step back; a rebase applies the reword to main's file.
+    git(repo, "checkout", "-q", "-b", "pr")
+    edit(flag_path(repo, "outbox_enabled"), "description: ", "description: Reworded. ")
+    commit_all(repo, "reword", "2026-11-02T00:00:00Z")
+    git(repo, "checkout", "-q", "main")
+    set_state(repo, "outbox_enabled", "on", frm="off", evidence=[])
+    base = commit_all(repo, "outbox on", "2026-11-02T01:00:00Z")
+    git(repo, "checkout", "-q", "pr")
+    git(repo, "merge", "-q", "--no-edit", "main", date="2026-11-02T02:00:00Z")
+    head = git(repo, "rev-parse", "HEAD").strip()
+    code, report = gate(repo, capsys, "--head", head, base=base)
+    assert code == 0, report

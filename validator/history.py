@@ -167,6 +167,56 @@ def own_commits(root: Path, base: str, head: str, paths: Iterable[str]) -> list[
     return _log(root, picks, paths, False)
 
 
+_EMPTY_TREES = ("4b825dc642cb6eb9a060e54bf8d69288fbee4904", "6ef19b41225c5369f1c104d45d8d85efa9b057b53b14b4b9b939dd74decc5321")
+
+
+def rebased(root: Path, base: str, commits: list[Commit], paths: list[str]) -> list[Commit] | None:
+    """``commits`` as a rebase onto ``base`` writes them, for ``paths``: each one's change (against
+    its parent) applied where the one before left the files, as git's rebase applies it (a
+    three-way merge where the context moved), in a scratch index; None where one does not apply
+    (a rebase would stop there).  The changes name the blobs each step writes."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="flaggate-rebase-") as scratch:
+        env = {**_env(), "GIT_INDEX_FILE": str(Path(scratch) / "index")}
+
+        def run(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+            return subprocess.run(["git", "-c", "core.quotePath=false", *args], cwd=root, env=env, input=stdin, capture_output=True)
+
+        if run("read-tree", base).returncode != 0:
+            return None
+        files = _staged(run("ls-files", "-s", "-z", "--", *paths).stdout)
+        found = []
+        for commit in commits:
+            parent = commit.parents[0] if commit.parents else _EMPTY_TREES[len(commit.sha) == 64]
+            diff = run("diff", "--binary", "--full-index", "--no-renames", parent, commit.sha, "--", *paths)
+            if diff.returncode != 0:
+                return None
+            if diff.stdout and run("apply", "--cached", "--3way", "--whitespace=nowarn", stdin=diff.stdout).returncode != 0:
+                return None
+            now = _staged(run("ls-files", "-s", "-z", "--", *paths).stdout)
+            changes = [
+                Change(path, files[path][0] if path in files else "000000", now[path][0] if path in now else "000000",
+                       files[path][1] if path in files else None, now[path][1] if path in now else None)
+                for path in sorted(set(files) | set(now))
+                if files.get(path) != now.get(path)
+            ]  # fmt: skip
+            found.append(Commit(commit.sha, [], commit.author, commit.author_email, commit.time, commit.trailers, changes, commit.time))
+            files = now
+        return found
+
+
+def _staged(out: bytes) -> dict[str, tuple[str, str]]:
+    """path -> (mode, blob id) from ``git ls-files -s -z``."""
+    staged = {}
+    for item in out.decode("utf-8", "surrogateescape").split("\0"):
+        if item:
+            meta, path = item.split("\t", 1)
+            mode, blob, _stage = meta.split(" ")
+            staged[path] = (mode, blob)
+    return staged
+
+
 def _log(root: Path, selection: list[str], paths: Iterable[str], people: bool) -> list[Commit]:
     nonce = secrets.token_hex(8)
     rs, fs = f"\x1e{nonce}\x1e", f"\x1f{nonce}\x1f"

@@ -666,6 +666,9 @@ def standings_after_rebase(
 
     Only the steps are asked of these standings: the commits' own times stand for their effective ones."""
     commits = history.own_commits(root, base, head, _PATHS)
+    # Each commit's change applied where the one before left the files (a rebase applies diffs, not
+    # files: a merge that undid a promotion, or the base's own move of the flag, shows only so).
+    commits = history.rebased(root, base, commits, _PATHS) or commits
     if names is not None:
         names = names | _names_in(root, commits)
     walk = Walk(names)
