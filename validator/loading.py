@@ -48,12 +48,16 @@ MAX_SCALAR = 16 * 1024
 MAX_NUMBER_CHARS = 40
 
 _INT = re.compile(r"[-+]?(?:0|[1-9][0-9]*)\Z")
-# What a YAML 1.2 core reader (editors' yaml-language-server, js-yaml, go-yaml v3, ruamel) reads
-# as a number: any of it that ``resolve_plain`` keeps as text (1e3, .5, 017, 0x1f, .inf) would
-# mean a number to them and text to flaggate, so it is refused ("quote it").
+# What other YAML readers read as a number: the YAML 1.2 core schema (editors' yaml-language-server,
+# js-yaml, go-yaml v3, ruamel) and YAML 1.1's (PyYAML, many services: 1_000, 0b101, +0x1f, 1:20,
+# as PyYAML's resolver spells them).  Any of it that ``resolve_plain`` keeps as text (1e3, .5,
+# 017, 0x1f, .inf) would mean a number to them and text to flaggate, so it is refused ("quote it").
 _CORE_NUMBER = re.compile(
     r"(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+|[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
-    r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))\Z"
+    r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)"
+    r"|[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+|[-+]?[1-9][0-9_]*(?::[0-5]?[0-9])+"
+    r"|[-+]?[0-9][0-9_]*\.[0-9_]*(?:[eE][-+][0-9]+)?|\.[0-9][0-9_]*(?:[eE][-+][0-9]+)?"
+    r"|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*)\Z"
 )
 _CORE_NUMBER_START = frozenset("0123456789+-.")
 _DECIMAL = re.compile(r"[-+]?(?:0|[1-9][0-9]*)\.[0-9]+\Z")
@@ -136,7 +140,7 @@ class _Stop(Exception):
 
 def _other_number_message(value: str) -> str:
     return (
-        f"{value} is a number to YAML 1.2 readers (editors, services in other languages) but not one flaggate reads: "
+        f"{value} is a number to other YAML readers (YAML 1.2 and 1.1: editors, services in other languages) but not one flaggate reads: "
         f'quote it ("{value}") if it is text, or write the number with plain digits (a decimal point, no exponent)'
     )
 
