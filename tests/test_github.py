@@ -361,7 +361,17 @@ def test_a_commit_by_an_unlinked_identity_makes_approvals_uncountable(
 
 
 @pytest.mark.parametrize(
-    "path", ["setup.py", "setup.cfg", "MANIFEST.in", "public/config.json", "validator/gate.py", ".GITATTRIBUTES", "Validator/gate.py"]
+    "path",
+    [
+        "setup.py",
+        "setup.cfg",
+        "MANIFEST.in",
+        "public/config.json",
+        "validator/gate.py",
+        ".GITATTRIBUTES",
+        "Validator/gate.py",
+        ".gitattributeſ",
+    ],
 )  # in any case: on a case-insensitive checkout (macOS, Windows) .GITATTRIBUTES is .gitattributes
 def test_packaging_and_published_files_need_the_platform_owners(path: str) -> None:
     from validator import pull_request

@@ -1201,7 +1201,16 @@ def test_a_second_file_added_and_removed_by_the_commits_moves_its_flag(repo: Pat
 
 
 @pytest.mark.parametrize(
-    "name", [".GITATTRIBUTES", "Flags/zz.yaml", "Policy.yaml", f"evidence/{DUAL_NAME}/.GitAttributes", f"evidence/{DUAL_NAME}/RR-0101.json"]
+    "name",
+    [
+        ".GITATTRIBUTES",
+        ".gitattributeſ",  # ſ (U+017F) is "S" upper-cased, as NTFS and APFS compare names
+        "Flags/zz.yaml",
+        "Policy.yaml",
+        "polıcy.yaml",  # ı (U+0131) is "I" upper-cased
+        f"evidence/{DUAL_NAME}/.GitAttributes",
+        f"evidence/{DUAL_NAME}/RR-0101.json",
+    ],
 )
 def test_names_that_a_case_insensitive_checkout_makes_one_are_refused(name: str, repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     # On macOS or Windows, .GITATTRIBUTES is read as .gitattributes, Flags/ is flags/, and of two runs

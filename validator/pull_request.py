@@ -190,6 +190,13 @@ TOOLING = (
 _TOOLING_FOLDED = tuple(path.lower() for path in TOOLING)
 
 
+def _folded(path: str) -> str:
+    """As a case-insensitive file system compares names (.GITATTRIBUTES, .gitattributeſ)."""
+    import unicodedata
+
+    return unicodedata.normalize("NFC", path).upper().lower()
+
+
 @dataclass(frozen=True)
 class Requirement:
     """Approvals one change needs: ``count`` from ``owners``."""
@@ -229,7 +236,7 @@ def requirements(pull: Pull, moves: list[Move], policy: Policy) -> list[Requirem
         owners, count, what = _requirement(move, policy)
         found.append(Requirement(key, owners, count, what, where, line, column, move.flag))
     # In either case: on a case-insensitive checkout (macOS, Windows) .GITATTRIBUTES is .gitattributes.
-    tooling = sorted(f for f in pull.changed_files if f.lower().startswith(_TOOLING_FOLDED) or f.lower() in _TOOLING_FOLDED)
+    tooling = sorted(f for f in pull.changed_files if _folded(f).startswith(_TOOLING_FOLDED) or _folded(f) in _TOOLING_FOLDED)
     if tooling:
         shown = ", ".join(tooling[:3]) + (f" and {len(tooling) - 3} more" if len(tooling) > 3 else "")
         found.append(

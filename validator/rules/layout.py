@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import re
 import string
+import unicodedata
 from collections.abc import Callable, Iterable
 from functools import lru_cache
 from itertools import islice
@@ -123,19 +124,25 @@ def _case_collisions(tree: Tree, entries: list[Entry]) -> list[Finding]:
     names = top() if top is not None else []
     findings = []
     for name in names:
-        meant = name.translate(_LOWER)
+        meant = _folded(name)
         if meant in (FLAGS_DIR, EVIDENCE_DIR, POLICY_FILE, RESOURCES_FILE, ATTRIBUTES) and name != meant:
             findings.append(Finding(name, 1, 1, RULE, _collision(name, meant)))
     paths = [e.path for e in entries]
     seen: dict[str, str] = {}
     for path in paths:
-        folded = path.translate(_LOWER)
+        folded = _folded(path)
         if folded in seen and seen[folded] != path:
             findings.append(Finding(path, 1, 1, RULE, _collision(path, seen[folded])))
         elif folded.rsplit("/", 1)[-1] == ATTRIBUTES and not path.endswith(f"/{ATTRIBUTES}"):
             findings.append(Finding(path, 1, 1, RULE, _collision(path, f"{path.rsplit('/', 1)[0]}/{ATTRIBUTES}")))
         seen.setdefault(folded, path)
     return findings
+
+
+def _folded(name: str) -> str:
+    """A name as a case-insensitive file system compares it: composed (macOS stores "é" decomposed),
+    upper-cased as NTFS and APFS do (so "ſ" is "s" and "ı" is "i"), then lower-cased to compare."""
+    return unicodedata.normalize("NFC", name).upper().lower()
 
 
 def _collision(name: str, other: str) -> str:
