@@ -476,6 +476,7 @@ class GitTree:
         self._top: dict[str, str] | None = None
         self._oids: dict[str, str] = {}  # path -> blob id, of the files a listing found
         self._listed: dict[str, list[Entry]] = {}  # directory -> every entry below it (a file not there is missing)
+        self._flag_listing: dict[str, list[Entry]] = {}
 
     def top_names(self) -> list[str]:
         """The names of the top-level entries."""
@@ -511,6 +512,8 @@ class GitTree:
         return list(entries)
 
     def flag_entries(self) -> list[Entry]:
+        if FLAGS_DIR in self._flag_listing:  # the snapshot and the layout rule both ask
+            return list(self._flag_listing[FLAGS_DIR])
         out = git(self.root, "ls-tree", "-z", self.rev, "--", f"{FLAGS_DIR}/")
         entries = []
         for item in out.split("\0"):
@@ -523,7 +526,8 @@ class GitTree:
                 self._oids[path] = oid  # read by object id: any name (a line break too) reads as the working tree's
         # The two rules files with them: one git process for everything a snapshot reads.
         self.prefetch([POLICY_FILE, RESOURCES_FILE, *(e.path for e in entries if e.kind == FILE)])
-        return entries
+        self._flag_listing[FLAGS_DIR] = entries
+        return list(entries)
 
     def prefetch(self, paths: list[str]) -> None:
         for path in paths:
