@@ -658,8 +658,9 @@ def standings_after_rebase(
     root: Path, base: str, head: str, names: frozenset[str] | None = None
 ) -> tuple[dict[str, Standing], dict[str, Standing], frozenset[str] | None]:
     """Where the flags stand at ``base``, and where they would stand if the commits of ``head`` were
-    rebased onto it (``history.own_commits``): the history up to the base walked once, then each
-    picked commit's files taken as they are in that commit.  ``names``: the flags asked about (a
+    rebased onto it (``history.own_commits``): the history up to the base walked once, then the
+    files each picked commit leaves once its change is applied where the one before left them
+    (``history.rebased``; each commit's own files where a change does not apply).  ``names``: the flags asked about (a
     walk then parses only the blobs that could be theirs), to which every flag a file of the picked
     commits names is added (a second file naming a flag, added and removed again, moves that flag);
     the names used are the third of the answer.
