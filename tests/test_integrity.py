@@ -1261,3 +1261,51 @@ def test_a_branch_editing_a_flag_main_moved_then_brought_up_to_date_passes(repo:
     head = git(repo, "rev-parse", "HEAD").strip()
     code, report = gate(repo, capsys, "--head", head, base=base)
     assert code == 0, report
+
+
+# --- round 9 ------------------------------------------------------------------------------------------
+def _turn_outbox_on(repo: Path) -> None:
+    set_state(repo, "outbox_enabled", "on", frm="off", evidence=[])
+
+
+def test_a_commit_whose_flag_part_the_base_has_is_still_replayed(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # Main turned outbox on and reverted it; the branch made the same flag change with a note, then
+    # picked the revert.  Compared by their flag files alone both commits look picked already; a
+    # rebase drops only the revert (the other changes notes.txt too) and leaves outbox on, unjudged.
+    (repo / "notes.txt").write_text("a\n")
+    commit_all(repo, "notes", "2026-11-01T00:10:00Z")
+    git(repo, "branch", "pr")
+    _turn_outbox_on(repo)
+    on = commit_all(repo, "outbox on", "2026-11-02T00:00:00Z")
+    git(repo, "revert", "--no-edit", "HEAD", date="2026-11-02T01:00:00Z")
+    revert = git(repo, "rev-parse", "HEAD").strip()
+    git(repo, "checkout", "-q", "pr")
+    git(repo, "cherry-pick", "-n", on)
+    (repo / "notes.txt").write_text("a\nb\n")
+    commit_all(repo, "outbox on, and a note", "2026-11-03T00:00:00Z")
+    git(repo, "cherry-pick", revert, date="2026-11-03T01:00:00Z")
+    head = git(repo, "rev-parse", "HEAD").strip()
+    code, report = gate(repo, capsys, "--head", head, base="main")
+    assert code == 1 and any("outbox_enabled" in m for m in errors(report, "transition")), report
+
+
+def test_a_branch_updated_with_a_resolved_conflict_passes(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # A comment beside outbox's state; main turns it on; "Update branch" needs the conflict resolved.
+    # No rebase can write the branch's commit onto main, so no rebase merge can hide a step: nothing
+    # to replay (reading the commit's whole file said "moved back").
+    path = flag_path(repo, "outbox_enabled")
+    git(repo, "checkout", "-q", "-b", "pr")
+    edit(path, "\nstate: off\n", "\n# state: changed only through a reviewed PR\nstate: off\n")
+    commit_all(repo, "a comment", "2026-11-02T00:00:00Z")
+    git(repo, "checkout", "-q", "main")
+    _turn_outbox_on(repo)
+    base = commit_all(repo, "outbox on", "2026-11-02T01:00:00Z")
+    git(repo, "checkout", "-q", "pr")
+    import subprocess
+
+    assert subprocess.run(["git", "merge", "-q", "main"], cwd=repo, capture_output=True).returncode != 0  # a conflict
+    git(repo, "checkout", "main", "--", "flags/outbox_enabled.yaml")
+    edit(path, "\nstate: on\n", "\n# state: changed only through a reviewed PR\nstate: on\n")
+    head = commit_all(repo, "merge main, conflict resolved", "2026-11-02T02:00:00Z")
+    code, report = gate(repo, capsys, "--head", head, base=base)
+    assert code == 0, report

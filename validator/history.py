@@ -163,8 +163,11 @@ def own_commits(root: Path, base: str, head: str, paths: Iterable[str]) -> list[
     those whose change ``base`` already has left out too (``--cherry-pick``), parents first; each
     with its own change (against its first parent).  ``--full-history``: a side branch whose end
     result is the base's own files is still walked."""
-    picks = ["--no-merges", "--full-history", "--topo-order", "--cherry-pick", "--right-only", f"{base}...{head}"]
-    return _log(root, picks, paths, False)
+    # Picked as a rebase picks them, from whole commits (a pathspec would compare only their flag files
+    # with the base's: a commit whose flag part the base has, but that changes other files too, is
+    # still written by a rebase), newest first, so that the log's --reverse gives them parents first.
+    picks = git(root, "rev-list", "--no-merges", "--topo-order", "--cherry-pick", "--right-only", f"{base}...{head}", "--").split()
+    return _log(root, ["--no-walk=unsorted", *picks], paths, False) if picks else []
 
 
 _EMPTY_TREES = ("4b825dc642cb6eb9a060e54bf8d69288fbee4904", "6ef19b41225c5369f1c104d45d8d85efa9b057b53b14b4b9b939dd74decc5321")
@@ -189,11 +192,15 @@ def rebased(root: Path, base: str, commits: list[Commit], paths: list[str]) -> l
         found = []
         for commit in commits:
             parent = commit.parents[0] if commit.parents else _EMPTY_TREES[len(commit.sha) == 64]
-            diff = run("diff", "--binary", "--full-index", "--no-renames", parent, commit.sha, "--", *paths)
-            if diff.returncode != 0:
-                return None
-            if diff.stdout and run("apply", "--cached", "--3way", "--whitespace=nowarn", stdin=diff.stdout).returncode != 0:
-                return None
+            # What the files already hold is not applied again (a rebase takes a file added with
+            # the very content the base added too; git apply would refuse it as existing).
+            pending = [c.path for c in commit.changes if (files[c.path][1] if c.path in files else None) != c.new_blob]
+            if pending:
+                diff = run("--literal-pathspecs", "diff", "--binary", "--full-index", "--no-renames", parent, commit.sha, "--", *pending)
+                if diff.returncode != 0:
+                    return None
+                if diff.stdout and run("apply", "--cached", "--3way", "--whitespace=nowarn", stdin=diff.stdout).returncode != 0:
+                    return None
             now = _staged(run("ls-files", "-s", "-z", "--", *paths).stdout)
             changes = [
                 Change(path, files[path][0] if path in files else "000000", now[path][0] if path in now else "000000",

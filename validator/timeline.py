@@ -660,16 +660,17 @@ def standings_after_rebase(
     """Where the flags stand at ``base``, and where they would stand if the commits of ``head`` were
     rebased onto it (``history.own_commits``): the history up to the base walked once, then the
     files each picked commit leaves once its change is applied where the one before left them
-    (``history.rebased``; each commit's own files where a change does not apply).  ``names``: the flags asked about (a
+    (``history.rebased``; nothing where a change does not apply).  ``names``: the flags asked about (a
     walk then parses only the blobs that could be theirs), to which every flag a file of the picked
     commits names is added (a second file naming a flag, added and removed again, moves that flag);
     the names used are the third of the answer.
 
     Only the steps are asked of these standings: the commits' own times stand for their effective ones."""
-    commits = history.own_commits(root, base, head, _PATHS)
     # Each commit's change applied where the one before left the files (a rebase applies diffs, not
-    # files: a merge that undid a promotion, or the base's own move of the flag, shows only so).
-    commits = history.rebased(root, base, commits, _PATHS) or commits
+    # files: a merge that undid a promotion, or the base's own move of the flag, shows only so).  Where
+    # one does not apply, a rebase stops there and no rebase merge can write these commits: nothing
+    # to replay (reading the commits' own files instead refused a branch updated with a resolved conflict).
+    commits = history.rebased(root, base, history.own_commits(root, base, head, _PATHS), _PATHS) or []
     if names is not None:
         names = names | _names_in(root, commits)
     walk = Walk(names)
