@@ -190,18 +190,36 @@ def rebased(root: Path, base: str, commits: list[Commit], paths: list[str]) -> l
             return None
         files = _staged(run("ls-files", "-s", "-z", "--", *paths).stdout)
         found = []
+        unsynced: dict[str, tuple[str, str] | None] = {}  # set in ``files`` but not yet in the scratch index
         for commit in commits:
-            parent = commit.parents[0] if commit.parents else _EMPTY_TREES[len(commit.sha) == 64]
-            # What the files already hold is not applied again (a rebase takes a file added with
-            # the very content the base added too; git apply would refuse it as existing).
-            pending = [c.path for c in commit.changes if (files[c.path][1] if c.path in files else None) != c.new_blob]
-            if pending:
-                diff = run("--literal-pathspecs", "diff", "--binary", "--full-index", "--no-renames", parent, commit.sha, "--", *pending)
+            now = dict(files)
+            diverged = []
+            for change in commit.changes:
+                held = files[change.path][1] if change.path in files else None
+                if held == change.new_blob:
+                    continue  # the files already hold it (a file the base added alike): git apply would refuse it
+                if held != change.old_blob:
+                    diverged.append(change.path)
+                    continue
+                # The commit's parent had what the files hold: a rebase writes the commit's own file, no git needed.
+                if change.new_blob is None:
+                    now.pop(change.path, None)
+                else:
+                    now[change.path] = (change.new_mode, change.new_blob)
+                unsynced[change.path] = now.get(change.path)
+            if diverged:
+                if unsynced:
+                    info = "".join(f"{e[0]} {e[1]}\t{p}\0" if e else f"0 {'0' * len(commit.sha)}\t{p}\0" for p, e in unsynced.items())
+                    if run("update-index", "-z", "--index-info", stdin=info.encode("utf-8", "surrogateescape")).returncode != 0:
+                        return None
+                    unsynced.clear()
+                parent = commit.parents[0] if commit.parents else _EMPTY_TREES[len(commit.sha) == 64]
+                diff = run("--literal-pathspecs", "diff", "--binary", "--full-index", "--no-renames", parent, commit.sha, "--", *diverged)
                 if diff.returncode != 0:
                     return None
                 if diff.stdout and run("apply", "--cached", "--3way", "--whitespace=nowarn", stdin=diff.stdout).returncode != 0:
                     return None
-            now = _staged(run("ls-files", "-s", "-z", "--", *paths).stdout)
+                now = _staged(run("ls-files", "-s", "-z", "--", *paths).stdout)
             changes = [
                 Change(path, files[path][0] if path in files else "000000", now[path][0] if path in now else "000000",
                        files[path][1] if path in files else None, now[path][1] if path in now else None)
