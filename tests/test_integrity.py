@@ -1309,3 +1309,26 @@ def test_a_branch_updated_with_a_resolved_conflict_passes(repo: Path, capsys: py
     head = commit_all(repo, "merge main, conflict resolved", "2026-11-02T02:00:00Z")
     code, report = gate(repo, capsys, "--head", head, base=base)
     assert code == 0, report
+
+
+# --- round 10 -----------------------------------------------------------------------------------------
+def test_a_promotion_in_a_branch_updated_with_a_resolved_conflict_passes(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # When a commit's change did not apply, the replay took "no commits" for the flags' history and
+    # refused every legal move of the pull request as hidden.
+    other = flag_path(repo, "event_stream_enabled")
+    git(repo, "checkout", "-q", "-b", "pr")
+    _turn_outbox_on(repo)
+    edit(other, "\nstate: ", "\n# the branch's note\nstate: ")
+    commit_all(repo, "outbox on, a note", "2026-11-02T00:00:00Z")
+    git(repo, "checkout", "-q", "main")
+    edit(other, "\nstate: ", "\n# main's note\nstate: ")
+    base = commit_all(repo, "main's note", "2026-11-02T01:00:00Z")
+    git(repo, "checkout", "-q", "pr")
+    import subprocess
+
+    assert subprocess.run(["git", "merge", "-q", "main"], cwd=repo, capture_output=True).returncode != 0  # a conflict
+    git(repo, "checkout", "main", "--", "flags/event_stream_enabled.yaml")
+    edit(other, "\n# main's note\n", "\n# main's note\n# the branch's note\n")
+    head = commit_all(repo, "merge main, conflict resolved", "2026-11-02T02:00:00Z")
+    code, report = gate(repo, capsys, "--head", head, base=base)
+    assert not any("take it where" in m for m in errors(report, "transition")), report

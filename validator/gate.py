@@ -308,7 +308,8 @@ def judge(root: Path, base: Base, head: Snapshot, tree: Tree, now: datetime, *, 
             base_files = base.snapshot.files
             names = frozenset(f.flag.name for f in [*head.files, *base_files] if f.path in touched and f.flag is not None)
             at_base, after, asked = timeline.standings_after_rebase(root, base.sha, tree.rev, names)
-            findings.extend(_hidden_steps(replace(base, standings=at_base), head, after, moves, asked or names))
+            if after is not None:  # None: no rebase can write these commits (a change does not apply)
+                findings.extend(_hidden_steps(replace(base, standings=at_base), head, after, moves, asked or names))
 
     findings.extend(transition.promotions_per_change(moves, policy))
     return Judgement(base.sha, base.snapshot, moves, findings, policy)

@@ -186,7 +186,12 @@ def rebased(root: Path, base: str, commits: list[Commit], paths: list[str]) -> l
         def run(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
             return subprocess.run(["git", "-c", "core.quotePath=false", *args], cwd=root, env=env, input=stdin, capture_output=True)
 
-        if run("read-tree", base).returncode != 0:
+        # Only the replayed files in the scratch index: the base's whole tree (tens of thousands of
+        # files) was read and rewritten by every git apply.
+        listing = run("ls-tree", "-r", "-z", "--full-tree", base, "--", *paths)
+        if listing.returncode != 0:
+            return None
+        if listing.stdout and run("update-index", "-z", "--index-info", stdin=listing.stdout).returncode != 0:  # ls-tree's own format
             return None
         files = _staged(run("ls-files", "-s", "-z", "--", *paths).stdout)
         found = []

@@ -656,11 +656,12 @@ def standings_at(root: Path, sha: str, names: frozenset[str] | None = None) -> d
 
 def standings_after_rebase(
     root: Path, base: str, head: str, names: frozenset[str] | None = None
-) -> tuple[dict[str, Standing], dict[str, Standing], frozenset[str] | None]:
+) -> tuple[dict[str, Standing], dict[str, Standing] | None, frozenset[str] | None]:
     """Where the flags stand at ``base``, and where they would stand if the commits of ``head`` were
     rebased onto it (``history.own_commits``): the history up to the base walked once, then the
     files each picked commit leaves once its change is applied where the one before left them
-    (``history.rebased``; nothing where a change does not apply).  ``names``: the flags asked about (a
+    (``history.rebased``; None instead where a change does not apply: no rebase can write the
+    commits, so there is nothing to compare).  ``names``: the flags asked about (a
     walk then parses only the blobs that could be theirs), to which every flag a file of the picked
     commits names is added (a second file naming a flag, added and removed again, moves that flag);
     the names used are the third of the answer.
@@ -670,11 +671,14 @@ def standings_after_rebase(
     # files: a merge that undid a promotion, or the base's own move of the flag, shows only so).  Where
     # one does not apply, a rebase stops there and no rebase merge can write these commits: nothing
     # to replay (reading the commits' own files instead refused a branch updated with a resolved conflict).
-    commits = history.rebased(root, base, history.own_commits(root, base, head, _PATHS), _PATHS) or []
+    rebased = history.rebased(root, base, history.own_commits(root, base, head, _PATHS), _PATHS)
+    commits = rebased if rebased is not None else []
     if names is not None:
         names = names | _names_in(root, commits)
     walk = Walk(names)
     known = standings(walk.run(root, base, None, {}))
+    if rebased is None:
+        return _copy(known), None, names
     return _copy(known), standings(walk.replay(root, commits, {}), known), names
 
 
