@@ -1300,15 +1300,20 @@ def test_a_branch_updated_with_a_resolved_conflict_passes(repo: Path, capsys: py
     git(repo, "checkout", "-q", "main")
     _turn_outbox_on(repo)
     base = commit_all(repo, "outbox on", "2026-11-02T01:00:00Z")
-    git(repo, "checkout", "-q", "pr")
-    import subprocess
-
-    assert subprocess.run(["git", "merge", "-q", "main"], cwd=repo, capture_output=True).returncode != 0  # a conflict
-    git(repo, "checkout", "main", "--", "flags/outbox_enabled.yaml")
-    edit(path, "\nstate: on\n", "\n# state: changed only through a reviewed PR\nstate: on\n")
-    head = commit_all(repo, "merge main, conflict resolved", "2026-11-02T02:00:00Z")
+    head = _update_with_a_conflict(repo, path, ("\nstate: on\n", "\n# state: changed only through a reviewed PR\nstate: on\n"))
     code, report = gate(repo, capsys, "--head", head, base=base)
     assert code == 0, report
+
+
+def _update_with_a_conflict(repo: Path, path: Path, resolution: tuple[str, str]) -> str:
+    """On branch pr: merge main, which conflicts in ``path``, resolved as main's file with ``resolution`` made."""
+    import subprocess
+
+    git(repo, "checkout", "-q", "pr")
+    assert subprocess.run(["git", "merge", "-q", "main"], cwd=repo, capture_output=True).returncode != 0  # a conflict
+    git(repo, "checkout", "main", "--", str(path.relative_to(repo)))
+    edit(path, *resolution)
+    return commit_all(repo, "merge main, conflict resolved", "2026-11-02T02:00:00Z")
 
 
 # --- round 10 -----------------------------------------------------------------------------------------
@@ -1323,12 +1328,6 @@ def test_a_promotion_in_a_branch_updated_with_a_resolved_conflict_passes(repo: P
     git(repo, "checkout", "-q", "main")
     edit(other, "\nstate: ", "\n# main's note\nstate: ")
     base = commit_all(repo, "main's note", "2026-11-02T01:00:00Z")
-    git(repo, "checkout", "-q", "pr")
-    import subprocess
-
-    assert subprocess.run(["git", "merge", "-q", "main"], cwd=repo, capture_output=True).returncode != 0  # a conflict
-    git(repo, "checkout", "main", "--", "flags/event_stream_enabled.yaml")
-    edit(other, "\n# main's note\n", "\n# main's note\n# the branch's note\n")
-    head = commit_all(repo, "merge main, conflict resolved", "2026-11-02T02:00:00Z")
+    head = _update_with_a_conflict(repo, other, ("\n# main's note\n", "\n# main's note\n# the branch's note\n"))
     code, report = gate(repo, capsys, "--head", head, base=base)
     assert not any("take it where" in m for m in errors(report, "transition")), report
