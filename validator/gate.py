@@ -303,13 +303,14 @@ def judge(root: Path, base: Base, head: Snapshot, tree: Tree, now: datetime, *, 
         # merge; merges left out, as git's rebase leaves them out).  Only flags such a commit
         # touches: a merge's diff brings in what the base did after the branch started (GitHub's
         # "Update branch"), and no merge method writes a merge's own diff into the history as commits.
-        touched = history.touched_by_commits(root, base.sha, tree.rev, f"{FLAGS_DIR}/")
+        own = history.own_commits(root, base.sha, tree.rev, timeline.PATHS)
+        touched = {c.path for commit in own for c in commit.changes if c.path.startswith(f"{FLAGS_DIR}/")}
         if touched:
-            base_files = base.snapshot.files
-            names = frozenset(f.flag.name for f in [*head.files, *base_files] if f.path in touched and f.flag is not None)
-            at_base, after, asked = timeline.standings_after_rebase(root, base.sha, tree.rev, names)
-            if after is not None:  # None: no rebase can write these commits (a change does not apply)
-                findings.extend(_hidden_steps(replace(base, standings=at_base), head, after, moves, asked or names))
+            names = frozenset(f.flag.name for f in [*head.files, *base.snapshot.files] if f.path in touched and f.flag is not None)
+            replayed = timeline.standings_after_rebase(root, base.sha, own, names)
+            if replayed is not None:  # None: no rebase can write these commits (a change does not apply)
+                at_base, after, asked = replayed
+                findings.extend(_hidden_steps(replace(base, standings=at_base), head, after, moves, asked))
 
     findings.extend(transition.promotions_per_change(moves, policy))
     return Judgement(base.sha, base.snapshot, moves, findings, policy)

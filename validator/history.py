@@ -300,22 +300,8 @@ def _log(root: Path, selection: list[str], paths: Iterable[str], people: bool) -
 
 def first_parent(root: Path, rev: str) -> str | None:
     """The first parent of ``rev``, or None for a root commit."""
-    parents = parents_of(root, rev)
-    return parents[0] if parents else None
-
-
-def parents_of(root: Path, rev: str) -> list[str]:
-    """The parents of ``rev``, first parent first."""
-    return git(root, "rev-list", "--parents", "-n", "1", rev, "--").split()[1:]
-
-
-def touched_by_commits(root: Path, base: str, head: str, prefix: str) -> set[str]:
-    """The paths under ``prefix`` that a commit of ``base..head`` other than a merge changes."""
-    # --full-history: a side branch whose end result is the base's own files is still walked.
-    out = git(
-        root, "log", "--full-history", "--no-merges", "--no-renames", "--format=", "--name-only", "-z", f"{base}..{head}", "--", prefix
-    )
-    return {path.strip("\n") for path in out.split("\0") if path.strip("\n")}
+    out = git(root, "rev-list", "--parents", "-n", "1", rev, "--").split()
+    return out[1] if len(out) > 1 else None
 
 
 def _records(root: Path, separator: str, *args: str) -> Iterator[str]:
@@ -506,7 +492,7 @@ class GitTree:
         self._top: dict[str, str] | None = None
         self._oids: dict[str, str] = {}  # path -> blob id, of the files a listing found
         self._listed: dict[str, list[Entry]] = {}  # directory -> every entry below it (a file not there is missing)
-        self._flag_listing: dict[str, list[Entry]] = {}
+        self._flags: list[Entry] | None = None  # the snapshot and the layout rule both ask
 
     def top_names(self) -> list[str]:
         """The names of the top-level entries."""
@@ -542,8 +528,8 @@ class GitTree:
         return list(entries)
 
     def flag_entries(self) -> list[Entry]:
-        if FLAGS_DIR in self._flag_listing:  # the snapshot and the layout rule both ask
-            return list(self._flag_listing[FLAGS_DIR])
+        if self._flags is not None:
+            return list(self._flags)
         out = git(self.root, "ls-tree", "-z", self.rev, "--", f"{FLAGS_DIR}/")
         entries = []
         for item in out.split("\0"):
@@ -556,7 +542,7 @@ class GitTree:
                 self._oids[path] = oid  # read by object id: any name (a line break too) reads as the working tree's
         # The two rules files with them: one git process for everything a snapshot reads.
         self.prefetch([POLICY_FILE, RESOURCES_FILE, *(e.path for e in entries if e.kind == FILE)])
-        self._flag_listing[FLAGS_DIR] = entries
+        self._flags = entries
         return list(entries)
 
     def prefetch(self, paths: list[str]) -> None:

@@ -149,7 +149,7 @@ def _other_number_message(value: str) -> str:
 
 
 def other_number(value: str) -> bool:
-    """Is this plain scalar a number to a YAML 1.2 core reader, but text to ``resolve_plain``?"""
+    """Is this plain scalar a number to another YAML reader (1.2 or 1.1), but text to ``resolve_plain``?"""
     return value[:1] in _CORE_NUMBER_START and _CORE_NUMBER.match(value) is not None and type(resolve_plain(value)) is str
 
 

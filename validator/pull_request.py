@@ -17,6 +17,7 @@ from validator.gate import Move
 from validator.records import Policy
 from validator.report import Result, inert, summary
 from validator.rules import amend, approval
+from validator.rules.layout import folded_name
 
 MARKER = "<!-- flaggate:summary -->"
 CONTEXT = "flaggate"
@@ -187,14 +188,7 @@ TOOLING = (
     ".pre-commit-hooks.yaml",
     ".gitattributes",
 )
-_TOOLING_FOLDED = tuple(path.lower() for path in TOOLING)
-
-
-def _folded(path: str) -> str:
-    """As a case-insensitive file system compares names (.GITATTRIBUTES, .gitattributeſ)."""
-    import unicodedata
-
-    return unicodedata.normalize("NFC", path).upper().lower()
+_TOOLING_FOLDED = tuple(folded_name(path) for path in TOOLING)
 
 
 @dataclass(frozen=True)
@@ -236,7 +230,7 @@ def requirements(pull: Pull, moves: list[Move], policy: Policy) -> list[Requirem
         owners, count, what = _requirement(move, policy)
         found.append(Requirement(key, owners, count, what, where, line, column, move.flag))
     # In either case: on a case-insensitive checkout (macOS, Windows) .GITATTRIBUTES is .gitattributes.
-    tooling = sorted(f for f in pull.changed_files if _folded(f).startswith(_TOOLING_FOLDED) or _folded(f) in _TOOLING_FOLDED)
+    tooling = sorted(f for f in pull.changed_files if folded_name(f).startswith(_TOOLING_FOLDED) or folded_name(f) in _TOOLING_FOLDED)
     if tooling:
         shown = ", ".join(tooling[:3]) + (f" and {len(tooling) - 3} more" if len(tooling) > 3 else "")
         found.append(

@@ -220,7 +220,7 @@ def events_of(root: Path, sha: str, effective: dict[str, int] | None = None) -> 
     return Walk().run(root, sha, None, effective if effective is not None else history.effective_times(root, sha))
 
 
-_PATHS = [f"{FLAGS_DIR}/", POLICY_FILE, RESOURCES_FILE]
+PATHS = [f"{FLAGS_DIR}/", POLICY_FILE, RESOURCES_FILE]  # what a walk reads of each commit
 
 
 class Walk:
@@ -249,7 +249,7 @@ class Walk:
     def run(self, root: Path, sha: str, since: str | None, effective: dict[str, int]) -> list[Event | Problem]:
         """The events of the first-parent commits after ``since`` (None: from the root) up to ``sha``."""
         rev = f"{since}..{sha}" if since is not None else sha
-        return self.replay(root, history.first_parent_log(root, rev, _PATHS, people=self.names is None), effective)
+        return self.replay(root, history.first_parent_log(root, rev, PATHS, people=self.names is None), effective)
 
     def replay(self, root: Path, commits: list[history.Commit], effective: dict[str, int]) -> list[Event | Problem]:
         """The events of ``commits``, oldest first, each taken as changing the files from where this walk stands."""
@@ -655,37 +655,36 @@ def standings_at(root: Path, sha: str, names: frozenset[str] | None = None) -> d
 
 
 def standings_after_rebase(
-    root: Path, base: str, head: str, names: frozenset[str] | None = None
-) -> tuple[dict[str, Standing], dict[str, Standing] | None, frozenset[str] | None]:
-    """Where the flags stand at ``base``, and where they would stand if the commits of ``head`` were
-    rebased onto it (``history.own_commits``): the history up to the base walked once, then the
-    files each picked commit leaves once its change is applied where the one before left them
-    (``history.rebased``; None instead where a change does not apply: no rebase can write the
-    commits, so there is nothing to compare).  ``names``: the flags asked about (a
-    walk then parses only the blobs that could be theirs), to which every flag a file of the picked
-    commits names is added (a second file naming a flag, added and removed again, moves that flag);
-    the names used are the third of the answer.
+    root: Path, base: str, commits: list[history.Commit], names: frozenset[str]
+) -> tuple[dict[str, Standing], dict[str, Standing], frozenset[str]] | None:
+    """Where the flags stand at ``base``, and where they would stand once ``commits`` (the change's
+    own, ``history.own_commits``) are rebased onto it: the history up to the base walked once, then
+    the files each commit leaves once its change is applied where the one before left them
+    (``history.rebased``).  None where a change does not apply: a rebase stops there, so no rebase
+    merge can write these commits and there is nothing to compare (reading the commits' own files
+    instead refused a branch updated with a resolved conflict).  ``names``: the flags asked about (a
+    walk then parses only the blobs that could be theirs), to which every flag a file of the commits
+    names is added (a second file naming a flag, added and removed again, moves that flag); the
+    names used are the third of the answer.
 
     Only the steps are asked of these standings: the commits' own times stand for their effective ones."""
-    # Each commit's change applied where the one before left the files (a rebase applies diffs, not
-    # files: a merge that undid a promotion, or the base's own move of the flag, shows only so).  Where
-    # one does not apply, a rebase stops there and no rebase merge can write these commits: nothing
-    # to replay (reading the commits' own files instead refused a branch updated with a resolved conflict).
-    rebased = history.rebased(root, base, history.own_commits(root, base, head, _PATHS), _PATHS)
-    commits = rebased if rebased is not None else []
-    if names is not None:
-        names = names | _names_in(root, commits)
-    walk = Walk(names)
-    known = standings(walk.run(root, base, None, {}))
+    # A rebase applies diffs, not files: a merge that undid a promotion, or the base's own move of
+    # the flag, shows only so.
+    rebased = history.rebased(root, base, commits, PATHS)
     if rebased is None:
-        return _copy(known), None, names
-    return _copy(known), standings(walk.replay(root, commits, {}), known), names
+        return None
+    reader = Reader()  # the blobs read for their names are parsed once, for the walk too
+    names = names | _names_in(root, rebased, reader)
+    walk = Walk(names)
+    walk.reader = reader
+    known = standings(walk.run(root, base, None, {}))
+    return _copy(known), standings(walk.replay(root, rebased, {}), known), names
 
 
-def _names_in(root: Path, commits: list[history.Commit]) -> frozenset[str]:
+def _names_in(root: Path, commits: list[history.Commit], reader: Reader) -> frozenset[str]:
     """The flags the flag files written by ``commits`` name (readable ones)."""
     written = {c.new_blob: c.path for commit in commits for c in commit.changes if c.new_blob and _is_flag_path(c.path)}
-    reader, found = Reader(), set()
+    found = set()
     for (blob, path), raw in zip(written.items(), history.Blobs(root).read(list(written))):
         if raw is not None:
             try:

@@ -77,10 +77,8 @@ def check(tree: Tree) -> list[Finding]:
             findings.append(Finding(entry.path, 1, 1, RULE, f"{entry.path} is not a regular file (a submodule or special file); remove it"))
         elif entry.path.endswith(f"/{ATTRIBUTES}"):
             attribute_files.append(entry.path)
-    # A run not yet recorded for a flag that has none: evidence/<flag>/ does not exist yet.
-    future_runs = [f"{EVIDENCE_DIR}/{e.path.rsplit('/', 1)[-1].removesuffix('.yaml')}/x.json" for e in flags]
     present = (e.path for e in evidence if e.kind == FILE)
-    protected = [_as_bytes(p) for p in (*_PROBES, *(e.path for e in flags), *future_runs, *present)]
+    protected = [_as_bytes(p) for p in (*_PROBES, *(e.path for e in flags), *present)]
     # Git reads attributes files and matches paths as bytes: both are held here as latin-1 text, one
     # character per byte, so that "?" and a [class] take one byte as git's do.
     sources: list[tuple[str, str, str]] = []  # (path shown, text, directory its patterns are relative to)
@@ -124,13 +122,13 @@ def _case_collisions(tree: Tree, entries: list[Entry]) -> list[Finding]:
     names = top() if top is not None else []
     findings = []
     for name in names:
-        meant = _folded(name)
+        meant = folded_name(name)
         if meant in (FLAGS_DIR, EVIDENCE_DIR, POLICY_FILE, RESOURCES_FILE, ATTRIBUTES) and name != meant:
             findings.append(Finding(name, 1, 1, RULE, _collision(name, meant)))
     paths = [e.path for e in entries]
     seen: dict[str, str] = {}
     for path in paths:
-        folded = _folded(path)
+        folded = folded_name(path)
         if folded in seen and seen[folded] != path:
             findings.append(Finding(path, 1, 1, RULE, _collision(path, seen[folded])))
         elif folded.rsplit("/", 1)[-1] == ATTRIBUTES and not path.endswith(f"/{ATTRIBUTES}"):
@@ -139,7 +137,7 @@ def _case_collisions(tree: Tree, entries: list[Entry]) -> list[Finding]:
     return findings
 
 
-def _folded(name: str) -> str:
+def folded_name(name: str) -> str:
     """A name as a case-insensitive file system compares it: composed (macOS stores "é" decomposed),
     upper-cased as NTFS and APFS do (so "ſ" is "s" and "ı" is "i"), then lower-cased to compare."""
     return unicodedata.normalize("NFC", name).upper().lower()
@@ -232,10 +230,9 @@ def _attributes(path: str, text: str, directory: str, protected: list[str], macr
             )
             findings.append(Finding(path, number, column, RULE, message))
             break
-        # Two hits are all the message needs.  The pattern's own instance is tried first: a line
-        # for a flag or run that does not exist yet would rewrite it the day it is added.
-        candidates = (*_instances(pattern, directory), *protected)
-        hits = list(islice((p for p in candidates if p.startswith(directory) and _matches(pattern, p[len(directory) :])), 2))
+        # Two hits are all the message needs.  A line for a flag or run that does not exist yet
+        # would rewrite it the day it is added: refused now, from the pattern's own shape.
+        hits = list(islice((p for p in protected if p.startswith(directory) and _matches(pattern, p[len(directory) :])), 2))
         if hits:
             on = f"{_shown(hits[0])}{' and more' if len(hits) > 1 else ''}"
         elif _could_reach(pattern, directory):
@@ -273,23 +270,6 @@ def _could_reach(pattern: str, directory: str) -> bool:
     tail = "".join(c for c in literal[last:] if c is not None)
     head_fits = not anchored or any(root.startswith(head) or head.startswith(root) for root in _ROOTS)
     return head_fits and any(tail.endswith(end) or end.endswith(tail) for end in _ENDS)
-
-
-def _instances(pattern: str, directory: str) -> list[str]:
-    """Paths the pattern matches, made from it (each wildcard filled with an "x", a bracket with a
-    character it takes), that a protected file could have."""
-    anchored = "/" in pattern.rstrip("/")
-    made = []
-    for piece in _tokens(pattern.lstrip("/") if anchored else pattern, False):
-        if isinstance(piece, frozenset):
-            made.append(next(iter(piece)))
-        elif not isinstance(piece, str):
-            made.append(next((c for c in "x0a_-.Z/" if piece(c)), "x"))
-        else:
-            made.append({_STAR: "x", _ANY: "x", _DIRS: "", _TAIL: "/x", _ONE: "x"}[piece])
-    path = "".join(made)
-    found = [directory + path] if anchored else [f"{FLAGS_DIR}/{path}", f"{EVIDENCE_DIR}/x/{path}", directory + path]
-    return [p for p in found if _protected_shape(p)]
 
 
 def _protected_shape(path: str) -> bool:
