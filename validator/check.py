@@ -55,8 +55,9 @@ def judge_change(
 
     if snapshot is None:
         snapshot = load_snapshot(tree, entries)
+    early = gate.ask_early(root, base, snapshot, tree)
     findings = [*snapshot.findings, *layout.check(tree), *consistency.check(snapshot)]
-    judgement = gate.judge(root, base, snapshot, tree, now, one_step=one_step)
+    judgement = gate.judge(root, base, snapshot, tree, now, one_step=one_step, early=early)
     findings.extend(judgement.findings)
     moved = {m.flag: m.kind for m in judgement.moves if m.flag is not None and m.kind != "amend"}
     findings.extend(dependency.check(snapshot, moved=moved, yardstick=base.snapshot))

@@ -15,10 +15,11 @@ block a change can rewrite.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from validator import history, plan, signing, timeline
 from validator.finding import Finding
@@ -27,6 +28,9 @@ from validator.records import Policy, Signer
 from validator.repo import EVIDENCE_DIR, FLAGS_DIR, POLICY_FILE, RESOURCES_FILE, FlagFile, Snapshot, Tree, load_snapshot
 from validator.rules import amend, evidence, reason_code, soak, transition
 from validator.rules import history as history_rule
+
+if TYPE_CHECKING:
+    from validator import histcache
 
 
 @dataclass
@@ -226,7 +230,28 @@ def base_at(root: Path, ref: str, sha: str, standings: dict[str, timeline.Standi
     return Base(ref, sha, snapshot, snapshot.policy, standings)
 
 
-def judge(root: Path, base: Base, head: Snapshot, tree: Tree, now: datetime, *, one_step: bool = False) -> Judgement:
+@dataclass
+class Early:
+    """git's answers ``judge`` will need, asked early (``ask_early``) so git works while the tree's own rules run."""
+
+    evidence_changes: history.Background[list[tuple[str, str, str]]] | None = None
+
+
+def ask_early(root: Path, base: Base, head: Snapshot, tree: Tree) -> Early:
+    """Start the git questions ``judge`` will ask: what the change does to ``evidence/``, and which run files
+    of a flag it may promote git holds as they are (the newest-runs rule reads every run of the flag)."""
+    expect = getattr(tree, "expect_blob_ids", None)
+    if expect is not None:
+        for name in _moving(base.snapshot, head):
+            if _reads_history(base.snapshot, head, name):
+                expect(f"{EVIDENCE_DIR}/{name}")
+    rev = tree.rev
+    return Early(history.Background(lambda: history.changed_paths(root, base.sha, rev, f"{EVIDENCE_DIR}/")))
+
+
+def judge(
+    root: Path, base: Base, head: Snapshot, tree: Tree, now: datetime, *, one_step: bool = False, early: Early | None = None
+) -> Judgement:
     """Every move from ``base`` to ``head`` and what the rules say of it.
 
     ``one_step``: ``head`` is one first-parent step of a history judged step by step (``publish``):
@@ -294,7 +319,8 @@ def judge(root: Path, base: Base, head: Snapshot, tree: Tree, now: datetime, *, 
                 findings.extend(reason_code.check(move, policy, head.policy.reason_codes if head.policy else None))
 
     moves.extend(_file_amends(base.snapshot, head))
-    evidence_changes = history.changed_paths(root, base.sha, getattr(tree, "rev", None), f"{EVIDENCE_DIR}/")
+    changes = early.evidence_changes.result() if early is not None and early.evidence_changes is not None else None
+    evidence_changes = changes if changes is not None else history.changed_paths(root, base.sha, tree.rev, f"{EVIDENCE_DIR}/")
     findings.extend(_evidence_rewrites(base, evidence_changes))
     findings.extend(_evidence_added(tree, moves, evidence_changes, list(policy.signers)))
     if tree.rev is not None and tree.rev != base.sha and not one_step:
@@ -639,6 +665,21 @@ def _check_promotion(move: Move, policy: Policy, tree: Tree, now: datetime, cite
         run_ids = list(dict.fromkeys([*promotion.on_file, *filter(evidence.plain_run_id, promotion.run_ids)]))
         sigs = [f"{evidence.evidence_path(flag, i)}{signing.SIG_SUFFIX}" for i in run_ids] if policy.signers else []
         prefetch([*(evidence.evidence_path(flag, i) for i in run_ids), *sigs])
-    verdict = evidence.check_promotion(promotion, tree, policy, now)
+    kept = _kept_runs(tree, flag)
+    verdict = evidence.check_promotion(promotion, tree, policy, now, kept)
+    if kept is not None:
+        kept.save()
     move.verdict = verdict
     return [*findings, *verdict.findings]
+
+
+def _kept_runs(tree: Tree, flag: str) -> histcache.KeptRuns | None:
+    """What the newest-runs rule read of ``flag``'s runs before, where the tree can say which files git holds."""
+    from validator import histcache
+
+    root: Path | None = getattr(tree, "root", None)
+    blob_ids: Callable[[list[str]], dict[str, str]] | None = getattr(tree, "blob_ids", None)
+    if root is None or blob_ids is None:
+        return None
+    cache = histcache.open_cache(root)
+    return histcache.KeptRuns(cache, flag, blob_ids) if cache is not None else None

@@ -20,6 +20,11 @@ What is kept is derived from git only and is never a yardstick of its own:
   GitHub Actions (``GITHUB_ACTIONS=true``): a job starts from a fresh
   checkout, so anything kept there was restored from a cache some other job
   may have written.
+
+The newest-runs rule's readings of runs are kept here too (``KeptRuns``):
+what the strict reader found in a run file (its seq, step and status), by
+the file's blob id, which names its bytes.  The rule asks git which of the
+files judged have exactly those bytes; every other file is read and parsed.
 """
 
 from __future__ import annotations
@@ -28,18 +33,20 @@ import hashlib
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from validator import history
+from validator.rules.evidence import ABSENT, NULL, OTHER, Seen
 from validator.timeline import Standing
 
 VERSION = 3  # 3: a second file naming a flag is no creation; unreadable readings kept without their path
 DISABLE_ENV = "FLAGGATE_NO_CACHE"
-STANDINGS, AUDIT = "standings", "audit"
-KEEP = {STANDINGS: 16, AUDIT: 2}  # entries kept of each kind (an audit log is large); the oldest are removed first
+STANDINGS, AUDIT, RUNS = "standings", "audit", "runs"
+KEEP = {STANDINGS: 16, AUDIT: 2, RUNS: 64}  # entries kept of each kind (an audit log is large); the oldest are removed first
 _SUFFIX = ".json"
 
 
@@ -207,3 +214,118 @@ def _standing(value: Any) -> Standing:
     if not all(isinstance(k, str) and isinstance(v, str) for k, v in cited.items()):
         raise TypeError("cited")
     return Standing(step, datetime.fromtimestamp(at, UTC) if at is not None else None, commit, dict(cited))
+
+
+class KeptRuns:
+    """The newest-runs rule's readings of one flag's runs (``evidence.Seen``), by blob id.
+
+    ``blob_ids`` is the judged tree's own: the blob ids of the files whose
+    bytes git holds as they are (a revision's listing, or the index where the
+    working tree's file is unchanged).  Only the readings of the runs asked
+    about last are kept, so the entry stays the size of the flag's directory.
+    """
+
+    def __init__(self, cache: Cache, flag: str, blob_ids: Callable[[list[str]], dict[str, str]]) -> None:
+        self._cache = cache
+        self._flag = flag
+        self._blob_ids = blob_ids
+        self._asked: set[str] = set()
+        self._learned = False
+        self._raw: dict[str, Any] | None = None  # as read from the kept file: each checked when asked for
+        self._known: dict[str, Seen | None] = {}
+
+    def blobs(self, paths: list[str]) -> dict[str, str]:
+        found = self._blob_ids(paths)
+        self._asked.update(found.values())
+        return found
+
+    def has(self, blob: str) -> bool:
+        if blob in self._known:
+            return True
+        if self._raw is None:
+            self._raw = self._load()
+        if blob not in self._raw:
+            return False
+        try:
+            self._known[blob] = _seen(self._raw[blob])
+        except (TypeError, ValueError):
+            return False  # not a reading this writes: the run is read
+        return True
+
+    def get(self, blob: str) -> Seen | None:
+        """The reading of ``blob`` (``has`` it first)."""
+        return self._known[blob]
+
+    def learn(self, blob: str, seen: Seen | None) -> None:
+        self._known[blob] = seen
+        self._learned = True
+
+    def _file(self) -> Path:
+        return self._cache._file(RUNS, "", frozenset([self._flag]))
+
+    def _load(self) -> dict[str, Any]:
+        try:
+            data = json.loads(self._file().read_bytes())
+        except (OSError, ValueError):
+            return {}  # none kept: every run is read
+        if not (isinstance(data, dict) and data.get("version") == VERSION and data.get("flag") == self._flag):
+            return {}
+        runs = data.get("runs")
+        return runs if isinstance(runs, dict) else {}
+
+    def save(self) -> None:
+        """Keep the readings of the runs asked about (when anything new was read)."""
+        if not self._learned:
+            return
+        runs = {blob: _seen_json(self._known[blob]) for blob in sorted(self._asked) if self.has(blob)}
+        self._cache._save(RUNS, "", {"flag": self._flag}, {"flag": self._flag, "runs": runs}, frozenset([self._flag]))
+        self._learned = False
+
+
+def _seen_json(seen: Seen | None) -> list[Any] | None:
+    return None if seen is None else [seen.seq, seen.state, seen.percentage, seen.status]
+
+
+def _seen(value: Any) -> Seen | None:
+    if value is None:
+        return None
+    if not (isinstance(value, list) and len(value) == 4):
+        raise TypeError("seen")
+    seq, state, percentage, status = value
+    if type(seq) is not int or not (state is None or isinstance(state, str)) or not (status is None or isinstance(status, str)):
+        raise TypeError("seen")
+    if not (type(percentage) is int or percentage in (ABSENT, NULL, OTHER)):
+        raise TypeError("percentage")
+    return Seen(seq, state, percentage, status)
+
+
+def index_blobs(root: Path, directory: str) -> dict[str, str]:
+    """The blob ids git's index holds for the files below ``directory`` (relative to ``root``) that are as it holds them.
+
+    git says which files differ from their index entry (by their stat data,
+    and by content where that cannot tell); those, files git is told to
+    assume unchanged or to skip, conflicted ones and files git does not track
+    are left out (they are read from disk).  Where git cannot answer: none.
+    """
+    # git's own stat checks, whatever this clone's settings say (a file rewritten at the same size and
+    # time still changes its ctime), and no file system monitor's word for it.
+    settings = ["--literal-pathspecs", "-c", "core.fsmonitor=false", "-c", "core.trustctime=true", "-c", "core.checkstat=default"]
+    try:
+        staged, differ = history.git_at_once(
+            root,
+            [*settings, "ls-files", "--stage", "-v", "-z", "--", f"{directory}/"],
+            [*settings, "diff-files", "--name-only", "--relative", "-z", "--", f"{directory}/"],
+        )
+    except history.HistoryError:
+        return {}
+    changed = set(differ.split("\0"))
+    found: dict[str, str] = {}
+    for item in staged.split("\0"):
+        meta, _, path = item.partition("\t")
+        fields = meta.split(" ")
+        if len(fields) != 4 or path in changed:
+            continue
+        tag, mode, blob, stage = fields
+        if tag == "H" and mode in ("100644", "100755") and stage == "0":
+            found[path] = blob
+    return found

@@ -16,11 +16,13 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Generic, TypeVar
 
 from validator.errors import FatalError
 from validator.repo import DIRECTORY, FILE, FLAGS_DIR, OTHER, POLICY_FILE, RESOURCES_FILE, SYMLINK, Entry
 
 RULE = "history"
+_T = TypeVar("_T")
 _ZERO = "0" * 40
 _LAST_SECOND = 253402300799  # 9999-12-31T23:59:59Z: a later committer date cannot be a datetime
 
@@ -54,6 +56,51 @@ def git(root: Path, *args: str, check: bool = True) -> str:
         message = result.stderr.strip().splitlines()[-1] if result.stderr.strip() else f"exit {result.returncode}"
         raise HistoryError(f"git {args[0]} failed: {message}")
     return result.stdout
+
+
+def git_at_once(root: Path, *commands: list[str]) -> list[str]:
+    """``git`` of each of ``commands``, the processes running side by side (each waits mostly on the file system)."""
+    try:
+        started = [
+            subprocess.Popen(
+                ["git", "-c", "core.quotePath=false", *args], cwd=root, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE
+            )
+            for args in commands
+        ]
+    except FileNotFoundError:
+        raise HistoryError("git is not installed or not on PATH") from None
+    outputs = [process.communicate() for process in started]
+    for args, process, (_, err) in zip(commands, started, outputs):
+        if process.returncode != 0:
+            text = err.decode("utf-8", "surrogateescape").strip()
+            raise HistoryError(f"git {args[0]} failed: {text.splitlines()[-1] if text else f'exit {process.returncode}'}")
+    return [out.decode("utf-8", "surrogateescape") for out, _ in outputs]
+
+
+class Background(Generic[_T]):
+    """One git question answered on another thread (git runs in its own process; the thread only waits for it)."""
+
+    def __init__(self, ask: Callable[[], _T]) -> None:
+        self._ask = ask
+        self._value: _T | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._value = self._ask()
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller in result()
+            self._error = exc
+
+    def result(self) -> _T | None:
+        """The answer; None where git could not give one (the caller asks again and says what is wrong)."""
+        self._thread.join()
+        if self._error is not None:
+            if isinstance(self._error, HistoryError):
+                return None
+            raise self._error
+        return self._value
 
 
 def ensure_repository(root: Path) -> None:
@@ -445,7 +492,8 @@ def changed_paths(root: Path, base: str, head: str | None, prefix: str) -> list[
     addition with the mode of what is on disk.  Status is git's: A, D, M, T.
     """
     revs = [base, head] if head is not None else [base]
-    out = git(root, "diff", "--raw", "-z", "--no-renames", "--no-ext-diff", "--no-textconv", *revs, "--", prefix)
+    diff = ["diff", "--raw", "-z", "--no-renames", "--no-ext-diff", "--no-textconv", *revs, "--", prefix]
+    out, untracked = git_at_once(root, diff, ["ls-files", "--others", "-z", "--", prefix]) if head is None else (git(root, *diff), "")
     tokens = out.split("\0")
     found = []
     for i in range(0, len(tokens) - 1, 2):
@@ -454,7 +502,7 @@ def changed_paths(root: Path, base: str, head: str | None, prefix: str) -> list[
             fields = meta.split(" ")
             found.append((path, fields[-1][:1], fields[1]))
     if head is None:
-        for path in git(root, "ls-files", "--others", "-z", "--", prefix).split("\0"):
+        for path in untracked.split("\0"):
             if path:
                 mode = os.lstat(root / path).st_mode
                 found.append((path, "A", "100644" if stat.S_ISREG(mode) else "120000" if stat.S_ISLNK(mode) else "000000"))
@@ -574,6 +622,10 @@ class GitTree:
                     if path in wanted and mode in ("100644", "100755"):
                         found[path] = oid
         return found
+
+    def blob_ids(self, paths: list[str]) -> dict[str, str]:
+        """The blob ids of those of ``paths`` a listing found (path -> blob id)."""
+        return {path: self._oids[path] for path in paths if path in self._oids}
 
     def read(self, path: str) -> bytes | None:
         if path not in self._cache:

@@ -34,18 +34,14 @@ asked whenever one of them was).
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Generic, TypeVar
 
 from validator import history
 from validator.repo import FLAG_SUFFIX, FLAGS_DIR
 from validator.timeline import Event, Facts, Reader, Standing, Unreadable, _flag_events, _may_name, standings
 
 _REGULAR = ("100644", "100755")
-_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -69,7 +65,7 @@ def standings_of(root: Path, sha: str, asked: dict[str, Ask], effective: dict[st
     paths = {ask.path: name for name, ask in asked.items()}
     names = frozenset(asked)
     # git lists the effective times, and reads each blob as the listing names it, while this process reads the listing.
-    times = _Background(lambda: history.effective_times(root, sha)) if effective is None else None
+    times = history.Background(lambda: history.effective_times(root, sha)) if effective is None else None
     # The runs the change cites, searched in every version of the flag's file; another path's blob that may
     # name an asked flag is parsed, and if it names one, that flag is the walk's.
     own = {path: history.BlobSearch(root, [b"\\", *(q.encode() for q in asked[name].cites)]) for path, name in paths.items()}
@@ -205,28 +201,3 @@ def _standing(
 def _evidence(facts: Facts) -> list[str]:
     ids = (facts.transition or {}).get("evidence") or []
     return [i for i in ids if isinstance(i, str)] if isinstance(ids, list) else []
-
-
-class _Background(Generic[_T]):
-    """One git question answered on another thread (git runs in its own process; the thread only waits for it)."""
-
-    def __init__(self, ask: Callable[[], _T]) -> None:
-        self._ask = ask
-        self._value: _T | None = None
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        try:
-            self._value = self._ask()
-        except BaseException as exc:  # noqa: BLE001 - handed to the caller in result()
-            self._error = exc
-
-    def result(self) -> _T | None:
-        self._thread.join()
-        if self._error is not None:
-            if isinstance(self._error, history.HistoryError):
-                return None  # the whole walk asks again and says what is wrong
-            raise self._error
-        return self._value

@@ -16,13 +16,16 @@ import stat
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from validator import jsonfile, loading
 from validator.errors import FatalError
 from validator.finding import Finding
 from validator.records import Flag, Policy, Resources
 from validator.rules import schema
+
+if TYPE_CHECKING:
+    from validator import history
 
 FLAGS_DIR = "flags"
 POLICY_FILE = "policy.yaml"
@@ -75,6 +78,8 @@ class WorkTree:
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        self._listed: dict[str, list[Entry]] = {}  # directory -> every entry below it, as listed once per command
+        self._blob_ids: dict[str, history.Background[dict[str, str]]] = {}
 
     def kind(self, path: str) -> str | None:
         """The kind of ``path`` (relative to the root), without following links; None when absent."""
@@ -111,7 +116,14 @@ class WorkTree:
             return None
 
     def entries_under(self, directory: str) -> list[Entry]:
-        """Every entry below ``directory`` (directories included), never following a link."""
+        """Every entry below ``directory`` (directories included), never following a link.
+
+        Listed once per command (the layout rule and the newest-runs rule list
+        ``evidence/``): a directory below one listed is read from that listing."""
+        for listed, listing in self._listed.items():
+            if directory == listed or directory.startswith(f"{listed}/"):
+                inside = f"{directory}/"
+                return [e for e in listing if e.path.startswith(inside)]
         entries: list[Entry] = []
         pending = [directory]
         while pending:
@@ -129,7 +141,8 @@ class WorkTree:
                 if kind == DIRECTORY:
                     pending.append(path)
                 entries.append(Entry(path, kind))
-        return entries
+        self._listed[directory] = entries
+        return list(entries)
 
     def display(self, path: Path) -> str:
         try:
@@ -168,6 +181,21 @@ class WorkTree:
             else:
                 entries.append(self._entry(path))
         return entries
+
+    def expect_blob_ids(self, directory: str) -> None:
+        """Ask git now, on another thread, what ``blob_ids`` will ask of the files below ``directory``."""
+        from validator import histcache, history
+
+        if directory not in self._blob_ids:
+            self._blob_ids[directory] = history.Background(lambda: histcache.index_blobs(self.root, directory))
+
+    def blob_ids(self, paths: list[str]) -> dict[str, str]:
+        """The blob ids of those of ``paths`` that git's index holds as they are on disk (``histcache.index_blobs``)."""
+        found: dict[str, str] = {}
+        for directory in sorted({os.path.dirname(path) for path in paths} - {""}):
+            self.expect_blob_ids(directory)
+            found.update(self._blob_ids[directory].result() or {})
+        return {path: found[path] for path in paths if path in found}
 
     def read(self, path: str) -> bytes | None:
         return self.read_many([path])[0]

@@ -43,7 +43,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from validator import clock, jsonfile, metrics
 from validator.finding import WARNING, Finding
@@ -123,6 +123,68 @@ class Run:
     def add(self, path: tuple[Any, ...], message: str, flag: str | None, *, key: bool = False) -> None:
         line, column = self.doc.where(path, key=key) if self.doc else (1, 1)
         self.problems.append(Finding(self.path, line, column, RULE, f"run {self.run_id}: {message}", flag))
+
+
+ABSENT, NULL, OTHER = "absent", "null", "other"  # a run's flag_percentage where it is no whole number
+
+
+@dataclass(frozen=True, slots=True)
+class Seen:
+    """What the newest-runs rule reads of a run it does not judge: its seq, step and status.
+
+    Kept by blob id between runs of flaggate (``histcache.KeptRuns``), so the
+    percentage is kept as what it can equal: a whole number, or ``ABSENT``
+    (matches any), ``NULL`` or ``OTHER`` (match none: a plan's percentages are
+    whole numbers from 0 to 100).
+    """
+
+    seq: int
+    state: str | None
+    percentage: int | str
+    status: str | None
+
+    def in_step(self, left: Position) -> bool:
+        """Did this run run in the step being left?  A run that does not say its percentage might have."""
+        if self.state != left.state:
+            return False
+        return left.percentage is None or self.percentage == ABSENT or self.percentage == left.percentage
+
+
+def seen_of(data: Any) -> Seen | None:
+    """The ``Seen`` of a run's parsed data; None for one whose seq cannot be read (it is reported)."""
+    if not isinstance(data, dict):
+        return None
+    seq = data.get("seq")
+    if type(seq) is not int:
+        return None
+    state, status = data.get("flag_state"), data.get("status")
+    percentage = _percentage(data["flag_percentage"]) if "flag_percentage" in data else ABSENT
+    return Seen(seq, state if isinstance(state, str) else None, percentage, status if isinstance(status, str) else None)
+
+
+def _percentage(value: Any) -> int | str:
+    """A flag_percentage as the whole number it equals (True equals 1, 25.0 equals 25), else NULL or OTHER."""
+    if value is None:
+        return NULL
+    if isinstance(value, int):  # bool included: True == 1 in the comparison this stands for
+        return int(value)
+    if isinstance(value, Decimal) and value.is_finite() and value == value.to_integral_value() and value.adjusted() < 6:
+        return int(value)  # larger ones equal no percentage of a plan (0..100), and are not expanded
+    return OTHER
+
+
+class KeptRuns(Protocol):
+    """What the newest-runs rule read of runs before, by blob id (``histcache.KeptRuns``)."""
+
+    def blobs(self, paths: list[str]) -> dict[str, str]:
+        """The blob ids of those of ``paths`` whose bytes git holds (path -> blob id)."""
+        ...
+
+    def has(self, blob: str) -> bool: ...
+
+    def get(self, blob: str) -> Seen | None: ...
+
+    def learn(self, blob: str, seen: Seen | None) -> None: ...
 
 
 def run_ids(tree: Tree, flag: str | None) -> list[str]:
@@ -283,14 +345,6 @@ def judge_run(run: Run, flag: str, left: Position, guards: list[Guard]) -> None:
             run.add(("inputs",), f"{guard.metric} = {metrics.display(value)} breaches the guard (at least {guard.min})", flag)
 
 
-def _same_step(run: Run, left: Position) -> bool:
-    """Did ``run`` run in the step being left?  A run that does not say its percentage might have."""
-    data = run.data
-    if data.get("flag_state") != left.state:
-        return False
-    return left.percentage is None or data.get("flag_percentage", left.percentage) == left.percentage
-
-
 def _newest(
     flag: str,
     left: Position,
@@ -300,19 +354,23 @@ def _newest(
     at_flag: Callable[[tuple[Any, ...], str], None],
     needed: int,
     read_many: Callable[[list[str]], list[bytes | None]] | None = None,
+    kept: KeptRuns | None = None,
 ) -> list[Finding]:
     """The cited runs must be the newest of the flag in that step: a newer run, of any status, blocks.
 
     Otherwise a red run 104 could simply be left uncited beside green runs
-    101-103.  Seq numbers are unique per flag.
+    101-103.  Seq numbers are unique per flag.  ``kept``: what this rule read
+    of runs before, by blob id (a flag's thousands of runs are read at every
+    promotion, and a run's bytes never change under its blob id).
     """
     findings: list[Finding] = []
     seqs = {r.seq: r.run_id for r in cited if r.seq is not None}
     if not seqs:
         return findings
     newest = max(seqs)
+    blobs = kept.blobs([evidence_path(flag, run_id) for run_id in others]) if kept is not None else {}
     for part in range(0, len(others), _BATCH):
-        _newer(flag, left, others[part : part + _BATCH], read, read_many, seqs, newest, needed, at_flag, findings)
+        _newer(flag, left, others[part : part + _BATCH], read, read_many, seqs, newest, needed, at_flag, findings, kept, blobs)
     return findings
 
 
@@ -330,21 +388,36 @@ def _newer(
     needed: int,
     at_flag: Callable[[tuple[Any, ...], str], None],
     findings: list[Finding],
+    kept: KeptRuns | None = None,
+    blobs: dict[str, str] | None = None,
 ) -> None:
     paths = [evidence_path(flag, run_id) for run_id in others]
-    raws = read_many(paths) if read_many is not None else [read(path) for path in paths]
-    present = [(run_id, raw) for run_id, raw in zip(others, raws) if raw is not None]
+    blobs = blobs or {}
+    seen: dict[str, Seen | None] = {}
+    if kept is not None:
+        for path in paths:
+            blob = blobs.get(path)
+            if blob is not None and kept.has(blob):
+                seen[path] = kept.get(blob)
+    wanted = [path for path in paths if path not in seen]
+    raws = read_many(wanted) if read_many is not None else [read(path) for path in wanted]
+    present = [(path, raw) for path, raw in zip(wanted, raws) if raw is not None]
     # Only its seq, step and status are read here, by the same strict reader (many at once: a flag's
     # thousands of older runs are read at every promotion); load_run's shape findings would be dropped.
     docs = jsonfile.loads_many([raw for _, raw in present])
-    for (run_id, _), doc in zip(present, docs):
-        run = Run(run_id, evidence_path(flag, run_id), doc=doc)
-        if doc is not None and isinstance(doc.data, dict):
-            run.data = doc.data
-        if run.doc is None or run.seq is None:
+    for (path, _), doc in zip(present, docs):
+        seen[path] = seen_of(doc.data if doc is not None else None)
+        blob = blobs.get(path)
+        if kept is not None and blob is not None:
+            kept.learn(blob, seen[path])
+    for run_id, path in zip(others, paths):
+        if path not in seen:
+            continue  # no file (a name the listing gave that is no regular file)
+        run = seen[path]
+        if run is None:
             findings.append(
                 Finding(
-                    run.path,
+                    path,
                     1,
                     1,
                     RULE,
@@ -356,11 +429,10 @@ def _newer(
             continue
         if run.seq in seqs:
             at_flag(("transition", "evidence"), f"runs {seqs[run.seq]} and {run_id} share seq {run.seq}; seq numbers are unique per flag")
-        elif run.seq > newest and _same_step(run, left):
-            status = run.data.get("status")
+        elif run.seq > newest and run.in_step(left):
             at_flag(
                 ("transition", "evidence"),
-                f"run {run_id} (seq {run.seq}, status {status if isinstance(status, str) else '?'}) in {left} is newer than the cited runs "
+                f"run {run_id} (seq {run.seq}, status {run.status if run.status is not None else '?'}) in {left} is newer than the cited runs "
                 f"(up to seq {newest}); the newest runs count: cite {needed} consecutive green runs newer than {run_id}",
             )
 
@@ -448,7 +520,7 @@ class Promotion:
     on_file: list[str]  # every run id in evidence/<flag>/ of the tree judged
 
 
-def check_promotion(promotion: Promotion, tree: Tree, policy: Policy, now: datetime) -> Verdict:
+def check_promotion(promotion: Promotion, tree: Tree, policy: Policy, now: datetime, kept: KeptRuns | None = None) -> Verdict:
     """Every evidence finding of one promotion out of ``left``.
 
     With ``signers`` (the base policy's), a run counts only with a valid
@@ -518,7 +590,7 @@ def check_promotion(promotion: Promotion, tree: Tree, policy: Policy, now: datet
                 f"runs are not consecutive: seq {a} ({a_id}) then {b} ({b_id}); runs {a + 1}..{b - 1} are missing",
             )
     others = [i for i in on_file or [] if i not in seen and plain_run_id(i)]
-    findings.extend(_newest(flag, left, runs, others, read, at_flag, green_runs, getattr(tree, "read_many", None)))
+    findings.extend(_newest(flag, left, runs, others, read, at_flag, green_runs, getattr(tree, "read_many", None), kept))
     if signers:
         _withheld(flag, left, runs, others, read, signers, entered_at, at_flag)
     finished_times = [r.finished_at for r in runs if r.finished_at is not None]

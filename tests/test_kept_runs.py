@@ -1,0 +1,204 @@
+"""The newest-runs rule's kept readings of runs (``histcache.KeptRuns``): the same verdicts as reading every run.
+
+A promotion reads every run of its flag (a red run newer than the cited ones
+blocks); what the rule read of a run is kept by the blob id that names its
+bytes, and used only for a file git holds as it is.  A file changed on disk,
+one git is told to assume unchanged, a spoiled or forged entry: read again.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import run_json
+from tests.gitrepo import commit_all, git, new_repo, set_state, three_runs, write_run
+from validator import histcache
+from validator.plan import Position
+from validator.repo import WorkTree
+from validator.rules.evidence import seen_of
+
+NOW = "2026-11-20T12:00:00Z"
+DUAL = "allocation_dual_write"
+_RED = {"ledger_total": "1010000.00", "legacy_total": "1000000.00", "failed_ledger_writes": 900, "total_ledger_writes": 1000}
+
+
+def _in_step_as_read(data: dict[str, Any], left: Position) -> bool:
+    """The rule's question as it read it from a run's whole data before readings were kept."""
+    if data.get("flag_state") != left.state:
+        return False
+    return left.percentage is None or data.get("flag_percentage", left.percentage) == left.percentage
+
+
+_PERCENTAGES: list[Any] = [
+    5,
+    25,
+    0,
+    100,
+    True,
+    False,
+    None,
+    "5",
+    Decimal("5"),
+    Decimal("5.0"),
+    Decimal("-0"),
+    Decimal("5.5"),
+    Decimal("25E0"),
+    Decimal("1E+999999"),
+    Decimal("2.5E1"),
+    [5],
+    {"p": 5},
+    10**30,
+]
+
+
+def test_a_kept_reading_answers_as_the_whole_data_did() -> None:
+    """Every shape of flag_state and flag_percentage, against every position left: the same answer, kept or not."""
+    chooser = random.Random(7)
+    positions = [Position("shadow"), Position("canary", 5), Position("canary", 25), Position("canary", 1), Position("full", 100)]
+    for _ in range(3000):
+        data: dict[str, Any] = {"seq": chooser.choice([1, 104, 10**20])}
+        data["flag_state"] = chooser.choice(["shadow", "canary", "full", None, 3, ["canary"]])
+        if chooser.random() < 0.8:
+            data["flag_percentage"] = chooser.choice(_PERCENTAGES)
+        data["status"] = chooser.choice(["green", "red", None, 1])
+        seen = seen_of(data)
+        if seen is None:
+            raise AssertionError(data)
+        kept = histcache._seen(json.loads(json.dumps(histcache._seen_json(seen))))
+        assert kept == seen, data
+        for left in positions:
+            assert seen.in_step(left) == _in_step_as_read(data, left), (data, left)
+    assert seen_of({"seq": "104"}) is None and seen_of({"seq": True}) is None and seen_of([1]) is None
+
+
+@pytest.fixture
+def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.delenv(histcache.DISABLE_ENV, raising=False)
+    monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
+    repo = new_repo(tmp_path)
+    for seq in range(1, 40):
+        write_run(repo, DUAL, f"rr-{seq:04d}", seq, state="enforce" if seq % 2 else "shadow", finished="2026-11-19T01:12:00Z")
+    write_run(repo, DUAL, "rr-0200", 200, state="enforce", finished="2026-11-19T02:12:00Z")
+    commit_all(repo, "runs", "2026-11-19T03:00:00Z")
+    return repo
+
+
+def _promote(repo: Path) -> None:
+    set_state(repo, DUAL, "enforce", frm="shadow", justification="3 green cycles", evidence=three_runs(repo))
+
+
+def _red_run_on_base(repo: Path) -> None:
+    write_run(repo, DUAL, "rr-0500", 500, status="red", inputs=_RED, finished="2026-11-19T02:12:00Z")
+    commit_all(repo, "a red run", "2026-11-19T04:00:00Z")
+
+
+def _gate(repo: Path, capsys: pytest.CaptureFixture[str], *extra: str, base: str = "HEAD") -> tuple[int, dict[str, Any]]:
+    return run_json(["check", "--root", str(repo), "--base", base, "--now", NOW, *extra], capsys)
+
+
+def _evidence_messages(report: dict[str, Any]) -> list[str]:
+    return sorted(e["message"] for e in [*report["errors"], *report["warnings"]] if e["rule"] == "evidence")
+
+
+def _kept_file(repo: Path) -> Path:
+    found = list((repo / ".git" / "flaggate").glob("runs-*.json"))
+    assert len(found) == 1, found
+    return found[0]
+
+
+class _Reads:
+    """The run files read from disk, path by path."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.paths: list[str] = []
+        original = WorkTree.read_many
+
+        def read_many(tree: WorkTree, paths: list[str]) -> list[bytes | None]:
+            self.paths.extend(p for p in paths if p.startswith(f"evidence/{DUAL}/"))
+            return original(tree, paths)
+
+        monkeypatch.setattr(WorkTree, "read_many", read_many)
+
+
+def test_kept_readings_give_the_verdict_of_reading_every_run(
+    repo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _promote(repo)
+    monkeypatch.setenv(histcache.DISABLE_ENV, "1")
+    plain = _gate(repo, capsys)
+    assert not (repo / ".git" / "flaggate").exists()
+    monkeypatch.delenv(histcache.DISABLE_ENV)
+    reads = _Reads(monkeypatch)
+    first = _gate(repo, capsys)
+    read_first = len(reads.paths)
+    kept = json.loads(_kept_file(repo).read_text())
+    assert len(kept["runs"]) == 40  # every base run git holds as it is; the three new ones are not in git yet
+    second = _gate(repo, capsys)
+    assert plain == first == second and plain[0] == 0, plain
+    assert read_first >= 43 and len(reads.paths) - read_first == 3  # the second time only the new (untracked) runs
+
+
+def test_a_newer_red_run_is_found_through_kept_readings(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _promote(repo)
+    write_run(repo, DUAL, "rr-0500", 500, status="red", inputs=_RED, finished="2026-11-19T02:12:00Z")
+    git(repo, "add", "-A", "evidence")  # staged: git holds it as it is, so its reading is kept
+    first = _gate(repo, capsys)
+    blob = git(repo, "rev-parse", f":evidence/{DUAL}/rr-0500.json").strip()
+    assert json.loads(_kept_file(repo).read_text())["runs"][blob] == [500, "shadow", "absent", "red"]
+    code, report = _gate(repo, capsys)
+    assert (code, report) == first
+    assert code == 1 and any("rr-0500 (seq 500, status red) in shadow is newer" in m for m in _evidence_messages(report)), report
+
+
+@pytest.mark.parametrize("how", ["edited", "assume-unchanged", "skip-worktree"])
+def test_a_run_changed_on_disk_is_read_again(repo: Path, capsys: pytest.CaptureFixture[str], how: str) -> None:
+    """rr-0200 ran in enforce when its reading was kept; on disk it now says shadow and red: that is what is judged."""
+    _promote(repo)
+    code, _ = _gate(repo, capsys)
+    blob = git(repo, "rev-parse", f"HEAD:evidence/{DUAL}/rr-0200.json").strip()
+    assert code == 0 and json.loads(_kept_file(repo).read_text())["runs"][blob] == [200, "enforce", "absent", "green"]
+    path = repo / f"evidence/{DUAL}/rr-0200.json"
+    if how != "edited":
+        git(repo, "update-index", f"--{how}", str(path.relative_to(repo)))
+    data = json.loads(path.read_text())
+    data.update({"flag_state": "shadow", "status": "red"})
+    path.write_text(json.dumps(data, indent=1))
+    code, report = _gate(repo, capsys)
+    assert code == 1 and any("rr-0200 (seq 200, status red) in shadow is newer" in m for m in _evidence_messages(report)), report
+
+
+@pytest.mark.parametrize("how", ["forged", "spoiled", "other-version"])
+def test_a_kept_file_not_as_written_changes_nothing_but_time(repo: Path, capsys: pytest.CaptureFixture[str], how: str) -> None:
+    _red_run_on_base(repo)
+    _promote(repo)
+    expected = _gate(repo, capsys)
+    assert expected[0] == 1
+    kept = _kept_file(repo)
+    data = json.loads(kept.read_text())
+    blob = git(repo, "rev-parse", f"HEAD:evidence/{DUAL}/rr-0500.json").strip()
+    assert data["runs"][blob] == [500, "shadow", "absent", "red"]
+    if how == "forged":  # a reading that is not a reading: [seq, step, percentage, status] of the wrong kinds
+        data["runs"][blob] = [500, "shadow", 5.5, "red", "x"]
+    elif how == "spoiled":
+        data["runs"][blob] = {"seq": 1}
+    else:
+        data["version"] = -1
+    kept.write_text(json.dumps(data))
+    assert _gate(repo, capsys) == expected
+
+
+def test_a_revision_judged_reads_kept_readings_by_its_blob_ids(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _red_run_on_base(repo)
+    _promote(repo)
+    commit_all(repo, "promote beside a red run", "2026-11-19T05:00:00Z")
+    head = git(repo, "rev-parse", "HEAD").strip()
+    cold = _gate(repo, capsys, "--head", head, base="HEAD~1")
+    warm = _gate(repo, capsys, "--head", head, base="HEAD~1")
+    assert cold == warm and cold[0] == 1 and any("rr-0500" in m and "is newer" in m for m in _evidence_messages(cold[1]))
+    assert len(json.loads(_kept_file(repo).read_text())["runs"]) == 41  # every run but the three cited
