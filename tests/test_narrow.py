@@ -291,17 +291,22 @@ ATTACKS = [  # (the history and change, what the refusal must say)
 
 
 @pytest.mark.parametrize(("attack", "said"), ATTACKS, ids=[a.__name__[len("_attack_") :] for a, _ in ATTACKS])
-@pytest.mark.parametrize("cached", [False, True], ids=["from-git", "kept"])
+@pytest.mark.parametrize("cached", ["from-git", "kept", "answered"])
 def test_attacks_are_refused(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], attack: Any, said: str, cached: bool
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], attack: Any, said: str, cached: str
 ) -> None:
+    """From git alone, from a walk kept by ``plan``, and from the answer the same check kept the time before."""
     repo = new_repo(tmp_path, "2026-10-01T00:00:00Z")
     attack(repo)
-    if cached:
+    if cached == "kept":
         monkeypatch.delenv(histcache.DISABLE_ENV, raising=False)
         git(repo, "add", "-A")
         assert run(["plan", DUAL_NAME, "--root", str(repo), "--base", "HEAD"], capsys)[0] in (0, 1)  # keeps a walk for HEAD
         git(repo, "reset", "-q")
+    elif cached == "answered":
+        monkeypatch.delenv(histcache.DISABLE_ENV, raising=False)
+        first = run(["check", "--root", str(repo), "--base", "HEAD", "--now", NOW], capsys)
+        assert first[0] == 1 and said in first[1], first
     else:
         monkeypatch.setenv(histcache.DISABLE_ENV, "1")
     code, out, err = run(["check", "--root", str(repo), "--base", "HEAD", "--now", NOW], capsys)
@@ -445,3 +450,26 @@ def test_a_flag_whose_old_path_another_asked_flag_has_now_is_judged_by_the_walk(
     two.write_text(two.read_text().replace("soak_days: 1", "soak_days: 2"))  # an amend: zz_backfill_two is asked too
     code, out, _ = run(["check", "--root", str(repo), "--base", "HEAD", "--now", NOW], capsys)
     assert code == 1 and "the rollout plan is complete" in out, out
+
+
+def test_the_answer_kept_for_a_check_is_read_back_for_the_same_question_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A second check of the same change reads the kept answer (git is not asked); other runs cited: asked again."""
+    monkeypatch.delenv(histcache.DISABLE_ENV, raising=False)
+    repo = new_repo(tmp_path, "2026-10-01T00:00:00Z")
+    _cycle(repo, 10, 1)
+    write_run(repo, DUAL_NAME, "rr-0500", 500, finished="2026-11-19T02:12:00Z")
+    commit_all(repo, "a run", "2026-11-19T03:00:00Z")
+    _promote(repo)
+    args = ["check", "--root", str(repo), "--base", "HEAD", "--now", NOW]
+    first = run(args, capsys)
+    kept = list((repo / ".git" / "flaggate").glob("answers-*.json"))
+    assert first[0] == 1 and len(kept) == 1, first  # rr-0500 is newer than the cited runs
+    asked: list[Any] = []
+    original = narrow.standings_of
+    monkeypatch.setattr(narrow, "standings_of", lambda *a: asked.append(a) or original(*a))
+    assert run(args, capsys) == first and asked == []
+    set_state(repo, DUAL_NAME, "enforce", frm="shadow", evidence=["rr-0001", "rr-0002", "rr-0003"])  # cited before
+    code, out, _ = run(args, capsys)
+    assert code == 1 and "already cited by the promotion" in out and len(asked) == 1

@@ -116,13 +116,6 @@ def _standings(root: Path, sha: str, asked: frozenset[str], base: Snapshot, head
     kept = cache.exact(sha, asked) if cache is not None else None
     if kept is not None:
         return kept.standings
-    effective: dict[str, int] | None = None
-    if cache is not None and cache.keeps_standings():
-        # A walk kept for a recent ancestor: going on from it reads only the commits since (the same answer).
-        effective = history.effective_times(root, sha)
-        near = cache.nearest(effective, asked)
-        if near is not None and len(effective) - list(effective).index(near.sha) <= _GO_ON_WITHIN:
-            return timeline.Follower(root, effective, asked, cache=cache).standings(sha)
     quick: dict[str, narrow.Ask] = {}
     # One flag only: for several, one flag's old versions can sit at another asked flag's path, where
     # its search does not look (attack: a completed plan reopened, runs reused); and each search is a
@@ -133,7 +126,22 @@ def _standings(root: Path, sha: str, asked: frozenset[str], base: Snapshot, head
         block = now_file.flag.transition if now_file is not None and now_file.flag is not None else None
         if len(files) == 1:
             quick[name] = narrow.Ask(files[0].path, tuple(block.evidence) if block is not None else ())
-    found = narrow.standings_of(root, sha, quick, effective)
+    question = narrow.question(quick)
+    # What the newest versions said for this very commit and question (the author's last check of the same change).
+    found = cache.answer(sha, question) if cache is not None and quick else None
+    if found is not None and set(found) == set(asked):
+        return found
+    effective: dict[str, int] | None = None
+    if cache is not None and cache.keeps_standings():
+        # A walk kept for a recent ancestor: going on from it reads only the commits since (the same answer).
+        effective = history.effective_times(root, sha)
+        near = cache.nearest(effective, asked)
+        if near is not None and len(effective) - list(effective).index(near.sha) <= _GO_ON_WITHIN:
+            return timeline.Follower(root, effective, asked, cache=cache).standings(sha)
+    if found is None:
+        found = narrow.standings_of(root, sha, quick, effective)
+        if cache is not None and found:
+            cache.save_answer(sha, question, found)
     rest = asked - set(found)
     if rest:
         found.update(timeline.standings_at(root, sha, frozenset(rest)))

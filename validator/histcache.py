@@ -45,8 +45,8 @@ from validator.timeline import Standing
 
 VERSION = 3  # 3: a second file naming a flag is no creation; unreadable readings kept without their path
 DISABLE_ENV = "FLAGGATE_NO_CACHE"
-STANDINGS, AUDIT, RUNS = "standings", "audit", "runs"
-KEEP = {STANDINGS: 16, AUDIT: 2, RUNS: 64}  # entries kept of each kind (an audit log is large); the oldest are removed first
+STANDINGS, AUDIT, RUNS, ANSWERS = "standings", "audit", "runs", "answers"
+KEEP = {STANDINGS: 16, AUDIT: 2, RUNS: 64, ANSWERS: 64}  # entries kept of each kind (an audit log is large); the oldest are removed first
 _SUFFIX = ".json"
 
 
@@ -153,6 +153,29 @@ class Cache:
         if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
             return None
         return KeptLog(sha, data["state"], items)
+
+    def answer(self, sha: str, question: frozenset[str]) -> dict[str, Standing] | None:
+        """The standings ``validator.narrow`` found at ``sha`` for exactly ``question`` (``narrow.question``)."""
+        path = self._file(ANSWERS, sha, question)
+        try:
+            data = json.loads(path.read_bytes())
+        except (OSError, ValueError):
+            return None
+        if not (isinstance(data, dict) and data.get("version") == VERSION and data.get("commit") == sha):
+            return None
+        if data.get("question") != sorted(question):
+            return None
+        try:
+            raw = data["standings"]
+            if not isinstance(raw, dict):
+                return None
+            return {str(name): _standing(value) for name, value in raw.items()}
+        except (KeyError, TypeError, ValueError, OverflowError):
+            return None
+
+    def save_answer(self, sha: str, question: frozenset[str], standings: dict[str, Standing]) -> None:
+        body = {"question": sorted(question), "standings": {name: _standing_json(s) for name, s in sorted(standings.items())}}
+        self._save(ANSWERS, sha, {}, body, question)
 
     def save(self, sha: str, state: dict[str, Any], standings: dict[str, Standing], flags: frozenset[str] | None = None) -> None:
         body = {"standings": {name: _standing_json(s) for name, s in sorted(standings.items())}}

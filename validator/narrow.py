@@ -57,6 +57,11 @@ def _plain(run_id: str) -> bool:
     return run_id != "" and all(ch.isprintable() and not ch.isspace() and ch != "'" for ch in run_id)
 
 
+def question(asked: dict[str, Ask]) -> frozenset[str]:
+    """What ``standings_of``'s answer at a commit depends on besides the commit: each flag, its file and the runs cited."""
+    return frozenset("\0".join([name, ask.path, *ask.cites]) for name, ask in asked.items())
+
+
 def standings_of(root: Path, sha: str, asked: dict[str, Ask], effective: dict[str, int] | None = None) -> dict[str, Standing]:
     """The standings of the ``asked`` flags this can settle exactly; the others are left out (ask the whole walk)."""
     asked = {name: ask for name, ask in asked.items() if all(_plain(q) for q in ask.cites)}
