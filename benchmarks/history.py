@@ -12,7 +12,8 @@ round by round (A B C A B C ...), each row's median and peak memory
   from git alone), after one new commit (the log kept for its parent, as
   ``publish`` finds after a merge), and again on the same commit;
 * ``flaggate check --base HEAD`` with one flag promoted in the working tree,
-  cold and with the walk kept for HEAD (by a ``flaggate plan`` run first),
+  cold and as the same check again (what the check before kept: the answer
+  for that commit and those runs, and its readings of the flag's runs),
   beside plain ``flaggate check``: a promotion out of off whose rules read no
   history, and one out of shadow with three new runs, whose soak and evidence
   read when it entered shadow and whether its runs were cited before
@@ -130,8 +131,9 @@ def check_rows(repo: Path, flaggate: str, reference: str | None = None) -> list[
     rules read nothing of the history.  Out of shadow (dual write or event
     stream, whichever the history left in shadow) with three new green runs:
     soak and evidence read when it entered shadow and every run cited since
-    its creation, so its whole history is walked (nothing kept) or read from
-    the kept walk.
+    its creation (from its newest versions, ``validator.narrow``), and the
+    newest-runs rule reads every run of the flag: from git alone (nothing
+    kept), or as the check before kept them (the warm-up round keeps them).
     """
     outbox = repo / "flags" / "outbox_enabled.yaml"
     outbox_base = git(repo, "show", "HEAD:flags/outbox_enabled.yaml")
@@ -154,11 +156,6 @@ def check_rows(repo: Path, flaggate: str, reference: str | None = None) -> list[
         for run_id, seq in runs.items():
             (run_dir / f"{run_id}.json").write_text(json.dumps({**template, "run_id": run_id, "seq": seq}, indent=1))
 
-    # check --base keeps no walk when the newest versions answer (validator/narrow.py): the kept row's walk is
-    # the one ``plan`` keeps for the flag at HEAD (as a promotion's author runs it before promoting).
-    subprocess.run(
-        [flaggate, "plan", moving, "--base", "HEAD"], cwd=repo, check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
     cold = {"FLAGGATE_NO_CACHE": "1"}
     base = [flaggate, "check", "--base", "HEAD"]
     out_of_shadow = f"{moving} shadow -> {SHADOW_NEXT[moving]}"
@@ -168,7 +165,7 @@ def check_rows(repo: Path, flaggate: str, reference: str | None = None) -> list[
         ("flaggate check --base HEAD, outbox off -> on, kept walks allowed", base, {}, promote_outbox),
         (f"flaggate check (plain), {moving} promoted", [flaggate, "check"], {}, promote_shadow),
         (f"flaggate check --base HEAD, {out_of_shadow}, nothing kept (FLAGGATE_NO_CACHE=1)", base, cold, promote_shadow),
-        (f"flaggate check --base HEAD, {out_of_shadow}, walk kept for HEAD (by plan)", base, {}, promote_shadow),
+        (f"flaggate check --base HEAD, {out_of_shadow}, kept by the check before (its answer and run readings)", base, {}, promote_shadow),
     ]
     if reference is not None:  # the same cold rows by another build (the code before a change), side by side
         again = [reference, "check", "--base", "HEAD"]

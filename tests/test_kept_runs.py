@@ -202,3 +202,27 @@ def test_a_revision_judged_reads_kept_readings_by_its_blob_ids(repo: Path, capsy
     warm = _gate(repo, capsys, "--head", head, base="HEAD~1")
     assert cold == warm and cold[0] == 1 and any("rr-0500" in m and "is newer" in m for m in _evidence_messages(cold[1]))
     assert len(json.loads(_kept_file(repo).read_text())["runs"]) == 41  # every run but the three cited
+
+
+def test_index_blobs_reads_entries_where_they_start(tmp_path: Path) -> None:
+    """A file name may hold the text of an entry; only whole entries of unchanged regular files count."""
+    repo = new_repo(tmp_path)
+    directory = repo / "evidence" / DUAL
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "rr-0001.json").write_text("{}")
+    (directory / "x.json").write_text("[]")
+    (directory / "run.sh").write_text("#!/bin/sh\n")
+    (directory / "run.sh").chmod(0o755)
+    fake = "0" * 40
+    (directory / f"evil H 100644 {fake} 0\tevidence").mkdir()
+    (directory / f"evil H 100644 {fake} 0\tevidence" / "y.json").write_text("1")
+    (directory / "link.json").symlink_to("rr-0001.json")
+    commit_all(repo, "runs", "2026-11-19T03:00:00Z")
+    (directory / "x.json").write_text("[1]")  # changed on disk
+    found = histcache.index_blobs(repo, f"evidence/{DUAL}")
+    expected = {
+        f"evidence/{DUAL}/{name}": git(repo, "rev-parse", f"HEAD:evidence/{DUAL}/{name}").strip()
+        for name in ("rr-0001.json", "run.sh", f"evil H 100644 {fake} 0\tevidence/y.json")
+    }
+    assert found == expected
+    assert fake not in found.values()

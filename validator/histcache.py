@@ -32,6 +32,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -306,20 +307,23 @@ class KeptRuns:
 
 
 def _seen_json(seen: Seen | None) -> list[Any] | None:
-    return None if seen is None else [seen.seq, seen.state, seen.percentage, seen.status]
+    return None if seen is None else list(seen)
 
 
 def _seen(value: Any) -> Seen | None:
     if value is None:
         return None
-    if not (isinstance(value, list) and len(value) == 4):
+    if type(value) is not list or len(value) != 4:
         raise TypeError("seen")
     seq, state, percentage, status = value
-    if type(seq) is not int or not (state is None or isinstance(state, str)) or not (status is None or isinstance(status, str)):
+    if type(seq) is not int or not (state is None or type(state) is str) or not (status is None or type(status) is str):
         raise TypeError("seen")
-    if not (type(percentage) is int or percentage in (ABSENT, NULL, OTHER)):
+    if not (type(percentage) is int or percentage in _MARKS):
         raise TypeError("percentage")
     return Seen(seq, state, percentage, status)
+
+
+_MARKS = frozenset((ABSENT, NULL, OTHER))
 
 
 def index_blobs(root: Path, directory: str) -> dict[str, str]:
@@ -342,13 +346,9 @@ def index_blobs(root: Path, directory: str) -> dict[str, str]:
     except history.HistoryError:
         return {}
     changed = set(differ.split("\0"))
-    found: dict[str, str] = {}
-    for item in staged.split("\0"):
-        meta, _, path = item.partition("\t")
-        fields = meta.split(" ")
-        if len(fields) != 4 or path in changed:
-            continue
-        tag, mode, blob, stage = fields
-        if tag == "H" and mode in ("100644", "100755") and stage == "0":
-            found[path] = blob
-    return found
+    return {path: blob for blob, path in _CACHED_FILE.findall(staged) if path not in changed}
+
+
+# An entry of ``git ls-files --stage -v -z`` for a regular file at stage 0 with no assume-unchanged or
+# skip-worktree bit ("H"), matched only where an entry starts (a path may hold such text).
+_CACHED_FILE = re.compile(r"(?:^|(?<=\0))H 100(?:644|755) ([0-9a-f]+) 0\t([^\0]*)(?=\0)")

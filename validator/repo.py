@@ -192,7 +192,7 @@ class WorkTree:
     def blob_ids(self, paths: list[str]) -> dict[str, str]:
         """The blob ids of those of ``paths`` that git's index holds as they are on disk (``histcache.index_blobs``)."""
         found: dict[str, str] = {}
-        for directory in sorted({os.path.dirname(path) for path in paths} - {""}):
+        for directory in sorted({path.rpartition("/")[0] for path in paths} - {""}):
             self.expect_blob_ids(directory)
             found.update(self._blob_ids[directory].result() or {})
         return {path: found[path] for path in paths if path in found}

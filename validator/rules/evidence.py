@@ -43,7 +43,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from validator import clock, jsonfile, metrics
 from validator.finding import WARNING, Finding
@@ -81,7 +81,7 @@ def plain_run_id(run_id: str) -> bool:
         and "\\" not in run_id
         and not run_id.startswith(".")
         and run_id.strip() == run_id
-        and all(ch.isprintable() for ch in run_id)
+        and run_id.isprintable()
     )
 
 
@@ -128,14 +128,14 @@ class Run:
 ABSENT, NULL, OTHER = "absent", "null", "other"  # a run's flag_percentage where it is no whole number
 
 
-@dataclass(frozen=True, slots=True)
-class Seen:
+class Seen(NamedTuple):
     """What the newest-runs rule reads of a run it does not judge: its seq, step and status.
 
     Kept by blob id between runs of flaggate (``histcache.KeptRuns``), so the
     percentage is kept as what it can equal: a whole number, or ``ABSENT``
     (matches any), ``NULL`` or ``OTHER`` (match none: a plan's percentages are
-    whole numbers from 0 to 100).
+    whole numbers from 0 to 100).  A tuple: a flag's thousands of runs are
+    made from what was kept at every promotion.
     """
 
     seq: int
