@@ -67,6 +67,7 @@ class Pull:
 class FakeGitHub:
     def __init__(self, repo: str = "acme-payments/flags") -> None:
         self.repo = repo
+        self.default_branch = "main"
         self.pulls: dict[int, Pull] = {}
         self.statuses: dict[str, list[dict[str, Any]]] = {}
         self.tokens: dict[str, dict[str, Any]] = {"good-token": {"login": "flaggate-bot", "type": "Bot"}}
@@ -207,7 +208,16 @@ class FakeGitHub:
         if method == "GET" and path == "/user":
             return 200, {**self.user(me["login"], me["type"])}, {}
         if method == "GET" and path == repo:
-            return 200, {"full_name": self.repo, "name": self.repo.split("/")[1], "url": f"{self.url}{repo}"}, {}
+            return (
+                200,
+                {
+                    "full_name": self.repo,
+                    "name": self.repo.split("/")[1],
+                    "url": f"{self.url}{repo}",
+                    "default_branch": self.default_branch,
+                },
+                {},
+            )
         if method == "POST" and path == f"{repo}/pulls":
             number = max(self.pulls, default=0) + 1
             pull = self.add_pull(Pull(number, payload["title"], me["login"], "0" * 40, "0" * 40, payload["head"], payload["base"]))

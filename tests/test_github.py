@@ -441,3 +441,25 @@ def test_commits_past_githubs_listing_make_approvals_uncountable(
     assert status_states(fake, repo["head"]) == ["failure"]
     pull.commits = pull.commits[:1]  # the same approval on a pull request GitHub lists whole counts
     assert pr_check(repo, capsys)[0] == 0
+
+
+def test_a_second_pull_request_of_the_same_head_into_another_branch_posts_its_own_status(
+    repo: dict[str, Any], fake: FakeGitHub, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A status belongs to the commit: the same head opened into a branch where the flag already stands
+    at enforce passes there, and must not turn the default branch's required ``flaggate`` green (attack
+    round 11: it did, the last status posted being the one GitHub shows)."""
+    path = repo["path"]
+    git(path, "checkout", "-q", "-b", "evil-base", repo["base"])
+    git(path, "checkout", "-q", repo["head"], "--", "flags/allocation_dual_write.yaml", "evidence")
+    evil = commit_all(path, "the same file pushed straight to an unprotected branch", "2026-11-20T08:00:00Z")
+    git(path, "checkout", "-q", "promote")
+    fake.add_pull(Pull(8, "Promote dual write", "dev-dana", repo["head"], evil, head_ref="promote", base_ref="evil-base"))
+    fake.pulls[8].commits = fake.pulls[7].commits
+    fake.pulls[8].files = fake.pulls[7].files
+    code, out, err = pr_check(repo, capsys)  # into main: no owner approved
+    assert code == 1, out + err
+    code, out, err = pr_check(repo, capsys, "--pr", "8")
+    assert code == 0 and "'flaggate (into evil-base)' success" in err, out + err
+    assert status_states(fake, repo["head"]) == ["failure"]
+    assert [s["state"] for s in fake.statuses[repo["head"]] if s["context"] == "flaggate (into evil-base)"] == ["success"]

@@ -160,6 +160,7 @@ def fetch(gh: Github, name: str, number: int, step: Any) -> tuple[Any, Any, pull
             base_sha=pr.base.sha,
             head_ref=pr.head.ref,
             base_ref=pr.base.ref,
+            default_branch=repo.default_branch,
         )
     with step("listing the pull request's reviews"):
         for review in pr.get_reviews():
@@ -267,8 +268,9 @@ def run(
         run_url = _run_url()
         if run_url:
             options["target_url"] = run_url
-        gh_repo.get_commit(pull.head_sha).create_status(state=state, description=description[:140], context=pull_request.CONTEXT, **options)
-    print(f"flaggate: posted the summary comment and status {state} on {pull.head_sha[:12]}", file=sys.stderr)
+        context = pull_request.status_context(pull)
+        gh_repo.get_commit(pull.head_sha).create_status(state=state, description=description[:140], context=context, **options)
+    print(f"flaggate: posted the summary comment and status {context!r} {state} on {pull.head_sha[:12]}", file=sys.stderr)
     return 0 if final.ok else 1
 
 

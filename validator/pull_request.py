@@ -20,7 +20,7 @@ from validator.rules import amend, approval
 from validator.rules.layout import folded_name
 
 MARKER = "<!-- flaggate:summary -->"
-CONTEXT = "flaggate"
+CONTEXT = "flaggate"  # the commit status of a pull request into the default branch (the one to require there)
 MAX_COMMENT = 60_000
 
 # Team lookup: team -> (members or None when unknown, where the answer came from)
@@ -45,11 +45,25 @@ class Pull:
     base_sha: str
     head_ref: str
     base_ref: str
+    default_branch: str | None = None  # the repository's, as GitHub names it
     committers: set[str] = field(default_factory=set)  # authors and committers of the PR's commits
     unlinked: list[str] = field(default_factory=list)  # commit identities GitHub links to no account
     changed_files: list[str] = field(default_factory=list)
     unlisted_commits: int = 0  # commits GitHub does not list (it lists at most 250 of a pull request)
     reviews: list[Review] = field(default_factory=list)
+
+
+def status_context(pull: Pull) -> str:
+    """The commit status's name: ``flaggate`` for a pull request into the default branch, else named for its base.
+
+    A status belongs to a commit, not to a pull request: the same head opened
+    a second time into another branch (where the flag may already stand where
+    the head puts it) would otherwise post its verdict over the one the default
+    branch requires.  Protecting another branch: require ``flaggate (into <branch>)``.
+    """
+    if pull.default_branch is not None and pull.base_ref == pull.default_branch:
+        return CONTEXT
+    return f"{CONTEXT} (into {pull.base_ref})"[:100]
 
 
 @dataclass
