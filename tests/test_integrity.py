@@ -1331,3 +1331,49 @@ def test_a_promotion_in_a_branch_updated_with_a_resolved_conflict_passes(repo: P
     head = _update_with_a_conflict(repo, other, ("\n# main's note\n", "\n# main's note\n# the branch's note\n"))
     code, report = gate(repo, capsys, "--head", head, base=base)
     assert not any("take it where" in m for m in errors(report, "transition")), report
+
+
+# --- round 11 -----------------------------------------------------------------------------------------
+def _refused_direct_push(repo: Path, out: Path, capsys: pytest.CaptureFixture[str]) -> str:
+    """Published; then a direct push promotes dual write with no evidence, and the push's publish refuses it."""
+    assert run(["publish", "--root", str(repo), "--out", str(out)], capsys)[0] == 0
+    set_state(repo, "allocation_dual_write", "enforce", frm="shadow", evidence=[])
+    bad = commit_all(repo, "dual write -> enforce, no evidence (direct push)", "2026-11-10T00:00:00Z")
+    assert run(["publish", "--root", str(repo), "--out", str(out)], capsys)[0] == 1
+    return bad
+
+
+def _published_state(out: Path, flag: str) -> str:
+    return str(json.loads((out / "config.json").read_text())["flags"][flag]["state"])
+
+
+@pytest.mark.parametrize("since", ["the refused step", "a later commit"])
+def test_publish_since_does_not_pass_over_a_refused_step_it_does_not_undo(
+    repo: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path, since: str
+) -> None:
+    # publish.yml's workflow_dispatch input `since` skipped every step before it: set to the refused
+    # step itself (or anything after it), a state no gate accepted was published (attack round 11, F7).
+    out = tmp_path / "public"
+    bad = _refused_direct_push(repo, out, capsys)
+    (repo / "NOTES.md").write_text("tidy\n")
+    later = commit_all(repo, "tidy", "2026-11-10T00:10:00Z")
+    code, text, err = run(
+        ["publish", "--root", str(repo), "--out", str(out), "--since", bad if since == "the refused step" else later], capsys
+    )
+    assert code == 1 and "passed over with --since" in text and "evidence" in text, text + err
+    assert _published_state(out, "allocation_dual_write") == "shadow"
+
+
+def test_publish_since_a_revert_passes_over_the_refused_step(repo: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    out = tmp_path / "public"
+    set_state(repo, "outbox_enabled", "on", frm="off", evidence=[])  # a legal step before, in the window: judged alone
+    commit_all(repo, "outbox on", "2026-11-09T00:00:00Z")
+    bad = _refused_direct_push(repo, out, capsys)
+    git(repo, "revert", "--no-edit", bad, date="2026-11-10T01:00:00Z")
+    revert = git(repo, "rev-parse", "HEAD").strip()
+    assert run(["publish", "--root", str(repo), "--out", str(out)], capsys)[0] == 1  # still refused without --since
+    set_state(repo, "active_reconciliation", "dry", frm="off", evidence=[])  # a step after: judged as ever
+    commit_all(repo, "reconciliation dry", "2026-11-10T02:00:00Z")
+    code, text, err = run(["publish", "--root", str(repo), "--out", str(out), "--since", revert], capsys)
+    assert code == 0, text + err
+    assert _published_state(out, "allocation_dual_write") == "shadow" and _published_state(out, "active_reconciliation") == "dry"

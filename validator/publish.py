@@ -19,16 +19,20 @@ over the old one, so an interrupted publish leaves the previous files intact.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from validator import audit, clock, history, jsonout, plan, timeline
 from validator.check import check_snapshot
 from validator.errors import FatalError
 from validator.finding import Finding
 from validator.repo import POLICY_FILE, RESOURCES_FILE, Snapshot
+
+if TYPE_CHECKING:
+    from validator.gate import Base
 
 CONFIG_SCHEMA_VERSION = 1
 CONFIG = "config.json"
@@ -73,14 +77,15 @@ def config(snapshot: Snapshot, sha: str, committed_at: str) -> dict[str, Any]:
     }
 
 
-def build(root: Path, rev: str, *, since: str | None = None) -> tuple[str, str]:
-    """The text of config.json and audit-log.json for ``rev``; Refused if it or a step since ``since`` is not legal."""
+def build(root: Path, rev: str, *, since: str | None = None, published: str | None = None) -> tuple[str, str]:
+    """The text of config.json and audit-log.json for ``rev``; Refused if it or a step since ``since`` (else since
+    ``published``, the commit published last) is not legal (``judge_steps``)."""
     sha = history.resolve(root, rev)
     snapshot, findings = check_snapshot(history.GitTree(root, sha))
     errors = [f for f in findings if f.severity == "error"]
     if errors:
         raise Refused(errors)
-    errors = judge_steps(root, sha, history.resolve(root, since, whole=False) if since is not None else None)
+    errors = judge_steps(root, sha, history.resolve(root, since, whole=False) if since is not None else None, published)
     if errors:
         raise Refused(errors)
     committed_at = clock.iso(history.effective_times(root, sha)[sha])
@@ -102,55 +107,108 @@ def _is_ancestor(root: Path, older: str, newer: str) -> bool:
     return history.git(root, "rev-list", "-1", older, "--not", newer).strip() == ""
 
 
-def judge_steps(root: Path, sha: str, since: str | None) -> list[Finding]:
+def judge_steps(root: Path, sha: str, since: str | None, published: str | None = None) -> list[Finding]:
     """Every first-parent step from ``since`` (default: the first commit) to ``sha``, judged by the gate.
+
+    With ``published`` (the commit published last) before ``since``, the steps
+    between them are judged too, and a refused one is passed over only where
+    ``since`` undoes it: from the parent of the first refused step to
+    ``since``, taken as one change, must pass.  ``since`` is how a platform
+    owner publishes past a refused step after reverting it; naming the refused
+    step itself, or a commit that leaves its effect in place, is refused.
 
     Each parent's standings come from one ``timeline.Follower``: the history is
     walked once, going on commit by commit, not once per step.
     """
-    from validator.check import judge_change
-    from validator.gate import base_at
-
+    since_name = "--since"
+    if since is None:
+        since, published, since_name = published, None, "the commit published last"
     times = history.effective_times(root, sha)
     order = list(times)
-    if since is None:
-        since = order[0]  # nothing published before: every step since the first commit is judged
-    if since == sha:
-        return []
-    if since not in times:
-        cause = (
+    for name, commit in (("the commit published last", published), (since_name, since)):
+        if commit is not None and commit not in times:
+            raise FatalError(f"{commit[:12]}, {name}, is not on the first-parent history of {sha[:12]}: {_off_line(root, commit, sha)}")
+    start = since if since is not None else order[0]  # nothing published before: every step since the first commit is judged
+    if published is not None and since is not None and order.index(published) < order.index(since):
+        start = published
+    steps = _Steps(root, sha, times, start)
+    errors: list[Finding] = []
+    first_refused: tuple[str, Base] | None = None
+    until = order.index(since) if since is not None and start != since else -1
+    for i, commit, base, found in steps.judged():
+        if i > until:
+            errors.extend(found)
+        elif found and first_refused is None:
+            first_refused = (commit, base)
+        if i == until and first_refused is not None:
+            first, before = first_refused
+            together = steps.judge(before, commit)
+            errors.extend(
+                replace(
+                    f,
+                    message=f"the steps {first[:12]}..{commit[:12]} passed over with --since, taken as one change against "
+                    f"{before.sha[:12]} (the parent of the first refused step {first[:12]}), do not pass: {f.message}",
+                )
+                for f in together
+            )
+    if steps.failed is not None:
+        errors.append(steps.failed)
+    return errors
+
+
+def _off_line(root: Path, commit: str, sha: str) -> str:
+    if _is_ancestor(root, commit, sha):
+        return (
             "it is an ancestor, but no longer on the first-parent line: a merge with the parents swapped (a `git pull` merge "
-            "pushed to main) has hidden the steps since then from the history; restore main's first-parent line"
-            if _is_ancestor(root, since, sha)
-            else "the history was rewritten (a force push?); restore it"
-        )
-        raise FatalError(
-            f"{since[:12]}, the commit published last, is not on the first-parent history of {sha[:12]}: {cause}. "
+            "pushed to main) has hidden the steps since then from the history; restore main's first-parent line. "
             "Judging from another commit would skip steps nobody judged"
         )
-    paths = ["flags/", "evidence/", POLICY_FILE, RESOURCES_FILE, ".gitattributes"]
-    changed = set(history.git(root, "rev-list", "--first-parent", f"{since}..{sha}", "--", *paths).split())
-    errors: list[Finding] = []
-    wall = datetime.now(UTC)
-    follower = timeline.Follower(root, times)
-    for i in range(order.index(since) + 1, len(order)):
-        commit = order[i]
-        if commit not in changed:
-            continue
-        parent = order[i - 1]
-        try:
-            standings = follower.standings(parent)
-            base = base_at(root, parent[:12], parent, standings)
-        except history.HistoryError as exc:
-            errors.append(Finding(".", 1, 1, "history", f"commit {commit[:12]}: {exc}"))
-            break
+    return "the history was rewritten (a force push?); restore it. Judging from another commit would skip steps nobody judged"
+
+
+class _Steps:
+    """The first-parent steps after ``start`` up to ``sha`` that touch what the gate reads, each judged against its parent."""
+
+    def __init__(self, root: Path, sha: str, times: dict[str, int], start: str) -> None:
+        self.root, self.sha, self.times, self.start = root, sha, times, start
+        self.order = list(times)
+        self.wall = datetime.now(UTC)
+        self.failed: Finding | None = None
+
+    def judged(self) -> Iterator[tuple[int, str, Base, list[Finding]]]:
+        """(index, commit, its parent's base, the step's errors) of each step, oldest first; the steps no path read by the
+        gate changes are given too, without judging (an empty list)."""
+        from validator.gate import base_at
+
+        if self.start == self.sha:
+            return
+        paths = ["flags/", "evidence/", POLICY_FILE, RESOURCES_FILE, ".gitattributes"]
+        changed = set(history.git(self.root, "rev-list", "--first-parent", f"{self.start}..{self.sha}", "--", *paths).split())
+        follower = timeline.Follower(self.root, self.times)
+        base: Base | None = None
+        for i in range(self.order.index(self.start) + 1, len(self.order)):
+            commit, parent = self.order[i], self.order[i - 1]
+            try:
+                standings = follower.standings(parent)
+                base = base_at(self.root, parent[:12], parent, standings)
+            except history.HistoryError as exc:
+                self.failed = Finding(".", 1, 1, "history", f"commit {commit[:12]}: {exc}")
+                return
+            found = self.judge(base, commit) if commit in changed else []
+            yield (
+                i,
+                commit,
+                base,
+                [replace(f, message=f"commit {commit[:12]} (judged against its first parent {parent[:12]}): {f.message}") for f in found],
+            )
+
+    def judge(self, base: Base, commit: str) -> list[Finding]:
+        """The errors of ``commit``'s tree judged against ``base`` as one change."""
+        from validator.check import judge_change
+
         # A commit's date is what its author wrote: never judge a step as if later than this publish runs.
-        now = min(datetime.fromtimestamp(times[commit], UTC), wall)
-        result = judge_change(root, base, history.GitTree(root, commit), now, one_step=True)
-        errors.extend(
-            replace(f, message=f"commit {commit[:12]} (judged against its first parent {parent[:12]}): {f.message}") for f in result.errors
-        )
-    return errors
+        now = min(datetime.fromtimestamp(self.times[commit], UTC), self.wall)
+        return judge_change(self.root, base, history.GitTree(self.root, commit), now, one_step=True).errors
 
 
 def write(out: Path, files: dict[str, str]) -> None:

@@ -16,7 +16,7 @@ def run(args: argparse.Namespace) -> int:
     root = _root(args)
     try:
         with term.progress(f"flaggate publish: checking {args.rev}, the steps since the last publish, and its history"):
-            config, log = publish.build(root, args.rev, since=args.since or publish.last_published(args.out))
+            config, log = publish.build(root, args.rev, since=args.since, published=publish.last_published(args.out))
     except publish.Refused as refused:
         print(text(Result(refused.findings)))
         print(
