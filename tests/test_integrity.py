@@ -1377,3 +1377,98 @@ def test_publish_since_a_revert_passes_over_the_refused_step(repo: Path, capsys:
     code, text, err = run(["publish", "--root", str(repo), "--out", str(out), "--since", revert], capsys)
     assert code == 0, text + err
     assert _published_state(out, "allocation_dual_write") == "shadow" and _published_state(out, "active_reconciliation") == "dry"
+
+
+def _backfill(repo: Path, state: str, frm: str, date: str, message: str) -> str:
+    set_state(repo, BACKFILL, state, frm=frm)
+    return commit_all(repo, message, date)
+
+
+_CONFIGS = [  # a clone's or user's git configuration that changed what the history read said (attack round 11)
+    ("log.showRoot", "false"),
+    ("i18n.logOutputEncoding", "UTF-16"),
+    ("color.ui", "always"),
+    ("color.diff", "always"),
+    ("diff.noprefix", "true"),
+    ("diff.context", "0"),
+    ("diff.external", "false"),
+    ("log.follow", "true"),
+]
+
+
+@pytest.mark.parametrize(("key", "value"), _CONFIGS, ids=[k for k, _ in _CONFIGS])
+def test_git_configuration_changes_no_verdict(repo: Path, capsys: pytest.CaptureFixture[str], key: str, value: str) -> None:
+    """The hidden steps of a branch (the backfill's plan completed in its commits) and a completed plan
+    reopened: refused with any configuration; the audit log is the same."""
+    clean = run(["audit-log", "--root", str(repo)], capsys)
+    git(repo, "checkout", "-q", "-b", "pr")
+    _backfill(repo, "read_only", "off", "2026-11-02T00:00:00Z", "backfill read_only")
+    _backfill(repo, "active", "read_only", "2026-11-03T00:00:00Z", "backfill active")
+    head = _backfill(repo, "off", "active", "2026-11-04T00:00:00Z", "backfill off: plan complete")
+    git(repo, "checkout", "-q", "main")
+    edit(flag_path(repo, BACKFILL), "\nname: ", "\n# main's comment, far from the state line\nname: ")
+    base = commit_all(repo, "main: a comment", "2026-11-05T00:00:00Z")
+    git(repo, "config", key, value)
+    code, report = gate(repo, capsys, "--head", head, base=base, now="2026-11-06T00:00:00Z")
+    assert code == 1 and any("commits of this change take it" in m for m in errors(report, "transition")), report
+    assert run(["audit-log", "--root", str(repo), "--rev", clean_rev(repo)], capsys) == clean
+    # The plan completed on main (the branch rebased onto it), then a pull request reopens it.
+    git(repo, "config", "--unset", key)
+    git(repo, "rebase", "-q", "main", "pr")
+    git(repo, "checkout", "-q", "main")
+    git(repo, "merge", "-q", "--ff-only", "pr")
+    completed = run(["audit-log", "--root", str(repo)], capsys)
+    assert completed[1].count('"flag": "ledger_backfill_mode"') == 4, completed  # created, and the three steps
+    git(repo, "config", key, value)
+    assert run(["audit-log", "--root", str(repo)], capsys) == completed
+    set_state(repo, BACKFILL, "read_only", frm="off")
+    code, report = gate(repo, capsys, now="2026-11-07T00:00:00Z")
+    assert code == 1, report
+    # Dual write has been in shadow since the root commit created it: a promotion with three runs passes.
+    git(repo, "checkout", "-q", "--", ".")
+    promote_dual(repo)
+    code, report = gate(repo, capsys)
+    assert code == 0, report
+
+
+def clean_rev(repo: Path) -> str:
+    return git(repo, "rev-list", "--max-parents=0", "HEAD").strip()
+
+
+def test_a_graft_file_changes_no_verdict(repo: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """git still honours .git/info/grafts (replace refs were already ignored): a graft hid a disable and a
+    re-entry into shadow, so the soak counted from the first entry; and the walk kept meanwhile outlived it."""
+    set_state(repo, "allocation_dual_write", "off", frm="shadow", reason="OPERATOR_DECISION")
+    commit_all(repo, "dual write off", "2026-11-19T00:00:00Z")
+    set_state(repo, "allocation_dual_write", "shadow", frm="off", evidence=[])
+    main = commit_all(repo, "dual write shadow again", "2026-11-20T00:00:00Z")
+    first = git(repo, "rev-list", "--max-parents=0", "HEAD").strip()
+    git(repo, "checkout", "-q", "-b", "pr")
+    promote_dual(repo, three_runs(repo, start=201))
+    head = commit_all(repo, "promote", "2026-11-22T00:00:00Z")
+    graft = Path(git(repo, "rev-parse", "--git-path", "info/grafts").strip())
+    graft = graft if graft.is_absolute() else repo / graft
+    graft.parent.mkdir(parents=True, exist_ok=True)
+    graft.write_text(f"{main} {first}\n")
+    assert run(["publish", "--root", str(repo), "--rev", main, "--out", str(tmp_path / "out")], capsys)[0] in (0, 1)  # keeps a walk
+    code, report = gate(repo, capsys, "--head", head, base=main, now="2026-11-23T00:00:00Z")
+    assert code == 1 and any("entered shadow at 2026-11-20" in m for m in errors(report, "soak")), report
+    graft.unlink()
+    assert gate(repo, capsys, "--head", head, base=main, now="2026-11-23T00:00:00Z") == (code, report)
+
+
+def test_a_commit_date_git_cannot_read_is_a_history_error(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A committer date git fsck calls bad (``-100``): git log prints no time for it; it crashed as an internal error."""
+    import subprocess
+
+    main = git(repo, "rev-parse", "HEAD").strip()
+    set_state(repo, "outbox_enabled", "on", frm="off", evidence=[])
+    git(repo, "add", "-A")
+    tree = git(repo, "write-tree").strip()
+    body = f"tree {tree}\nparent {main}\nauthor a <a@x> 1700000000 +0000\ncommitter a <a@x> -100 +0000\n\npromote outbox\n"
+    made = subprocess.run(["git", "hash-object", "-t", "commit", "-w", "--stdin"], cwd=repo, input=body, capture_output=True, text=True)
+    bad = made.stdout.strip()
+    git(repo, "reset", "-q", "--hard", bad)
+    for args in (["check", "--base", main, "--head", bad], ["audit-log"]):
+        code, out, err = run([*args, "--root", str(repo)], capsys)
+        assert code == 2 and "committer date git cannot read" in out + err and "internal error" not in out + err, (args, out, err)

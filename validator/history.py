@@ -33,10 +33,41 @@ class HistoryError(FatalError):
     rule = RULE
 
 
+# Settings a clone's or a user's git configuration could change what flaggate reads with: each is set
+# as git's own default, above any configuration file (as ``git -c`` does), for every git command run.
+# Found by attacks: a root commit's files left out of the history (log.showRoot), records re-encoded
+# past the markers that cut them (i18n.logOutputEncoding: an empty history), patches that no longer
+# apply so the hidden-steps replay was skipped (colour, prefixes, context, an external diff).
+_PINNED = {
+    "log.showRoot": "true",
+    "log.showSignature": "false",
+    "log.follow": "false",
+    "i18n.logOutputEncoding": "UTF-8",
+    "color.ui": "never",
+    "color.diff": "never",
+    "diff.noprefix": "false",
+    "diff.mnemonicPrefix": "false",
+    "diff.relative": "false",
+    "diff.context": "3",
+    "diff.interHunkContext": "0",
+    "diff.suppressBlankEmpty": "false",
+    "diff.orderFile": os.devnull,
+    "core.quotePath": "false",
+}
+
+
 def _env() -> dict[str, str]:
-    # Never let a user's pager, locale or replace refs change what we parse.
+    # Never let a user's pager, locale, replace refs, grafts or configuration change what we parse.
     env = dict(os.environ)
-    env.update({"GIT_PAGER": "cat", "LC_ALL": "C", "GIT_NO_REPLACE_OBJECTS": "1", "GIT_TERMINAL_PROMPT": "0"})
+    env.update({"GIT_PAGER": "cat", "LC_ALL": "C", "GIT_NO_REPLACE_OBJECTS": "1", "GIT_GRAFT_FILE": os.devnull, "GIT_TERMINAL_PROMPT": "0"})
+    try:
+        count = int(env.get("GIT_CONFIG_COUNT", "0"))
+    except ValueError:
+        count = 0
+    for i, (key, value) in enumerate(_PINNED.items(), start=max(count, 0)):
+        env[f"GIT_CONFIG_KEY_{i}"] = key
+        env[f"GIT_CONFIG_VALUE_{i}"] = value
+    env["GIT_CONFIG_COUNT"] = str(max(count, 0) + len(_PINNED))
     return env
 
 
@@ -266,7 +297,10 @@ def rebased(root: Path, base: str, commits: list[Commit], paths: list[str]) -> l
                         return None
                     unsynced.clear()
                 parent = commit.parents[0] if commit.parents else _EMPTY_TREES[len(commit.sha) == 64]
-                diff = run("--literal-pathspecs", "diff", "--binary", "--full-index", "--no-renames", parent, commit.sha, "--", *diverged)
+                diff = run(
+                    "--literal-pathspecs", "diff", "--binary", "--full-index", "--no-renames", "--no-color", "--no-ext-diff", "--no-textconv",
+                    "--src-prefix=a/", "--dst-prefix=b/", parent, commit.sha, "--", *diverged,
+                )  # fmt: skip
                 if diff.returncode != 0:
                     return None
                 if diff.stdout and run("apply", "--cached", "--3way", "--whitespace=nowarn", stdin=diff.stdout).returncode != 0:
@@ -317,6 +351,10 @@ def _log(root: Path, selection: list[str], paths: Iterable[str], people: bool) -
     for record in out:
         fields = record.split(fs)
         sha, parents, author, email, ctime, trailer_text, raw = fields
+        if not ctime.isdigit():
+            raise HistoryError(
+                f"commit {sha[:12]} has a committer date git cannot read (git fsck reports it): when it happened cannot be told"
+            )
         commit = Commit(
             sha=sha,
             parents=parents.split(),
