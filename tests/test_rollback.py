@@ -79,6 +79,8 @@ def _outbox_on(repo: Path) -> None:
     [
         ([0.98] * 7, 5, 1),
         ([0.98] * 6, 5, 2),  # 25 minutes of samples cannot show 30 sustained ones: cannot judge
+        ([0.98, 0.98, 0.98, 0.995, 0.98, 0.98, 0.98, 0.98, 0.995], 5, 0),
+        # Breaching for the last 15 minutes and nothing since: judged a minute after, a near miss...
         ([0.98, 0.98, 0.98, 0.995, 0.98, 0.98, 0.98, 0.98], 5, 0),
         ([0.99] * 10, 5, 0),
     ],
@@ -88,8 +90,47 @@ def test_sustained(values: list[float], step: int, fires: int, repo: Path, capsy
     rows = [{"at": f"2026-11-20T01:{i * step:02d}:00Z", "metrics": {"delivery_success_rate": str(v)}} for i, v in enumerate(values)]
     for row in rows:  # as JSON numbers, exact
         row["metrics"]["delivery_success_rate"] = float(row["metrics"]["delivery_success_rate"])
-    code, out, _ = rollback(repo, capsys, "outbox_enabled", rows)
+    just_after = f"2026-11-20T01:{(len(values) - 1) * step + 1:02d}:00Z"
+    code, out, _ = rollback(repo, capsys, "outbox_enabled", rows, "--now", just_after)
     assert code == fires, out
+
+
+def test_a_breach_with_no_sample_since_is_not_healthy(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """...but hours later, a breach nothing has measured since may have lasted the 30 minutes (attack round 11: "healthy")."""
+    _outbox_on(repo)
+    rows = [{"at": f"2026-11-20T00:{m:02d}:00Z", "metrics": {"delivery_success_rate": 1}} for m in range(0, 41, 5)]
+    rows.append({"at": "2026-11-20T00:41:00Z", "metrics": {"delivery_success_rate": 0.2}})
+    code, out, _ = rollback(repo, capsys, "outbox_enabled", rows, "--now", "2026-11-20T01:10:00Z")
+    assert code == 0 and "near miss" in out, out  # 29 minutes after the breach began: it cannot have fired yet
+    code, out, _ = rollback(repo, capsys, "outbox_enabled", rows, "--now", "2026-11-20T02:00:00Z")
+    assert code == 2, out
+    assert "as every one has since 2026-11-20T00:41:00Z, and none is newer" in out and "until 2026-11-20T01:11:00Z" in out, out
+
+
+def test_trigger_windows_past_the_end_of_time_are_judged(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A deadline later than 9999-12-31 crashed (OverflowError): it is the last instant a date holds."""
+    _backfill_active(repo, "2026-11-20T00:00:00Z")
+    rows = [{"at": "9999-12-31T00:00:00Z", "metrics": {"synthetic_completeness": 0.5}}]
+    code, out, err = rollback(
+        repo, capsys, "ledger_backfill_mode", rows, "--since", "9999-12-30T00:00:00Z", "--now", "9999-12-31T23:59:59Z"
+    )
+    assert code == 0 and "internal error" not in out + err and "9999-12-31T23:59:59Z" in out, out + err
+
+
+def test_near_misses_are_found_in_linear_time(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """80,000 breaching samples a millisecond apart, shorter than the sustained window: 35 s when each step copied the run."""
+    import time
+
+    _outbox_on(repo)
+    rows = [{"at": "2026-11-20T00:20:00Z", "metrics": {"delivery_success_rate": 1}}]
+    rows += [
+        {"at": f"2026-11-20T01:{i // 60000:02d}:{i // 1000 % 60:02d}.{i % 1000:03d}Z", "metrics": {"delivery_success_rate": 0.2}}
+        for i in range(80_000)
+    ]
+    started = time.perf_counter()
+    code, out, _ = rollback(repo, capsys, "outbox_enabled", rows, "--now", "2026-11-20T01:01:00Z")
+    assert code == 0 and "near miss" in out, out
+    assert time.perf_counter() - started < 10  # a bound on a stall, not a timing: 15-35 s when quadratic
 
 
 def _backfill_active(repo: Path, date: str) -> None:
@@ -422,3 +463,16 @@ def test_apply_cascades_a_stranded_dependent(repo: Path, capsys: pytest.CaptureF
     code, report = run_json(["check", "--root", str(repo), "--base", "HEAD", "--now", NOW], capsys)
     assert (code, report["errors"], report["warnings"]) == (0, [], [])
     assert run(["check", "--root", str(repo)], capsys)[0] == 0
+
+
+@pytest.mark.parametrize(
+    ("old", "new"), [("timeout_hours: 72", "timeout_hours: 100000000"), ("timeout_hours: 72", "sustained_minutes: 100000000000000000000")]
+)
+def test_trigger_windows_are_bounded_by_the_schema(repo: Path, capsys: pytest.CaptureFixture[str], old: str, new: str) -> None:
+    """A window longer than ten years passed check, then crashed rollback-check (attack round 11)."""
+    path = repo / "flags" / "ledger_backfill_mode.yaml"
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new))
+    code, out, _ = run(["check", "--root", str(repo)], capsys)
+    assert code == 1 and "schema" in out and ("timeout_hours" in out or "sustained_minutes" in out), out

@@ -44,7 +44,7 @@ from validator import history
 from validator.rules.evidence import ABSENT, NULL, OTHER, Seen
 from validator.timeline import Standing
 
-VERSION = 3  # 3: a second file naming a flag is no creation; unreadable readings kept without their path
+VERSION = 4  # 4: read with grafts off and git settings pinned (a walk kept under a graft or log.showRoot=false is dropped)
 DISABLE_ENV = "FLAGGATE_NO_CACHE"
 STANDINGS, AUDIT, RUNS, ANSWERS = "standings", "audit", "runs", "answers"
 KEEP = {STANDINGS: 16, AUDIT: 2, RUNS: 64, ANSWERS: 64}  # entries kept of each kind (an audit log is large); the oldest are removed first

@@ -135,8 +135,8 @@ class Trigger(_Strict):
     op: Literal[">", ">=", "<", "<="]
     threshold: Number
     consecutive: Annotated[int, Field(ge=1, le=100)] = 1
-    sustained_minutes: Annotated[int, Field(ge=1)] | None = None
-    timeout_hours: Annotated[int, Field(ge=1)] | None = None
+    sustained_minutes: Annotated[int, Field(ge=1, le=525_600)] | None = None  # at most a year
+    timeout_hours: Annotated[int, Field(ge=1, le=87_600)] | None = None  # at most ten years
     states: list[StateName] | None = Field(default=None, description="states the trigger watches; all but off if absent")
     reason_code: ReasonCode
     why: Text | None = None

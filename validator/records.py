@@ -273,15 +273,15 @@ def _read_Trigger(data: Any, path: tuple[Any, ...] = ()) -> Trigger:
         v4 = None
     else:
         if v4 is not None:
-            if not (type(v4) is int and v4 >= 1):
-                raise Invalid(path + ('sustained_minutes',), 'should be a whole number at least 1')
+            if not (type(v4) is int and v4 >= 1 and v4 <= 525600):
+                raise Invalid(path + ('sustained_minutes',), 'should be a whole number at least 1, at most 525600')
     v5 = data.get('timeout_hours', _ABSENT)
     if v5 is _ABSENT:
         v5 = None
     else:
         if v5 is not None:
-            if not (type(v5) is int and v5 >= 1):
-                raise Invalid(path + ('timeout_hours',), 'should be a whole number at least 1')
+            if not (type(v5) is int and v5 >= 1 and v5 <= 87600):
+                raise Invalid(path + ('timeout_hours',), 'should be a whole number at least 1, at most 87600')
     v6 = data.get('states', _ABSENT)
     if v6 is _ABSENT:
         v6 = None

@@ -233,7 +233,7 @@ def evaluate(flag: Flag, samples: list[Sample], *, since: datetime | None, now: 
             firing.breaching = [s for s in series if breaches(s)]
             report.fired.append(firing)
             continue
-        short = _too_few(trigger, series, start, until)
+        short = _too_few(trigger, series, breaches, start, until)
         if short is not None:
             report.unjudged.append(Unjudged(trigger, short))
             continue
@@ -245,16 +245,24 @@ def evaluate(flag: Flag, samples: list[Sample], *, since: datetime | None, now: 
     return report
 
 
+def _after(start: datetime, delta: timedelta) -> datetime:
+    """``start + delta``, or the last instant a date can hold (9999-12-31) where that is later: never an overflow."""
+    try:
+        return start + delta
+    except OverflowError:
+        return datetime.max.replace(tzinfo=start.tzinfo)
+
+
 def _worst(trigger: Trigger, series: list[Sample]) -> Decimal:
     values = [s.values[trigger.metric] for s in series]
     return max(values) if trigger.op in (">", ">=") else min(values)
 
 
-def _too_few(trigger: Trigger, series: list[Sample], start: datetime, now: datetime) -> str | None:
+def _too_few(trigger: Trigger, series: list[Sample], breaches: Any, start: datetime, now: datetime) -> str | None:
     """Why ``series`` cannot show the trigger quiet (None when it can)."""
     count = len(series)
     if trigger.timeout_hours is not None:
-        deadline = start + timedelta(hours=trigger.timeout_hours)
+        deadline = _after(start, timedelta(hours=trigger.timeout_hours))
         if now >= deadline and series[-1].at < deadline:
             return (
                 f"the deadline {clock.iso(deadline)} has passed but the newest {trigger.metric} sample is from "
@@ -262,11 +270,22 @@ def _too_few(trigger: Trigger, series: list[Sample], start: datetime, now: datet
             )
         return None
     if trigger.sustained_minutes is not None:
+        window = timedelta(minutes=trigger.sustained_minutes)
         span = series[-1].at - series[0].at
-        if span < timedelta(minutes=trigger.sustained_minutes):
+        if span < window:
             return (
                 f"{count} {trigger.metric} sample{'s' if count != 1 else ''} span {_minutes(span)} of the "
                 f"{trigger.sustained_minutes} minutes the trigger needs"
+            )
+        tail = len(series)
+        while tail > 0 and breaches(series[tail - 1]):
+            tail -= 1
+        if tail < len(series) and now >= _after(series[tail].at, window):
+            # Breaching since then, and nothing measured after: had it gone on, it fired by now.
+            return (
+                f"the newest {trigger.metric} sample ({clock.iso(series[-1].at)}) breaches, as every one has since "
+                f"{clock.iso(series[tail].at)}, and none is newer: whether the breach lasted {trigger.sustained_minutes} "
+                f"minutes (until {clock.iso(_after(series[tail].at, window))}) cannot be told"
             )
         return None
     if count < trigger.consecutive:
@@ -282,7 +301,7 @@ def _minutes(span: timedelta) -> str:
 def _near_miss(trigger: Trigger, series: list[Sample], breaches: Any, start: datetime, now: datetime) -> str | None:
     """How close a quiet trigger came: the longest breaching run, or a breach waiting for its deadline."""
     if trigger.timeout_hours is not None:
-        deadline = start + timedelta(hours=trigger.timeout_hours)
+        deadline = _after(start, timedelta(hours=trigger.timeout_hours))
         latest = series[-1]
         if now < deadline and breaches(latest):
             left = deadline - now
@@ -291,14 +310,23 @@ def _near_miss(trigger: Trigger, series: list[Sample], breaches: Any, start: dat
                 f"{left.total_seconds() / 3600:g} h before the deadline {clock.iso(deadline)}"
             )
         return None
-    longest: list[Sample] = []
-    run: list[Sample] = []
-    for sample in series:
-        run = [*run, sample] if breaches(sample) else []
-        if len(run) > len(longest) or (run and trigger.sustained_minutes is not None and run[-1].at - run[0].at > _span(longest)):
-            longest = run
-    if not longest:
+    # The longest breaching run, as indexes [first, last] (a list copied per sample was quadratic: 80,000 samples, 35 s).
+    best: tuple[int, int] | None = None
+    first: int | None = None
+    for i, sample in enumerate(series):
+        if not breaches(sample):
+            first = None
+            continue
+        first = i if first is None else first
+        if best is None:
+            best = (first, i)
+            continue
+        longer = i - first > best[1] - best[0]
+        if longer or (trigger.sustained_minutes is not None and series[i].at - series[first].at > series[best[1]].at - series[best[0]].at):
+            best = (first, i)
+    if best is None:
         return None
+    longest = series[best[0] : best[1] + 1]
     worst = metrics.display(_worst(trigger, longest))
     if trigger.sustained_minutes is not None:
         return f"breached for {_minutes(_span(longest))} of {trigger.sustained_minutes} (from {clock.iso(longest[0].at)}, worst {worst})"
@@ -311,7 +339,7 @@ def _span(samples: list[Sample]) -> timedelta:
 
 def _fire(trigger: Trigger, series: list[Sample], breaches: Any, start: datetime, now: datetime) -> Firing | None:
     if trigger.timeout_hours is not None:
-        deadline = start + timedelta(hours=trigger.timeout_hours)
+        deadline = _after(start, timedelta(hours=trigger.timeout_hours))
         current = [s for s in series if s.at <= now]
         if now < deadline or not current or current[-1].at < deadline:
             return None  # a sample from before the deadline cannot show the breach outlasted it
@@ -323,6 +351,7 @@ def _fire(trigger: Trigger, series: list[Sample], breaches: Any, start: datetime
                 f"still breached at {clock.iso(latest.at)}, past the deadline {clock.iso(deadline)} ({trigger.timeout_hours} h after {clock.iso(start)})",
             )
         return None
+    window = timedelta(minutes=trigger.sustained_minutes or 0)
     run: list[Sample] = []
     for sample in series:
         if not breaches(sample):
@@ -330,7 +359,7 @@ def _fire(trigger: Trigger, series: list[Sample], breaches: Any, start: datetime
             continue
         run.append(sample)
         if trigger.sustained_minutes is not None:
-            if run[-1].at - run[0].at >= timedelta(minutes=trigger.sustained_minutes):
+            if run[-1].at - run[0].at >= window:
                 return Firing(trigger, list(run), f"breached in every sample for {trigger.sustained_minutes} minutes")
         elif len(run) >= trigger.consecutive:
             what = "a breaching sample" if trigger.consecutive == 1 else f"{trigger.consecutive} consecutive breaching samples"
