@@ -219,10 +219,81 @@ def test_index_blobs_reads_entries_where_they_start(tmp_path: Path) -> None:
     (directory / "link.json").symlink_to("rr-0001.json")
     commit_all(repo, "runs", "2026-11-19T03:00:00Z")
     (directory / "x.json").write_text("[1]")  # changed on disk
-    found = histcache.index_blobs(repo, f"evidence/{DUAL}")
+    found, digest = histcache.index_blobs(repo, f"evidence/{DUAL}")
     expected = {
         f"evidence/{DUAL}/{name}": git(repo, "rev-parse", f"HEAD:evidence/{DUAL}/{name}").strip()
         for name in ("rr-0001.json", "run.sh", f"evil H 100644 {fake} 0\tevidence/y.json")
     }
     assert found == expected
     assert fake not in found.values()
+    (directory / "x.json").write_text("[]")  # as git holds it again
+    again, changed = histcache.index_blobs(repo, f"evidence/{DUAL}")
+    assert changed != digest and len(again) == len(found) + 1
+
+
+def _put_run(chooser: random.Random, directory: Path, run_id: str) -> None:
+    seq = chooser.choice([chooser.randint(1, 60), chooser.randint(1, 60), "7", None])
+    data: dict[str, Any] = {"seq": seq, "flag_state": chooser.choice(["shadow", "shadow", "enforce", 3])}
+    if chooser.random() < 0.3:
+        data["flag_percentage"] = chooser.choice([5, 25, None, "5"])
+    data["status"] = chooser.choice(["green", "red", None])
+    text = json.dumps(data) if chooser.random() < 0.9 else '{"seq": 5,'
+    (directory / f"{run_id}.json").write_text(text)
+
+
+def _newest_findings(repo: Path, left: Position, cited: list[Any], others: list[str], kept: Any) -> list[tuple[str, int, int, str, str]]:
+    from validator.rules import evidence
+
+    found: list[tuple[str, int, int, str, str]] = []
+
+    def at_flag(path: tuple[Any, ...], message: str) -> None:
+        found.append(("flag", 0, 0, "", message))
+
+    work = WorkTree(repo)
+    result = evidence._newest(DUAL, left, cited, others, work.read, at_flag, 3, work.read_many, kept)
+    return found + [(f.file, f.line, f.column, f.severity, f.message) for f in result]
+
+
+def _kept_runs(repo: Path) -> histcache.KeptRuns:
+    cache = histcache.open_cache(repo)
+    assert cache is not None
+    work = WorkTree(repo)
+    return histcache.KeptRuns(cache, DUAL, work.blob_ids, work.blob_digest)
+
+
+def test_directory_readings_give_the_findings_of_reading_every_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Random directories (seqs repeated, other steps and percentages, unreadable runs, untracked and edited files) and
+    random citations: the newest-runs rule's findings, in order, read every time, through the readings kept by blob id,
+    and through the directory kept by seq, are one list."""
+    from validator.rules import evidence
+
+    monkeypatch.delenv(histcache.DISABLE_ENV, raising=False)
+    monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
+    chooser = random.Random(11)
+    for case in range(12):
+        repo = new_repo(tmp_path / f"case{case}")
+        directory = repo / "evidence" / DUAL
+        directory.mkdir(parents=True, exist_ok=True)
+        for i in range(chooser.randint(5, 40)):
+            _put_run(chooser, directory, f"rr-{i:03d}")
+        commit_all(repo, "runs", "2026-11-19T03:00:00Z")
+        for i in range(chooser.randint(0, 4)):
+            _put_run(chooser, directory, f"rr-new-{i}")  # untracked
+        for path in chooser.sample(sorted(directory.iterdir()), 2):
+            if path.name.startswith("rr-0") and chooser.random() < 0.5:
+                _put_run(chooser, directory, path.name[: -len(".json")])  # edited on disk
+        tree = WorkTree(repo)
+        on_file = evidence.run_ids(tree, DUAL)
+        for _ in range(4):
+            cited_ids = chooser.sample(on_file, min(3, len(on_file)))
+            cited = [evidence.load_run(DUAL, run_id, tree.read(evidence.evidence_path(DUAL, run_id)) or b"") for run_id in cited_ids]
+            others = [i for i in on_file if i not in cited_ids]
+            left = chooser.choice([Position("shadow"), Position("canary", 5)])
+            plain = _newest_findings(repo, left, cited, others, None)
+            cold = _kept_runs(repo)
+            assert _newest_findings(repo, left, cited, others, cold) == plain, case
+            cold.save()
+            assert _newest_findings(repo, left, cited, others, _kept_runs(repo)) == plain, case  # by blob id, then the directory kept
+            if any(run.seq is not None for run in cited):  # else the rule asks nothing of the others
+                assert list((repo / ".git" / "flaggate").glob("directory-*.json")), case
+            assert _newest_findings(repo, left, cited, others, _kept_runs(repo)) == plain, case

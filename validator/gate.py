@@ -690,4 +690,4 @@ def _kept_runs(tree: Tree, flag: str) -> histcache.KeptRuns | None:
     if root is None or blob_ids is None:
         return None
     cache = histcache.open_cache(root)
-    return histcache.KeptRuns(cache, flag, blob_ids) if cache is not None else None
+    return histcache.KeptRuns(cache, flag, blob_ids, getattr(tree, "blob_digest", None)) if cache is not None else None

@@ -41,13 +41,19 @@ from pathlib import Path
 from typing import Any
 
 from validator import history
-from validator.rules.evidence import ABSENT, NULL, OTHER, Seen
+from validator.rules.evidence import ABSENT, NULL, OTHER, Directory, Seen
 from validator.timeline import Standing
 
 VERSION = 4  # 4: read with grafts off and git settings pinned (a walk kept under a graft or log.showRoot=false is dropped)
 DISABLE_ENV = "FLAGGATE_NO_CACHE"
-STANDINGS, AUDIT, RUNS, ANSWERS = "standings", "audit", "runs", "answers"
-KEEP = {STANDINGS: 16, AUDIT: 2, RUNS: 64, ANSWERS: 64}  # entries kept of each kind (an audit log is large); the oldest are removed first
+STANDINGS, AUDIT, RUNS, DIRECTORY, ANSWERS = "standings", "audit", "runs", "directory", "answers"
+KEEP = {
+    STANDINGS: 16,
+    AUDIT: 2,
+    RUNS: 64,
+    DIRECTORY: 64,
+    ANSWERS: 64,
+}  # entries kept of each kind (an audit log is large); the oldest are removed first
 _SUFFIX = ".json"
 
 
@@ -249,10 +255,17 @@ class KeptRuns:
     about last are kept, so the entry stays the size of the flag's directory.
     """
 
-    def __init__(self, cache: Cache, flag: str, blob_ids: Callable[[list[str]], dict[str, str]]) -> None:
+    def __init__(
+        self,
+        cache: Cache,
+        flag: str,
+        blob_ids: Callable[[list[str]], dict[str, str]],
+        digest: Callable[[str], str | None] | None = None,
+    ) -> None:
         self._cache = cache
         self._flag = flag
         self._blob_ids = blob_ids
+        self._digest = digest  # of what git holds below a directory, as ``blob_ids`` reads it
         self._asked: set[str] = set()
         self._learned = False
         self._raw: dict[str, Any] | None = None  # as read from the kept file: each checked when asked for
@@ -286,6 +299,56 @@ class KeptRuns:
 
     def _file(self) -> Path:
         return self._cache._file(RUNS, "", frozenset([self._flag]))
+
+    def _state(self) -> str | None:
+        return self._digest(f"evidence/{self._flag}") if self._digest is not None else None
+
+    def directory(self) -> tuple[Directory, Callable[[list[Any]], Seen | None]] | None:
+        """The readings kept for the flag's directory as git holds it now (the same digest), else None."""
+        state = self._state()
+        if state is None:
+            return None
+        try:
+            data = json.loads(self._cache._file(DIRECTORY, state, frozenset([self._flag])).read_bytes())
+        except (OSError, ValueError):
+            return None
+        if not (
+            isinstance(data, dict) and data.get("version") == VERSION and data.get("commit") == state and data.get("flag") == self._flag
+        ):
+            return None
+        try:
+            ids, seqs = data["ids"], data["seqs"]
+            listed = Directory(ids, seqs, data["states"], data["percentages"], data["statuses"], data["unreadable"])
+        except KeyError:
+            return None
+        columns = (listed.ids, listed.seqs, listed.states, listed.percentages, listed.statuses, listed.unreadable)
+        if not all(type(column) is list for column in columns):
+            return None
+        if not (len(ids) == len(seqs) == len(listed.states) == len(listed.percentages) == len(listed.statuses)):
+            return None
+        if not all(type(i) is str for i in [*ids, *listed.unreadable]) or len(set(ids) | set(listed.unreadable)) != len(ids) + len(
+            listed.unreadable
+        ):
+            return None
+        if not all(type(seq) is int for seq in seqs) or seqs != sorted(seqs):
+            return None  # the rows are found by seq: only an ascending column of whole numbers is used
+        return listed, _seen
+
+    def keep_directory(self, readings: dict[str, Seen | None]) -> None:
+        state = self._state()
+        if state is None:
+            return
+        rows = sorted((seen.seq, run_id, seen) for run_id, seen in readings.items() if seen is not None)
+        body = {
+            "flag": self._flag,
+            "ids": [run_id for _, run_id, _ in rows],
+            "seqs": [seq for seq, _, _ in rows],
+            "states": [seen.state for _, _, seen in rows],
+            "percentages": [seen.percentage for _, _, seen in rows],
+            "statuses": [seen.status for _, _, seen in rows],
+            "unreadable": sorted(run_id for run_id, seen in readings.items() if seen is None),
+        }
+        self._cache._save(DIRECTORY, state, {"flag": self._flag}, body, frozenset([self._flag]))
 
     def _load(self) -> dict[str, Any]:
         try:
@@ -326,7 +389,7 @@ def _seen(value: Any) -> Seen | None:
 _MARKS = frozenset((ABSENT, NULL, OTHER))
 
 
-def index_blobs(root: Path, directory: str) -> dict[str, str]:
+def index_blobs(root: Path, directory: str) -> tuple[dict[str, str], str | None]:
     """The blob ids git's index holds for the files below ``directory`` (relative to ``root``) that are as it holds them.
 
     git says which files differ from their index entry (by their stat data,
@@ -344,9 +407,15 @@ def index_blobs(root: Path, directory: str) -> dict[str, str]:
             [*settings, "diff-files", "--name-only", "--relative", "-z", "--", f"{directory}/"],
         )
     except history.HistoryError:
-        return {}
+        return {}, None
     changed = set(differ.split("\0"))
-    return {path: blob for blob, path in _CACHED_FILE.findall(staged) if path not in changed}
+    return {path: blob for blob, path in _CACHED_FILE.findall(staged) if path not in changed}, _digest(staged, differ)
+
+
+def _digest(staged: str, differ: str) -> str:
+    """Names what git holds below a directory and which of its files differ from it: the index's entries
+    (blob ids, modes, bits) and diff-files' list are the whole of what ``index_blobs`` answers from."""
+    return hashlib.sha256(f"{staged}\0\0{differ}".encode("utf-8", "surrogateescape")).hexdigest()
 
 
 # An entry of ``git ls-files --stage -v -z`` for a regular file at stage 0 with no assume-unchanged or

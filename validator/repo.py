@@ -79,7 +79,7 @@ class WorkTree:
     def __init__(self, root: Path) -> None:
         self.root = root
         self._listed: dict[str, list[Entry]] = {}  # directory -> every entry below it, as listed once per command
-        self._blob_ids: dict[str, history.Background[dict[str, str]]] = {}
+        self._blob_ids: dict[str, history.Background[tuple[dict[str, str], str | None]]] = {}
 
     def kind(self, path: str) -> str | None:
         """The kind of ``path`` (relative to the root), without following links; None when absent."""
@@ -194,8 +194,13 @@ class WorkTree:
         found: dict[str, str] = {}
         for directory in sorted({path.rpartition("/")[0] for path in paths} - {""}):
             self.expect_blob_ids(directory)
-            found.update(self._blob_ids[directory].result() or {})
+            found.update((self._blob_ids[directory].result() or ({}, None))[0])
         return {path: found[path] for path in paths if path in found}
+
+    def blob_digest(self, directory: str) -> str | None:
+        """A name for what git's index holds below ``directory`` and which of its files differ from it (None: git cannot say)."""
+        self.expect_blob_ids(directory)
+        return (self._blob_ids[directory].result() or ({}, None))[1]
 
     def read(self, path: str) -> bytes | None:
         return self.read_many([path])[0]

@@ -39,7 +39,8 @@ flag entered shadow and within 3 days.  Failing: the same with
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import bisect
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -173,6 +174,33 @@ def _percentage(value: Any) -> int | str:
     return OTHER
 
 
+@dataclass(frozen=True)
+class Directory:
+    """Every run of a flag's directory that git holds as it is, sorted by seq: what the newest-runs rule
+    asks of them (a seq one of the cited runs has, or newer than they are) found without a step per run.
+
+    Columns, as kept (``histcache.KeptRuns.directory``): each row's reading is made, and checked, only
+    when asked for.
+    """
+
+    ids: list[str]
+    seqs: list[int]  # ascending
+    states: list[Any]
+    percentages: list[Any]
+    statuses: list[Any]
+    unreadable: list[str]
+
+    def asked(self, seqs: Iterable[int], newest: int, check: Callable[[list[Any]], Seen | None]) -> dict[str, Seen | None]:
+        """run id -> reading of the runs with one of ``seqs`` or newer than ``newest``, and of the unreadable ones."""
+        rows = set(range(bisect.bisect_right(self.seqs, newest), len(self.seqs)))
+        for seq in seqs:
+            rows.update(range(bisect.bisect_left(self.seqs, seq), bisect.bisect_right(self.seqs, seq)))
+        found: dict[str, Seen | None] = dict.fromkeys(self.unreadable)
+        for i in sorted(rows):
+            found[self.ids[i]] = check([self.seqs[i], self.states[i], self.percentages[i], self.statuses[i]])
+        return found
+
+
 class KeptRuns(Protocol):
     """What the newest-runs rule read of runs before, by blob id (``histcache.KeptRuns``)."""
 
@@ -185,6 +213,14 @@ class KeptRuns(Protocol):
     def get(self, blob: str) -> Seen | None: ...
 
     def learn(self, blob: str, seen: Seen | None) -> None: ...
+
+    def directory(self) -> tuple[Directory, Callable[[list[Any]], Seen | None]] | None:
+        """The runs git holds in the flag's directory, as kept for exactly its state now, with the check of a row."""
+        ...
+
+    def keep_directory(self, readings: dict[str, Seen | None]) -> None:
+        """Keep ``readings`` (run id -> reading of every run git holds in the directory) for its state now."""
+        ...
 
 
 def run_ids(tree: Tree, flag: str | None) -> list[str]:
@@ -361,63 +397,39 @@ def _newest(
     Otherwise a red run 104 could simply be left uncited beside green runs
     101-103.  Seq numbers are unique per flag.  ``kept``: what this rule read
     of runs before, by blob id (a flag's thousands of runs are read at every
-    promotion, and a run's bytes never change under its blob id).
+    promotion, and a run's bytes never change under its blob id), and of the
+    whole directory as git holds it now, by seq.
     """
     findings: list[Finding] = []
     seqs = {r.seq: r.run_id for r in cited if r.seq is not None}
     if not seqs:
         return findings
     newest = max(seqs)
-    blobs = kept.blobs([evidence_path(flag, run_id) for run_id in others]) if kept is not None else {}
-    for part in range(0, len(others), _BATCH):
-        _newer(flag, left, others[part : part + _BATCH], read, read_many, seqs, newest, needed, at_flag, findings, kept, blobs)
-    return findings
-
-
-_BATCH = 2000  # runs read and parsed at once: fewer steps per run, and never a whole directory of them held
-
-
-def _newer(
-    flag: str,
-    left: Position,
-    others: list[str],
-    read: Callable[[str], bytes | None],
-    read_many: Callable[[list[str]], list[bytes | None]] | None,
-    seqs: dict[int, str],
-    newest: int,
-    needed: int,
-    at_flag: Callable[[tuple[Any, ...], str], None],
-    findings: list[Finding],
-    kept: KeptRuns | None = None,
-    blobs: dict[str, str] | None = None,
-) -> None:
-    paths = [evidence_path(flag, run_id) for run_id in others]
-    blobs = blobs or {}
-    seen: dict[str, Seen | None] = {}
-    if kept is not None:
-        for path in paths:
-            blob = blobs.get(path)
-            if blob is not None and kept.has(blob):
-                seen[path] = kept.get(blob)
-    wanted = [path for path in paths if path not in seen]
-    raws = read_many(wanted) if read_many is not None else [read(path) for path in wanted]
-    present = [(path, raw) for path, raw in zip(wanted, raws) if raw is not None]
-    # Only its seq, step and status are read here, by the same strict reader (many at once: a flag's
-    # thousands of older runs are read at every promotion); load_run's shape findings would be dropped.
-    docs = jsonfile.loads_many([raw for _, raw in present])
-    for (path, _), doc in zip(present, docs):
-        seen[path] = seen_of(doc.data if doc is not None else None)
-        blob = blobs.get(path)
-        if kept is not None and blob is not None:
-            kept.learn(blob, seen[path])
-    for run_id, path in zip(others, paths):
-        if path not in seen:
-            continue  # no file (a name the listing gave that is no regular file)
-        run = seen[path]
+    seen: dict[str, Seen | None] = {}  # run id -> reading, of the runs that may matter
+    to_read = others
+    directory = kept.directory() if kept is not None else None
+    if directory is not None:
+        listed, check = directory
+        try:
+            asked = listed.asked(seqs, newest, check)
+        except (TypeError, ValueError, IndexError):
+            directory = None  # not as this writes it: every run is read
+        else:
+            covered = {*listed.ids, *listed.unreadable}
+            waiting = set(others)
+            seen.update((run_id, reading) for run_id, reading in asked.items() if run_id in waiting)
+            to_read = [run_id for run_id in others if run_id not in covered]
+    blobs = kept.blobs([evidence_path(flag, run_id) for run_id in to_read]) if kept is not None else {}
+    for part in range(0, len(to_read), _BATCH):
+        _read_runs(flag, to_read[part : part + _BATCH], read, read_many, seen, kept, blobs)
+    for run_id in others:
+        if run_id not in seen:
+            continue  # no file (a name the listing gave that is no regular file), or no seq that could matter
+        run = seen[run_id]
         if run is None:
             findings.append(
                 Finding(
-                    path,
+                    evidence_path(flag, run_id),
                     1,
                     1,
                     RULE,
@@ -435,6 +447,59 @@ def _newer(
                 f"run {run_id} (seq {run.seq}, status {run.status if run.status is not None else '?'}) in {left} is newer than the cited runs "
                 f"(up to seq {newest}); the newest runs count: cite {needed} consecutive green runs newer than {run_id}",
             )
+    if kept is not None and directory is None:
+        _keep_directory(flag, kept, blobs, seen, cited)
+    return findings
+
+
+_BATCH = 2000  # runs read and parsed at once: fewer steps per run, and never a whole directory of them held
+
+
+def _read_runs(
+    flag: str,
+    run_ids: list[str],
+    read: Callable[[str], bytes | None],
+    read_many: Callable[[list[str]], list[bytes | None]] | None,
+    seen: dict[str, Seen | None],
+    kept: KeptRuns | None,
+    blobs: dict[str, str],
+) -> None:
+    """The readings of ``run_ids`` into ``seen``: kept ones by blob id, the rest read and parsed (a run with no file: none)."""
+    wanted: list[str] = []
+    for run_id in run_ids:
+        blob = blobs.get(evidence_path(flag, run_id))
+        if kept is not None and blob is not None and kept.has(blob):
+            seen[run_id] = kept.get(blob)
+        else:
+            wanted.append(run_id)
+    paths = [evidence_path(flag, run_id) for run_id in wanted]
+    raws = read_many(paths) if read_many is not None else [read(path) for path in paths]
+    present = [(run_id, path, raw) for run_id, path, raw in zip(wanted, paths, raws) if raw is not None]
+    # Only its seq, step and status are read here, by the same strict reader (many at once: a flag's
+    # thousands of older runs are read at every promotion); load_run's shape findings would be dropped.
+    docs = jsonfile.loads_many([raw for _, _, raw in present])
+    for (run_id, path, _), doc in zip(present, docs):
+        seen[run_id] = seen_of(doc.data if doc is not None else None)
+        blob = blobs.get(path)
+        if kept is not None and blob is not None:
+            kept.learn(blob, seen[run_id])
+
+
+def _keep_directory(flag: str, kept: KeptRuns, blobs: dict[str, str], seen: dict[str, Seen | None], cited: list[Run]) -> None:
+    """Keep the reading of every run git holds as it is in the directory (``blobs``: the others'; the cited ones from
+    their data), where each is known."""
+    prefix, suffix = f"{EVIDENCE_DIR}/{flag}/", ".json"
+    readings: dict[str, Seen | None] = {}
+    for path in blobs:
+        run_id = path[len(prefix) : -len(suffix)]
+        if run_id not in seen:
+            return  # gone while read: nothing kept
+        readings[run_id] = seen[run_id]
+    held = kept.blobs([evidence_path(flag, run.run_id) for run in cited])
+    for run in cited:
+        if evidence_path(flag, run.run_id) in held:
+            readings[run.run_id] = seen_of(run.data if run.doc is not None else None)
+    kept.keep_directory(readings)
 
 
 def _check_signature(run: Run, raw: bytes, flag: str, signers: list[Signer], read: Callable[[str], bytes | None]) -> None:
