@@ -219,7 +219,9 @@ def test_index_blobs_reads_entries_where_they_start(tmp_path: Path) -> None:
     (directory / "link.json").symlink_to("rr-0001.json")
     commit_all(repo, "runs", "2026-11-19T03:00:00Z")
     (directory / "x.json").write_text("[1]")  # changed on disk
-    found, digest = histcache.index_blobs(repo, f"evidence/{DUAL}")
+    reading = histcache.index_blobs(repo, f"evidence/{DUAL}")
+    assert reading is not None
+    found, digest = reading.blobs, reading.digest
     expected = {
         f"evidence/{DUAL}/{name}": git(repo, "rev-parse", f"HEAD:evidence/{DUAL}/{name}").strip()
         for name in ("rr-0001.json", "run.sh", f"evil H 100644 {fake} 0\tevidence/y.json")
@@ -227,8 +229,8 @@ def test_index_blobs_reads_entries_where_they_start(tmp_path: Path) -> None:
     assert found == expected
     assert fake not in found.values()
     (directory / "x.json").write_text("[]")  # as git holds it again
-    again, changed = histcache.index_blobs(repo, f"evidence/{DUAL}")
-    assert changed != digest and len(again) == len(found) + 1
+    again = histcache.index_blobs(repo, f"evidence/{DUAL}")
+    assert again is not None and again.digest != digest and len(again.blobs) == len(found) + 1
 
 
 def _put_run(chooser: random.Random, directory: Path, run_id: str) -> None:

@@ -29,6 +29,7 @@ files judged have exactly those bytes; every other file is read and parsed.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -389,13 +390,13 @@ def _seen(value: Any) -> Seen | None:
 _MARKS = frozenset((ABSENT, NULL, OTHER))
 
 
-def index_blobs(root: Path, directory: str) -> tuple[dict[str, str], str | None]:
-    """The blob ids git's index holds for the files below ``directory`` (relative to ``root``) that are as it holds them.
+def index_blobs(root: Path, directory: str) -> IndexReading | None:
+    """What git's index holds for the files below ``directory`` (relative to ``root``), and which differ from it.
 
     git says which files differ from their index entry (by their stat data,
     and by content where that cannot tell); those, files git is told to
     assume unchanged or to skip, conflicted ones and files git does not track
-    are left out (they are read from disk).  Where git cannot answer: none.
+    are left out (they are read from disk).  Where git cannot answer: None.
     """
     # git's own stat checks, whatever this clone's settings say (a file rewritten at the same size and
     # time still changes its ctime), and no file system monitor's word for it.
@@ -407,15 +408,28 @@ def index_blobs(root: Path, directory: str) -> tuple[dict[str, str], str | None]
             [*settings, "diff-files", "--name-only", "--relative", "-z", "--", f"{directory}/"],
         )
     except history.HistoryError:
-        return {}, None
-    changed = set(differ.split("\0"))
-    return {path: blob for blob, path in _CACHED_FILE.findall(staged) if path not in changed}, _digest(staged, differ)
+        return None
+    return IndexReading(staged, differ)
 
 
-def _digest(staged: str, differ: str) -> str:
-    """Names what git holds below a directory and which of its files differ from it: the index's entries
-    (blob ids, modes, bits) and diff-files' list are the whole of what ``index_blobs`` answers from."""
-    return hashlib.sha256(f"{staged}\0\0{differ}".encode("utf-8", "surrogateescape")).hexdigest()
+class IndexReading:
+    """git's answers for a directory (``index_blobs``), made into blob ids or a digest only when asked:
+    where the directory is kept whole (``KeptRuns.directory``), its thousands of entries are not parsed."""
+
+    def __init__(self, staged: str, differ: str) -> None:
+        self._staged = staged
+        self._differ = differ
+
+    @functools.cached_property
+    def blobs(self) -> dict[str, str]:
+        """path -> blob id of the regular files git holds as they are on disk."""
+        changed = set(self._differ.split("\0"))
+        return {path: blob for blob, path in _CACHED_FILE.findall(self._staged) if path not in changed}
+
+    @functools.cached_property
+    def digest(self) -> str:
+        """Names the index's entries (blob ids, modes, bits) and diff-files' list: all ``blobs`` is made from."""
+        return hashlib.sha256(f"{self._staged}\0\0{self._differ}".encode("utf-8", "surrogateescape")).hexdigest()
 
 
 # An entry of ``git ls-files --stage -v -z`` for a regular file at stage 0 with no assume-unchanged or

@@ -25,7 +25,7 @@ from validator.records import Flag, Policy, Resources
 from validator.rules import schema
 
 if TYPE_CHECKING:
-    from validator import history
+    from validator import histcache, history
 
 FLAGS_DIR = "flags"
 POLICY_FILE = "policy.yaml"
@@ -79,7 +79,7 @@ class WorkTree:
     def __init__(self, root: Path) -> None:
         self.root = root
         self._listed: dict[str, list[Entry]] = {}  # directory -> every entry below it, as listed once per command
-        self._blob_ids: dict[str, history.Background[tuple[dict[str, str], str | None]]] = {}
+        self._blob_ids: dict[str, history.Background[histcache.IndexReading | None]] = {}
 
     def kind(self, path: str) -> str | None:
         """The kind of ``path`` (relative to the root), without following links; None when absent."""
@@ -194,13 +194,15 @@ class WorkTree:
         found: dict[str, str] = {}
         for directory in sorted({path.rpartition("/")[0] for path in paths} - {""}):
             self.expect_blob_ids(directory)
-            found.update((self._blob_ids[directory].result() or ({}, None))[0])
+            reading = self._blob_ids[directory].result()
+            found.update(reading.blobs if reading is not None else {})
         return {path: found[path] for path in paths if path in found}
 
     def blob_digest(self, directory: str) -> str | None:
         """A name for what git's index holds below ``directory`` and which of its files differ from it (None: git cannot say)."""
         self.expect_blob_ids(directory)
-        return (self._blob_ids[directory].result() or ({}, None))[1]
+        reading = self._blob_ids[directory].result()
+        return reading.digest if reading is not None else None
 
     def read(self, path: str) -> bytes | None:
         return self.read_many([path])[0]
