@@ -34,7 +34,6 @@ import hashlib
 import json
 import os
 import re
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -196,6 +195,8 @@ class Cache:
         data = {"version": VERSION, "commit": sha, "state": state, **body}
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
+            import tempfile  # only to keep something: a check that reads what is kept pays none of it
+
             fd, tmp = tempfile.mkstemp(prefix=f".{kind}.", suffix=".tmp", dir=self.directory)
             try:
                 with os.fdopen(fd, "w", encoding="utf-8") as handle:

@@ -26,7 +26,6 @@ Order is the first-parent sequence, never commit dates.  Flag identity is the
 from __future__ import annotations
 
 import os
-import pickle
 import sys
 import threading
 from collections.abc import Iterator
@@ -486,6 +485,8 @@ class _Helper:
                     (blob, reader.share(_read(path, _present(raw, blob, path))))
                     for (blob, path), raw in zip(items, history.Blobs(root).stream(ids))
                 ]
+                import pickle  # the helper's only: a check's start-up does without it
+
                 with os.fdopen(writable, "wb") as handle:
                     pickle.dump(made, handle, protocol=pickle.HIGHEST_PROTOCOL)
                 status = 0
@@ -495,6 +496,8 @@ class _Helper:
         return cls(items, pid, readable)
 
     def collect(self) -> list[tuple[str, Facts | str]] | None:
+        import pickle
+
         try:
             with os.fdopen(self.fd, "rb") as handle:
                 made = pickle.load(handle)  # our own child's output, through our own pipe
