@@ -46,6 +46,8 @@ def test_the_helper_reads_what_this_process_reads(history: dict[str, Any], monke
     def refuse(*args: object, **kwargs: object) -> None:
         raise OSError("no room in the pipe")
 
-    monkeypatch.setattr(timeline.pickle, "dump", refuse)
+    import pickle
+
+    monkeypatch.setattr(pickle, "dump", refuse)  # the helper imports pickle where it sends (the module's own dump)
     assert _log(repo, "HEAD") == alone
     assert len(started) == 2 and sent == [True, False]
