@@ -463,3 +463,14 @@ def test_a_second_pull_request_of_the_same_head_into_another_branch_posts_its_ow
     assert code == 0 and "'flaggate (into evil-base)' success" in err, out + err
     assert status_states(fake, repo["head"]) == ["failure"]
     assert [s["state"] for s in fake.statuses[repo["head"]] if s["context"] == "flaggate (into evil-base)"] == ["success"]
+
+
+def test_long_branch_names_keep_their_own_status() -> None:
+    """Cut at 100 characters, a protected branch and a look-alike sharing its beginning shared one status (attack round 12)."""
+    from validator.pull_request import Pull, status_context
+
+    stem = "release/2026-q4/payments-ledger-cutover/phase-b/dual-write-enforce-window/cab-approved-freeze-"
+    names = [stem + "main", stem + "mine", stem * 3 + "main", stem * 3 + "mine", "main"]
+    contexts = [status_context(Pull(1, "t", "a", "0" * 40, "0" * 40, "h", name, default_branch="main")) for name in names]
+    assert len(set(contexts)) == len(names) and contexts[-1] == "flaggate", contexts
+    assert all(len(c) <= 200 for c in contexts)

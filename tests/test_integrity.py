@@ -1472,3 +1472,29 @@ def test_a_commit_date_git_cannot_read_is_a_history_error(repo: Path, capsys: py
     for args in (["check", "--base", main, "--head", bad], ["audit-log"]):
         code, out, err = run([*args, "--root", str(repo)], capsys)
         assert code == 2 and "committer date git cannot read" in out + err and "internal error" not in out + err, (args, out, err)
+
+
+@pytest.mark.parametrize("then", ["deleted", "rewritten green"])
+def test_publish_since_does_not_pass_over_a_red_run_removed_in_the_window(
+    repo: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path, then: str
+) -> None:
+    # The refused promotion adds the reconciler's red run; the next commit deletes it (or rewrites it green
+    # and cites it): from the promotion's parent to --since, taken as one change, the run is in neither end
+    # (attack round 12).
+    out = tmp_path / "public"
+    ids = three_runs(repo)
+    commit_all(repo, "runs", "2026-11-19T00:00:00Z")
+    assert run(["publish", "--root", str(repo), "--out", str(out)], capsys)[0] == 0
+    red = write_run(repo, DUAL, "rr-0104", 104, status="red", inputs=_RED, finished="2026-11-20T05:12:00Z")
+    promote_dual(repo, ids)
+    commit_all(repo, "promote, beside a red run", "2026-11-20T06:00:00Z")
+    if then == "deleted":
+        red.unlink()
+    else:
+        write_run(repo, DUAL, "rr-0104", 104, finished="2026-11-20T05:12:00Z")
+        promote_dual(repo, ["rr-0102", "rr-0103", "rr-0104"])
+    since = commit_all(repo, "tidy the runs", "2026-11-20T07:00:00Z")
+    assert run(["publish", "--root", str(repo), "--out", str(out)], capsys)[0] == 1
+    code, text, err = run(["publish", "--root", str(repo), "--out", str(out), "--since", since], capsys)
+    assert code == 1 and "does not undo the refused step" in text and "flags/allocation_dual_write.yaml" in text, text + err
+    assert _published_state(out, "allocation_dual_write") == "shadow"

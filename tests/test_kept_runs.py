@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import random
+import shutil
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -299,3 +300,54 @@ def test_directory_readings_give_the_findings_of_reading_every_run(tmp_path: Pat
             if any(run.seq is not None for run in cited):  # else the rule asks nothing of the others
                 assert list((repo / ".git" / "flaggate").glob("directory-*.json")), case
             assert _newest_findings(repo, left, cited, others, _kept_runs(repo)) == plain, case
+
+
+def test_a_reading_of_bytes_that_are_not_the_blob_is_not_kept(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """core.autocrlf writes the red run rr-0500 with CRLF: on disk it is over the 1 MiB bound (unreadable, a warning),
+    as git holds it a red run newer than the cited ones.  The working tree's reading was kept under the blob's id, and
+    a check of the commit then passed with the cache and was refused without it (attack round 12)."""
+    monkeypatch.delenv(histcache.DISABLE_ENV, raising=False)
+    monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
+    repo = new_repo(tmp_path)
+    body = json.dumps({"run_id": "rr-0500", "flag": DUAL, "seq": 500, "flag_state": "shadow", "status": "red",
+                       "started_at": "2026-11-19T01:00:00Z", "finished_at": "2026-11-19T02:12:00Z", "inputs": _RED})  # fmt: skip
+    directory = repo / "evidence" / DUAL
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "rr-0500.json").write_text(body[:-1] + "\n" * (1024 * 1024 - 2000 - len(body)) + "}\n")
+    commit_all(repo, "a red run, long", "2026-11-19T03:00:00Z")
+    git(repo, "checkout", "-q", "-b", "pr")
+    _promote(repo)
+    head = commit_all(repo, "promote", "2026-11-19T04:00:00Z")
+    args = ("--head", head)
+    expected = _gate(repo, capsys, *args, base="main")
+    assert expected[0] == 1 and any("rr-0500 (seq 500, status red)" in m for m in _evidence_messages(expected[1])), expected
+    git(repo, "config", "core.autocrlf", "true")
+    for path in directory.iterdir():
+        path.unlink()
+    git(repo, "checkout", "--", "evidence")
+    assert (directory / "rr-0500.json").stat().st_size > 1024 * 1024 and git(repo, "diff-files", "--name-only") == ""
+    shutil.rmtree(repo / ".git" / "flaggate", ignore_errors=True)
+    on_disk = _gate(repo, capsys, base="main")  # the working tree, read from disk
+    assert any("rr-0500 cannot be read" in m for m in _evidence_messages(on_disk[1])), on_disk
+    assert _gate(repo, capsys, *args, base="main") == expected
+    monkeypatch.setenv(histcache.DISABLE_ENV, "1")
+    assert _gate(repo, capsys, *args, base="main") == expected
+
+
+def test_inherited_git_settings_change_no_reading(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A hook run by ``git -c i18n.logOutputEncoding=UTF-16 commit`` inherits GIT_CONFIG_PARAMETERS, which git read
+    after the pinned settings: the history read empty, and the empty walk was kept (attack round 12)."""
+    monkeypatch.delenv(histcache.DISABLE_ENV, raising=False)
+    monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
+    repo = new_repo(tmp_path)
+    _promote(repo)
+    expected = _gate(repo, capsys)
+    shutil.rmtree(repo / ".git" / "flaggate", ignore_errors=True)
+    monkeypatch.setenv("GIT_CONFIG_PARAMETERS", "'i18n.logoutputencoding'='UTF-16' 'log.showroot'='false' 'color.ui'='always'")
+    assert _gate(repo, capsys) == expected
+    monkeypatch.delenv("GIT_CONFIG_PARAMETERS")
+    assert _gate(repo, capsys) == expected  # and nothing wrong was kept meanwhile

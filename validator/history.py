@@ -52,6 +52,7 @@ _PINNED = {
     "diff.suppressBlankEmpty": "false",
     "diff.orderFile": os.devnull,
     "core.quotePath": "false",
+    "trailer.separators": ":",  # how %(trailers) finds Reviewed-by:/Approved-by: (the audit log's approved_by)
 }
 
 
@@ -59,15 +60,16 @@ def _env() -> dict[str, str]:
     # Never let a user's pager, locale, replace refs, grafts or configuration change what we parse.
     env = dict(os.environ)
     env.update({"GIT_PAGER": "cat", "LC_ALL": "C", "GIT_NO_REPLACE_OBJECTS": "1", "GIT_GRAFT_FILE": os.devnull, "GIT_TERMINAL_PROMPT": "0"})
-    try:
-        count = int(env.get("GIT_CONFIG_COUNT", "0"))
-    except ValueError:
-        count = 0
-    for i, (key, value) in enumerate(_PINNED.items(), start=max(count, 0)):
-        env[f"GIT_CONFIG_KEY_{i}"] = key
-        env[f"GIT_CONFIG_VALUE_{i}"] = value
-    env["GIT_CONFIG_COUNT"] = str(max(count, 0) + len(_PINNED))
+    # As ``git -c`` passes settings on: after any inherited ones (a hook or alias run by ``git -c x=y``
+    # inherits them), which git reads after GIT_CONFIG_COUNT's and every file's, so these win.
+    pins = " ".join(f"{_quoted(key)}={_quoted(value)}" for key, value in _PINNED.items())
+    env["GIT_CONFIG_PARAMETERS"] = f"{env.get('GIT_CONFIG_PARAMETERS', '').strip()} {pins}".strip()
     return env
+
+
+def _quoted(text: str) -> str:
+    """git's ``sq_quote``: the form GIT_CONFIG_PARAMETERS holds each key and value in."""
+    return "'" + text.replace("'", "'\\''") + "'"
 
 
 def git(root: Path, *args: str, check: bool = True) -> str:

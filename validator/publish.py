@@ -134,14 +134,18 @@ def judge_steps(root: Path, sha: str, since: str | None, published: str | None =
     steps = _Steps(root, sha, times, start)
     errors: list[Finding] = []
     first_refused: tuple[str, Base] | None = None
+    refused: list[tuple[str, str]] = []  # (step, its parent) of each refused step passed over
     until = order.index(since) if since is not None and start != since else -1
     for i, commit, base, found in steps.judged():
         if i > until:
             errors.extend(found)
-        elif found and first_refused is None:
-            first_refused = (commit, base)
+        elif found:
+            refused.append((commit, base.sha))
+            if first_refused is None:
+                first_refused = (commit, base)
         if i == until and first_refused is not None:
             first, before = first_refused
+            errors.extend(_undone(root, refused, before.sha, commit))
             together = steps.judge(before, commit)
             errors.extend(
                 replace(
@@ -154,6 +158,42 @@ def judge_steps(root: Path, sha: str, since: str | None, published: str | None =
     if steps.failed is not None:
         errors.append(steps.failed)
     return errors
+
+
+def _undone(root: Path, refused: list[tuple[str, str]], before: str, since: str) -> list[Finding]:
+    """Every file a refused step changed must be, at ``since``, as it was before the first refused step: a revert.
+
+    Judging only the two ends missed what happened between them: a red run
+    added by the refused promotion and deleted (or rewritten green) by the
+    next commit is in neither end, and the promotion stood (attack round 12).
+    """
+    touched: set[str] = set()
+    for step, parent in refused:
+        touched.update(p for p in history.git(root, "diff", "--name-only", "-z", "--no-renames", parent, step, "--").split("\0") if p)
+    if not touched:
+        return []
+    left = sorted(
+        p
+        for p in history.git(
+            root, "--literal-pathspecs", "diff", "--name-only", "-z", "--no-renames", before, since, "--", *sorted(touched)
+        ).split("\0")
+        if p
+    )
+    if not left:
+        return []
+    shown = ", ".join(left[:5]) + (f" and {len(left) - 5} more" if len(left) > 5 else "")
+    steps = ", ".join(step[:12] for step, _ in refused)
+    return [
+        Finding(
+            ".",
+            1,
+            1,
+            "history",
+            f"--since {since[:12]} does not undo the refused step{'s' if len(refused) > 1 else ''} {steps}: {shown} "
+            f"{'differ' if len(left) > 1 else 'differs'} from {before[:12]}, the parent of the first; publish past a refused step "
+            "only with --since set to a commit that reverts it",
+        )
+    ]
 
 
 def _off_line(root: Path, commit: str, sha: str) -> str:

@@ -8,6 +8,7 @@ justifications, logins) is rendered inert in the comment.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -63,7 +64,11 @@ def status_context(pull: Pull) -> str:
     """
     if pull.default_branch is not None and pull.base_ref == pull.default_branch:
         return CONTEXT
-    return f"{CONTEXT} (into {pull.base_ref})"[:100]
+    context = f"{CONTEXT} (into {pull.base_ref})"
+    if len(context) > 200:  # never cut: two long names sharing their beginning would share a status
+        digest = hashlib.sha256(pull.base_ref.encode("utf-8", "surrogateescape")).hexdigest()[:16]
+        context = f"{CONTEXT} (into {pull.base_ref[:120]}... sha256:{digest})"
+    return context
 
 
 @dataclass

@@ -40,6 +40,7 @@ flag entered shadow and within 3 days.  Failing: the same with
 from __future__ import annotations
 
 import bisect
+import hashlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -420,8 +421,9 @@ def _newest(
             seen.update((run_id, reading) for run_id, reading in asked.items() if run_id in waiting)
             to_read = [run_id for run_id in others if run_id not in covered]
     blobs = kept.blobs([evidence_path(flag, run_id) for run_id in to_read]) if kept is not None else {}
+    unverified: set[str] = set()
     for part in range(0, len(to_read), _BATCH):
-        _read_runs(flag, to_read[part : part + _BATCH], read, read_many, seen, kept, blobs)
+        _read_runs(flag, to_read[part : part + _BATCH], read, read_many, seen, kept, blobs, unverified)
     for run_id in others:
         if run_id not in seen:
             continue  # no file (a name the listing gave that is no regular file), or no seq that could matter
@@ -447,12 +449,20 @@ def _newest(
                 f"run {run_id} (seq {run.seq}, status {run.status if run.status is not None else '?'}) in {left} is newer than the cited runs "
                 f"(up to seq {newest}); the newest runs count: cite {needed} consecutive green runs newer than {run_id}",
             )
-    if kept is not None and directory is None:
-        _keep_directory(flag, kept, blobs, seen, cited)
+    if kept is not None and directory is None and not unverified:
+        _keep_directory(flag, kept, blobs, seen, cited, read)
     return findings
 
 
 _BATCH = 2000  # runs read and parsed at once: fewer steps per run, and never a whole directory of them held
+
+
+def blob_id(raw: bytes, digits: int) -> str:
+    """git's object id of a blob of ``raw`` (SHA-1, or SHA-256 where ids have 64 digits)."""
+    hasher = hashlib.sha256() if digits == 64 else hashlib.sha1()  # noqa: S324 - git's own object name, not a secret
+    hasher.update(b"blob %d\0" % len(raw))
+    hasher.update(raw)
+    return hasher.hexdigest()
 
 
 def _read_runs(
@@ -463,8 +473,13 @@ def _read_runs(
     seen: dict[str, Seen | None],
     kept: KeptRuns | None,
     blobs: dict[str, str],
+    unverified: set[str],
 ) -> None:
-    """The readings of ``run_ids`` into ``seen``: kept ones by blob id, the rest read and parsed (a run with no file: none)."""
+    """The readings of ``run_ids`` into ``seen``: kept ones by blob id, the rest read and parsed (a run with no file: none).
+
+    A reading is kept only where the bytes read are the blob's (hashed as git names it): the reading
+    then belongs to the blob, whatever the disk holds next time.  ``unverified``: the runs read whose
+    bytes were not."""
     wanted: list[str] = []
     for run_id in run_ids:
         blob = blobs.get(evidence_path(flag, run_id))
@@ -478,16 +493,24 @@ def _read_runs(
     # Only its seq, step and status are read here, by the same strict reader (many at once: a flag's
     # thousands of older runs are read at every promotion); load_run's shape findings would be dropped.
     docs = jsonfile.loads_many([raw for _, _, raw in present])
-    for (run_id, path, _), doc in zip(present, docs):
+    for (run_id, path, raw), doc in zip(present, docs):
         seen[run_id] = seen_of(doc.data if doc is not None else None)
         blob = blobs.get(path)
         if kept is not None and blob is not None:
-            kept.learn(blob, seen[run_id])
+            if blob_id(raw, len(blob)) == blob:
+                kept.learn(blob, seen[run_id])
+            else:
+                # The bytes read are not the blob's (a checkout that converts line ends, a file rewritten since
+                # git was asked): nothing is kept of them, and the directory is not kept whole this time.
+                blobs.pop(path)
+                unverified.add(run_id)
 
 
-def _keep_directory(flag: str, kept: KeptRuns, blobs: dict[str, str], seen: dict[str, Seen | None], cited: list[Run]) -> None:
-    """Keep the reading of every run git holds as it is in the directory (``blobs``: the others'; the cited ones from
-    their data), where each is known."""
+def _keep_directory(
+    flag: str, kept: KeptRuns, blobs: dict[str, str], seen: dict[str, Seen | None], cited: list[Run], read: Callable[[str], bytes | None]
+) -> None:
+    """Keep the reading of every run git holds as it is in the directory (``blobs``: the others', each read or kept as
+    its blob's; the cited ones from their data, once their bytes are the blob's), where each is known."""
     prefix, suffix = f"{EVIDENCE_DIR}/{flag}/", ".json"
     readings: dict[str, Seen | None] = {}
     for path in blobs:
@@ -497,7 +520,11 @@ def _keep_directory(flag: str, kept: KeptRuns, blobs: dict[str, str], seen: dict
         readings[run_id] = seen[run_id]
     held = kept.blobs([evidence_path(flag, run.run_id) for run in cited])
     for run in cited:
-        if evidence_path(flag, run.run_id) in held:
+        path = evidence_path(flag, run.run_id)
+        if path in held:
+            raw = read(path)
+            if raw is None or blob_id(raw, len(held[path])) != held[path]:
+                return  # not the blob's bytes: nothing kept
             readings[run.run_id] = seen_of(run.data if run.doc is not None else None)
     kept.keep_directory(readings)
 
