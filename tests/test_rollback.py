@@ -476,3 +476,17 @@ def test_trigger_windows_are_bounded_by_the_schema(repo: Path, capsys: pytest.Ca
     path.write_text(text.replace(old, new))
     code, out, _ = run(["check", "--root", str(repo)], capsys)
     assert code == 1 and "schema" in out and ("timeout_hours" in out or "sustained_minutes" in out), out
+
+
+def test_a_breach_followed_by_a_gap_is_not_healthy(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A breaching sample, three hours with no data, then a healthy one: the breach may have lasted 30 minutes in
+    the gap (attack round 12: "nothing fired"); a gap after a healthy sample is no such question."""
+    _outbox_on(repo)
+    rows = [{"at": f"2026-11-20T00:{m:02d}:00Z", "metrics": {"delivery_success_rate": 1}} for m in range(0, 41, 5)]
+    rows.append({"at": "2026-11-20T00:42:00Z", "metrics": {"delivery_success_rate": 0.2}})
+    rows.append({"at": "2026-11-20T04:00:00Z", "metrics": {"delivery_success_rate": 1}})
+    code, out, _ = rollback(repo, capsys, "outbox_enabled", rows, "--now", "2026-11-20T04:01:00Z")
+    assert code == 2 and "breached from 2026-11-20T00:42:00Z" in out and "the next sample is from 2026-11-20T04:00:00Z" in out, out
+    rows[-2]["metrics"]["delivery_success_rate"] = 1
+    code, out, _ = rollback(repo, capsys, "outbox_enabled", rows, "--now", "2026-11-20T04:01:00Z")
+    assert code == 0, out

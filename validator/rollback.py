@@ -277,16 +277,27 @@ def _too_few(trigger: Trigger, series: list[Sample], breaches: Any, start: datet
                 f"{count} {trigger.metric} sample{'s' if count != 1 else ''} span {_minutes(span)} of the "
                 f"{trigger.sustained_minutes} minutes the trigger needs"
             )
-        tail = len(series)
-        while tail > 0 and breaches(series[tail - 1]):
-            tail -= 1
-        if tail < len(series) and now >= _after(series[tail].at, window):
-            # Breaching since then, and nothing measured after: had it gone on, it fired by now.
-            return (
-                f"the newest {trigger.metric} sample ({clock.iso(series[-1].at)}) breaches, as every one has since "
-                f"{clock.iso(series[tail].at)}, and none is newer: whether the breach lasted {trigger.sustained_minutes} "
-                f"minutes (until {clock.iso(_after(series[tail].at, window))}) cannot be told"
-            )
+        # A breach followed by no data for as long as the window: had it gone on, it would have fired in the gap.
+        first: int | None = None
+        for i, sample in enumerate([*series, None]):
+            if sample is not None and breaches(sample):
+                first = i if first is None else first
+                continue
+            if first is not None:
+                began, last = series[first].at, series[i - 1].at
+                if sample is None and now >= _after(last, window):
+                    return (
+                        f"the newest {trigger.metric} sample ({clock.iso(series[-1].at)}) breaches, as every one has since "
+                        f"{clock.iso(began)}, and none is newer: whether the breach lasted {trigger.sustained_minutes} "
+                        f"minutes (until {clock.iso(_after(began, window))}) cannot be told"
+                    )
+                if sample is not None and sample.at >= _after(last, window):
+                    return (
+                        f"{trigger.metric} breached from {clock.iso(began)} to {clock.iso(series[i - 1].at)} and the next "
+                        f"sample is from {clock.iso(sample.at)}: whether the breach lasted {trigger.sustained_minutes} "
+                        "minutes in between cannot be told"
+                    )
+            first = None
         return None
     if count < trigger.consecutive:
         return f"{count} {trigger.metric} sample{'s' if count != 1 else ''}, the trigger needs {trigger.consecutive} consecutive"
