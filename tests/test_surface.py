@@ -294,7 +294,7 @@ def test_diff_between_revisions_and_published_configs(repo: Path, tmp_path: Path
 def test_diff_prints_values_from_config_files_inert(repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """Finding 08: flag names and states from config.json reached the text output raw, U+2028/U+202E the json output."""
     evil_state = "canary\n::warning title=flaggate::all flags verified, nothing moved\x1b[2K\x9b"
-    evil_name = "x\u202egnp.exe\u2028::error::forged\u200b\ufeff\ud800"
+    evil_name = "x\u202egnp.exe\u2028::error::forged\u200b\ufeff"
     a = {"flags": {"read": {"state": "off", "percentage": 0, "states": ["off", "canary", "full"], "owners": []}}}
     b = {
         "flags": {
@@ -309,12 +309,34 @@ def test_diff_prints_values_from_config_files_inert(repo: Path, tmp_path: Path, 
     assert code == 0
     assert out.splitlines()[1:] == [
         "  read: promote: off -> canary\\n::warning title=flaggate::all flags verified, nothing moved\\x1b[2K\\x9b 5%",
-        "  x\\u202egnp.exe\\u2028::error::forged\\u200b\\ufeff\\ud800: create: (none) -> off",
+        "  x\\u202egnp.exe\\u2028::error::forged\\u200b\\ufeff: create: (none) -> off",
     ]
     code, out, _ = run([*argv, "--format", "json"], capsys)
     assert code == 0 and out.isascii() and "\\u202e" in out and "\\u2028" in out and "\\u009b" in out
     moves = {m["flag"]: m for m in json.loads(out)["transitions"]}  # the escapes decode to the very values
     assert moves[evil_name]["kind"] == "create" and moves["read"]["to"] == evil_state
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        ('{"flags": {"x": {"state": "off", "percentage": NaN, "states": ["off"], "owners": []}}}', "NaN"),
+        ('{"flags": {"x": {"state": "off", "percentage": 1e40, "states": ["off"], "owners": []}}}', "percentage"),
+        ('{"flags": {"x": {"state": "off", "percentage": 10000000000000000000000, "states": ["off"], "owners": []}}}', "percentage"),
+        ('{"flags": {"x": {"state": "on", "percentage": "5", "states": ["off", "on"], "owners": []}}}', "percentage"),
+        ('{"flags": {"x": {"state": "on", "percentage": 5, "states": ["off"], "owners": []}}}', "not one of its states"),
+        ('{"flags": {"x": {"state": "off", "states": ["off"]}, "x": {"state": "off", "states": ["off"]}}}', "duplicate"),
+        ('{"flags": {"x\\ud800": {"state": "off", "states": ["off"]}}}', "surrogate"),
+    ],
+    ids=["nan", "exponent", "huge", "string", "state", "duplicate-key", "lone-surrogate"],
+)
+def test_diff_refuses_what_no_publish_writes(repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, said: str) -> None:
+    """A config.json read by the one strict reader, its percentages whole numbers from 0 to 100 (attack round 12's notes)."""
+    good = {"flags": {"x": {"state": "off", "percentage": 0, "states": ["off", "on"], "owners": []}}}
+    (tmp_path / "a.json").write_text(json.dumps(good))
+    (tmp_path / "b.json").write_text(text)
+    code, _, err = run(["diff", str(tmp_path / "a.json"), str(tmp_path / "b.json"), "--root", str(repo)], capsys)
+    assert code == 2 and said.lower() in err.lower(), err
 
 
 # --- offline preview -------------------------------------------------------------------------

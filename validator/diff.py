@@ -20,6 +20,7 @@ from typing import Any
 
 from validator import plan
 from validator.errors import FatalError
+from validator.inert import escape
 
 AMEND = "amend"
 
@@ -34,16 +35,23 @@ def read_config(arg: str) -> dict[str, dict[str, Any]]:
         raw = Path(arg).read_bytes()
     except OSError as exc:
         raise FatalError(f"cannot read {arg}: {exc.strerror}") from None
-    try:
-        data = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise FatalError(f"{arg} is not a published config.json: {exc}") from None
+    from validator import jsonfile
+
+    try:  # the one strict reader: NaN, duplicate keys and the like are no published config
+        data = jsonfile.loads(raw, max_bytes=64 * 1024 * 1024).data
+    except jsonfile.JSONError as exc:
+        raise FatalError(f"{arg}:{exc.line}:{exc.column}: not a published config.json: {exc.message}") from None
     flags = data.get("flags") if isinstance(data, dict) else None
     if not isinstance(flags, dict):
         raise FatalError(f"{arg} is not a published config.json: no 'flags' mapping")
     for name, entry in flags.items():
         if not isinstance(entry, dict) or not isinstance(entry.get("state"), str) or not isinstance(entry.get("states"), list):
-            raise FatalError(f"{arg}: flag {name!r} has no state and states: not a published config.json")
+            raise FatalError(f"{arg}: flag {escape(name)} has no state and states: not a published config.json")
+        if not all(isinstance(s, str) for s in entry["states"]) or entry["state"] not in entry["states"]:
+            raise FatalError(f"{arg}: flag {escape(name)}: its state is not one of its states: not a published config.json")
+        pct = entry.get("percentage")
+        if pct is not None and (type(pct) is not int or not 0 <= pct <= 100):
+            raise FatalError(f"{arg}: flag {escape(name)}: percentage {escape(pct)} is no whole number from 0 to 100")
     return flags
 
 
