@@ -404,3 +404,30 @@ def test_record_never_writes_through_a_symbolic_link(signed: dict[str, Any], tmp
     code, out = record(repo, capsys, signed["key"], "recon-2026", 101, 18)
     assert code == 2 and "is a symbolic link" in out, out
     assert not any(outside.rglob("*"))
+
+
+@pytest.mark.parametrize(
+    ("extra", "inputs"),
+    [
+        (["--seq", "+104"], None),
+        (["--seq", "1_04"], None),
+        (["--seq", "\u0661\u0660\u0664"], None),  # Arabic-Indic digits: int() reads 104
+        ([], ["ledger_total=1250000.00", "legacy_total=1250000.00", "failed_ledger_writes=+3", "total_ledger_writes=120000"]),
+        ([], ["ledger_total=1250000.00", "legacy_total=1250000.00", "failed_ledger_writes=\u0663", "total_ledger_writes=120000"]),
+    ],
+    ids=["plus", "underscore", "arabic-indic", "count-plus", "count-arabic-indic"],
+)
+def test_record_takes_whole_numbers_written_with_ascii_digits(
+    signed: dict[str, Any], capsys: pytest.CaptureFixture[str], extra: list[str], inputs: list[str] | None
+) -> None:
+    """int() reads "+3", "1_04" and other scripts' digits; what the run file says must be what was typed, plainly."""
+    options: dict[str, Any] = {"extra": extra} if extra else {}
+    if inputs is not None:
+        options["inputs"] = inputs
+    try:
+        code, out = record(signed["repo"], capsys, signed["key"], "recon-2026", 104, 20, **options)
+    except SystemExit as exc:  # argparse refuses an option's value itself, as for any command
+        captured = capsys.readouterr()
+        code, out = int(str(exc.code)), captured.out + captured.err
+    assert code == 2 and "digits 0-9" in out, out
+    assert not (signed["repo"] / "evidence/allocation_dual_write/rr-0104.json").exists()

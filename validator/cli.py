@@ -20,6 +20,14 @@ from validator.errors import FatalError
 from validator.report import FORMATS, escape
 
 
+def _digits(value: str) -> int:
+    """A whole number written with the digits 0-9 (``int`` also takes "+3", "1_000" and other scripts' digits,
+    which a run file read back by the strict reader, or by another language, would not say the same way)."""
+    if not (value.isascii() and value.isdigit()):
+        raise argparse.ArgumentTypeError(f"'{escape(value)}' is not a whole number written with the digits 0-9")
+    return int(value, 10)
+
+
 def _now(text: str) -> datetime:
     try:
         value = datetime.fromisoformat(text.replace("Z", "+00:00"))
@@ -432,8 +440,8 @@ def _evidence_parser(sub: Any) -> None:
     )
     record.add_argument("flag", help="the flag the run reconciles").complete = completion.FLAG  # type: ignore[attr-defined]
     record.add_argument("--state", required=True, metavar="STATE", help="the state the flag was in while the run ran")
-    record.add_argument("--percentage", type=int, metavar="N", help="the canary percentage, for a percentage state")
-    record.add_argument("--seq", type=int, required=True, metavar="N", help="the reconciler's sequence number for this flag (no gaps)")
+    record.add_argument("--percentage", type=_digits, metavar="N", help="the canary percentage, for a percentage state")
+    record.add_argument("--seq", type=_digits, required=True, metavar="N", help="the reconciler's sequence number for this flag (no gaps)")
     record.add_argument("--started", type=_now, required=True, metavar="TIME", help="when the run started (ISO 8601)")
     record.add_argument("--finished", type=_now, required=True, metavar="TIME", help="when the run finished (ISO 8601)")
     record.add_argument("--input", action="append", default=[], metavar="NAME=VALUE", help="a raw input, e.g. ledger_total=1250000.00")

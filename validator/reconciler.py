@@ -89,10 +89,11 @@ def parse_inputs(pairs: list[str]) -> dict[str, object]:
         if kind == metrics.AMOUNT:
             inputs[name] = value
         else:
-            try:
-                inputs[name] = int(value, 10)
-            except ValueError:
-                raise FatalError(f"--input {name}={value}: a count is a whole number") from None
+            # Digits 0-9 only: int() also takes "+3", " 3", "1_000" and other scripts' digits, which the run
+            # file's strict reader (and a reader in another language) would not.
+            if not (value.isascii() and value.isdigit()):
+                raise FatalError(f"--input {escape(name)}={escape(value)}: a count is a whole number written with the digits 0-9")
+            inputs[name] = int(value, 10)
     return inputs
 
 
