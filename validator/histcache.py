@@ -47,13 +47,9 @@ from validator.timeline import Standing
 VERSION = 4  # 4: read with grafts off and git settings pinned (a walk kept under a graft or log.showRoot=false is dropped)
 DISABLE_ENV = "FLAGGATE_NO_CACHE"
 STANDINGS, AUDIT, RUNS, DIRECTORY, ANSWERS = "standings", "audit", "runs", "directory", "answers"
-KEEP = {
-    STANDINGS: 16,
-    AUDIT: 2,
-    RUNS: 64,
-    DIRECTORY: 64,
-    ANSWERS: 64,
-}  # entries kept of each kind (an audit log is large); the oldest are removed first
+# Entries kept of each kind, the oldest removed first: an audit log is large, and so are a flag's runs
+# (about 2 MB at 25,000 runs, one entry a flag) and its directory (1 MB; a new one whenever runs are added).
+KEEP = {STANDINGS: 16, AUDIT: 2, RUNS: 16, DIRECTORY: 8, ANSWERS: 64}
 _SUFFIX = ".json"
 
 
