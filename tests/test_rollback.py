@@ -337,7 +337,9 @@ def test_every_fired_trigger_is_reported_and_recorded(repo: Path, capsys: pytest
 def test_near_misses_say_how_close_and_how_long(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     _outbox_on(repo)
     rows = [{"at": f"2026-11-20T01:{m:02d}:00Z", "metrics": {"delivery_success_rate": 0.98}} for m in range(0, 30)]
-    rows.append({"at": "2026-11-20T01:31:00Z", "metrics": {"delivery_success_rate": 0.995}})
+    # Healthy again at 01:30: the breach ended before it lasted 30 minutes (a healthy sample only at 01:31
+    # would leave 01:30 unmeasured, and the breach may have lasted the 30 minutes: cannot judge).
+    rows.append({"at": "2026-11-20T01:30:00Z", "metrics": {"delivery_success_rate": 0.995}})
     code, out, _ = rollback(repo, capsys, "outbox_enabled", rows)
     assert code == 0, out
     assert "near miss: delivery_success_rate < 0.99 sustained 30 min (DELIVERY_FAILURES): breached for 29 minutes of 30" in out
@@ -490,3 +492,18 @@ def test_a_breach_followed_by_a_gap_is_not_healthy(repo: Path, capsys: pytest.Ca
     rows[-2]["metrics"]["delivery_success_rate"] = 1
     code, out, _ = rollback(repo, capsys, "outbox_enabled", rows, "--now", "2026-11-20T04:01:00Z")
     assert code == 0, out
+
+
+def test_a_breach_seen_on_several_samples_counts_from_its_start(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Breaching at 00:35, 00:38 and 00:41, nothing since: by 01:05 it may have lasted 30 minutes (measured from its
+    last sample, the rule called this healthy until 01:11: attack round 13)."""
+    _outbox_on(repo)
+    rows = [{"at": f"2026-11-20T00:{m:02d}:00Z", "metrics": {"delivery_success_rate": 1}} for m in range(0, 31, 5)]
+    rows += [{"at": f"2026-11-20T00:{m:02d}:00Z", "metrics": {"delivery_success_rate": 0.2}} for m in (35, 38, 41)]
+    code, out, _ = rollback(repo, capsys, "outbox_enabled", rows, "--now", "2026-11-20T01:04:00Z")
+    assert code == 0 and "near miss" in out, out
+    code, out, _ = rollback(repo, capsys, "outbox_enabled", rows, "--now", "2026-11-20T01:08:00Z")
+    assert code == 2 and "since 2026-11-20T00:35:00Z" in out, out
+    rows.append({"at": "2026-11-20T01:08:00Z", "metrics": {"delivery_success_rate": 1}})
+    code, out, _ = rollback(repo, capsys, "outbox_enabled", rows, "--now", "2026-11-20T01:09:00Z")
+    assert code == 2 and "breached from 2026-11-20T00:35:00Z to 2026-11-20T00:41:00Z" in out, out
