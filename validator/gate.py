@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from validator import history, plan, signing, timeline
-from validator.finding import Finding
+from validator.finding import WARNING, Finding
 from validator.plan import Position
 from validator.records import Policy, Signer
 from validator.repo import EVIDENCE_DIR, FLAGS_DIR, POLICY_FILE, RESOURCES_FILE, FlagFile, Snapshot, Tree, load_snapshot
@@ -342,9 +342,13 @@ def judge(
         if touched:
             names = frozenset(f.flag.name for f in [*head.files, *base.snapshot.files] if f.path in touched and f.flag is not None)
             replayed = timeline.standings_after_rebase(root, base.sha, own, names)
-            if replayed is not None:  # None: no rebase can write these commits (a change does not apply)
+            if replayed is not None:
                 at_base, after, asked = replayed
                 findings.extend(_hidden_steps(replace(base, standings=at_base), head, after, moves, asked))
+            else:
+                # No rebase can write these commits (a change does not apply): nothing to compare, but said,
+                # so a merge attribute or a conflict that stops the replay never passes in silence.
+                findings.extend(_not_replayed(head, names))
 
     findings.extend(transition.promotions_per_change(moves, policy))
     return Judgement(base.sha, base.snapshot, moves, findings, policy)
@@ -394,6 +398,24 @@ def _file_amends(base: Snapshot, head: Snapshot) -> list[Move]:
         changes = amend.changes(amend.rules_of(before), amend.rules_of(after))
         if changes:
             found.append(Move(None, amend.KIND, None, None, None, None, path=path, changes=changes))
+    return found
+
+
+def _not_replayed(head: Snapshot, names: frozenset[str]) -> list[Finding]:
+    """A warning on each flag the change's commits touch: their steps could not be replayed onto the base."""
+    found = []
+    for name in sorted(names):
+        file = head.flags.get(name)
+        if file is not None and file.flag is not None:
+            found.append(
+                file.finding(
+                    ("state",),
+                    transition.RULE,
+                    f"{name}: the commits of this change do not apply onto the base one by one (a conflict, as a rebase would "
+                    "stop), so where they take it on the way was not looked at; merge with a merge commit or squash, never rebase",
+                    severity=WARNING,
+                )
+            )
     return found
 
 

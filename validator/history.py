@@ -53,13 +53,23 @@ _PINNED = {
     "diff.orderFile": os.devnull,
     "core.quotePath": "false",
     "trailer.separators": ":",  # how %(trailers) finds Reviewed-by:/Approved-by: (the audit log's approved_by)
+    "core.attributesFile": os.devnull,  # a user's attributes (merge=binary stopped the hidden-steps replay)
 }
 
 
 def _env() -> dict[str, str]:
     # Never let a user's pager, locale, replace refs, grafts or configuration change what we parse.
     env = dict(os.environ)
-    env.update({"GIT_PAGER": "cat", "LC_ALL": "C", "GIT_NO_REPLACE_OBJECTS": "1", "GIT_GRAFT_FILE": os.devnull, "GIT_TERMINAL_PROMPT": "0"})
+    env.update(
+        {
+            "GIT_PAGER": "cat",
+            "LC_ALL": "C",
+            "GIT_NO_REPLACE_OBJECTS": "1",
+            "GIT_GRAFT_FILE": os.devnull,
+            "GIT_ATTR_NOSYSTEM": "1",  # nor the system's attributes file
+            "GIT_TERMINAL_PROMPT": "0",
+        }
+    )
     # As ``git -c`` passes settings on: after any inherited ones (a hook or alias run by ``git -c x=y``
     # inherits them), which git reads after GIT_CONFIG_COUNT's and every file's, so these win.
     pins = " ".join(f"{_quoted(key)}={_quoted(value)}" for key, value in _PINNED.items())
