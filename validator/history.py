@@ -676,6 +676,9 @@ class GitTree:
         """The blob ids of those of ``paths`` a listing found (path -> blob id)."""
         return {path: self._oids[path] for path in paths if path in self._oids}
 
+    def read_blobs(self, ids: list[str]) -> list[bytes | None]:
+        return Blobs(self.root).read(ids)
+
     def read(self, path: str) -> bytes | None:
         if path not in self._cache:
             self.prefetch([path])

@@ -202,6 +202,14 @@ class Directory:
         return found
 
 
+class Held(Protocol):
+    """What git holds of the tree judged: the blob ids of the files it holds as they are, and blobs by id."""
+
+    def blob_ids(self, paths: list[str]) -> dict[str, str]: ...
+
+    def read_blobs(self, ids: list[str]) -> list[bytes | None]: ...
+
+
 class KeptRuns(Protocol):
     """What the newest-runs rule read of runs before, by blob id (``histcache.KeptRuns``)."""
 
@@ -392,6 +400,7 @@ def _newest(
     needed: int,
     read_many: Callable[[list[str]], list[bytes | None]] | None = None,
     kept: KeptRuns | None = None,
+    held: Held | None = None,
 ) -> list[Finding]:
     """The cited runs must be the newest of the flag in that step: a newer run, of any status, blocks.
 
@@ -420,10 +429,11 @@ def _newest(
             waiting = set(others)
             seen.update((run_id, reading) for run_id, reading in asked.items() if run_id in waiting)
             to_read = [run_id for run_id in others if run_id not in covered]
-    blobs = kept.blobs([evidence_path(flag, run_id) for run_id in to_read]) if kept is not None else {}
-    unverified: set[str] = set()
+    wanted_paths = [evidence_path(flag, run_id) for run_id in to_read]
+    blobs = kept.blobs(wanted_paths) if kept is not None else held.blob_ids(wanted_paths) if held is not None else {}
+    read_blobs = held.read_blobs if held is not None else None
     for part in range(0, len(to_read), _BATCH):
-        _read_runs(flag, to_read[part : part + _BATCH], read, read_many, seen, kept, blobs, unverified)
+        _read_runs(flag, to_read[part : part + _BATCH], read, read_many, seen, kept, blobs, read_blobs)
     for run_id in others:
         if run_id not in seen:
             continue  # no file (a name the listing gave that is no regular file), or no seq that could matter
@@ -449,7 +459,7 @@ def _newest(
                 f"run {run_id} (seq {run.seq}, status {run.status if run.status is not None else '?'}) in {left} is newer than the cited runs "
                 f"(up to seq {newest}); the newest runs count: cite {needed} consecutive green runs newer than {run_id}",
             )
-    if kept is not None and directory is None and not unverified:
+    if kept is not None and directory is None:
         _keep_directory(flag, kept, blobs, seen, cited, read)
     return findings
 
@@ -473,13 +483,14 @@ def _read_runs(
     seen: dict[str, Seen | None],
     kept: KeptRuns | None,
     blobs: dict[str, str],
-    unverified: set[str],
+    read_blobs: Callable[[list[str]], list[bytes | None]] | None = None,
 ) -> None:
     """The readings of ``run_ids`` into ``seen``: kept ones by blob id, the rest read and parsed (a run with no file: none).
 
-    A reading is kept only where the bytes read are the blob's (hashed as git names it): the reading
-    then belongs to the blob, whatever the disk holds next time.  ``unverified``: the runs read whose
-    bytes were not."""
+    A file git holds as it is (``blobs``) is read as the blob git holds: where the bytes on disk are
+    not the blob's (a checkout that converts line ends, a clean filter from the user's own attributes,
+    a file rewritten since git was asked), the blob's are read instead, for they are what a commit
+    takes.  So a reading belongs to its blob, cache or not."""
     wanted: list[str] = []
     for run_id in run_ids:
         blob = blobs.get(evidence_path(flag, run_id))
@@ -489,21 +500,27 @@ def _read_runs(
             wanted.append(run_id)
     paths = [evidence_path(flag, run_id) for run_id in wanted]
     raws = read_many(paths) if read_many is not None else [read(path) for path in paths]
+    other = [
+        i
+        for i, (path, raw) in enumerate(zip(paths, raws))
+        if raw is not None and path in blobs and blob_id(raw, len(blobs[path])) != blobs[path]
+    ]
+    if other:
+        bodies = read_blobs([blobs[paths[i]] for i in other]) if read_blobs is not None else [None] * len(other)
+        for i, body in zip(other, bodies):
+            if body is None:
+                blobs.pop(paths[i])  # git cannot give it: the bytes read stand, and nothing is kept
+            else:
+                raws[i] = body
     present = [(run_id, path, raw) for run_id, path, raw in zip(wanted, paths, raws) if raw is not None]
     # Only its seq, step and status are read here, by the same strict reader (many at once: a flag's
     # thousands of older runs are read at every promotion); load_run's shape findings would be dropped.
     docs = jsonfile.loads_many([raw for _, _, raw in present])
-    for (run_id, path, raw), doc in zip(present, docs):
+    for (run_id, path, _), doc in zip(present, docs):
         seen[run_id] = seen_of(doc.data if doc is not None else None)
         blob = blobs.get(path)
         if kept is not None and blob is not None:
-            if blob_id(raw, len(blob)) == blob:
-                kept.learn(blob, seen[run_id])
-            else:
-                # The bytes read are not the blob's (a checkout that converts line ends, a file rewritten since
-                # git was asked): nothing is kept of them, and the directory is not kept whole this time.
-                blobs.pop(path)
-                unverified.add(run_id)
+            kept.learn(blob, seen[run_id])
 
 
 def _keep_directory(
@@ -682,7 +699,8 @@ def check_promotion(promotion: Promotion, tree: Tree, policy: Policy, now: datet
                 f"runs are not consecutive: seq {a} ({a_id}) then {b} ({b_id}); runs {a + 1}..{b - 1} are missing",
             )
     others = [i for i in on_file or [] if i not in seen and plain_run_id(i)]
-    findings.extend(_newest(flag, left, runs, others, read, at_flag, green_runs, getattr(tree, "read_many", None), kept))
+    held = tree if hasattr(tree, "blob_ids") and hasattr(tree, "read_blobs") else None
+    findings.extend(_newest(flag, left, runs, others, read, at_flag, green_runs, getattr(tree, "read_many", None), kept, held))  # type: ignore[arg-type]
     if signers:
         _withheld(flag, left, runs, others, read, signers, entered_at, at_flag)
     finished_times = [r.finished_at for r in runs if r.finished_at is not None]
