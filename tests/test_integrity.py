@@ -1530,3 +1530,11 @@ def test_a_merge_attribute_does_not_silence_the_hidden_steps(
     else:  # the clone's own attributes stop the replay as they stop a rebase: said, not silent
         warned = [w["message"] for w in report["warnings"] if w["rule"] == "transition"]
         assert any("do not apply onto the base one by one" in m for m in warned), report
+
+
+def test_git_traces_do_not_reach_what_is_read(repo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """GIT_TRACE_SETUP=/dev/stdout wrote git's trace into the output flaggate parses: an internal error (round 13 notes)."""
+    clean = run(["audit-log", "--root", str(repo)], capsys)
+    for name in ("GIT_TRACE", "GIT_TRACE_SETUP", "GIT_TRACE_PERFORMANCE"):
+        monkeypatch.setenv(name, "/dev/stdout")
+    assert run(["audit-log", "--root", str(repo)], capsys) == clean

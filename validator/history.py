@@ -58,8 +58,9 @@ _PINNED = {
 
 
 def _env() -> dict[str, str]:
-    # Never let a user's pager, locale, replace refs, grafts or configuration change what we parse.
-    env = dict(os.environ)
+    # Never let a user's pager, locale, replace refs, grafts, configuration or traces change what we parse
+    # (GIT_TRACE*=/dev/stdout writes git's trace into the very output read).
+    env = {key: value for key, value in os.environ.items() if not key.startswith("GIT_TRACE")}
     env.update(
         {
             "GIT_PAGER": "cat",
