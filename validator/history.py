@@ -59,8 +59,8 @@ _PINNED = {
 
 def _env() -> dict[str, str]:
     # Never let a user's pager, locale, replace refs, grafts, configuration or traces change what we parse
-    # (GIT_TRACE*=/dev/stdout writes git's trace into the very output read).
-    env = {key: value for key, value in os.environ.items() if not key.startswith("GIT_TRACE")}
+    # (GIT_TRACE*=/dev/stdout writes git's trace into the very output read; a trace to a file stays).
+    env = {key: value for key, value in os.environ.items() if not key.startswith("GIT_TRACE") or _to_a_file(value)}
     env.update(
         {
             "GIT_PAGER": "cat",
@@ -76,6 +76,20 @@ def _env() -> dict[str, str]:
     pins = " ".join(f"{_quoted(key)}={_quoted(value)}" for key, value in _PINNED.items())
     env["GIT_CONFIG_PARAMETERS"] = f"{env.get('GIT_CONFIG_PARAMETERS', '').strip()} {pins}".strip()
     return env
+
+
+def _to_a_file(target: str) -> bool:
+    """Is a GIT_TRACE* value a file of its own (not a descriptor, nor a device such as /dev/stdout)?"""
+    if not os.path.isabs(target):
+        return False  # "1", "2", "true", a descriptor number
+    # /dev/stdout is git's own output once git opens it: the name is judged, and each link it leads through.
+    for _ in range(40):
+        if target.startswith(("/dev/", "/proc/")):
+            return False
+        if not os.path.islink(target):
+            return True
+        target = os.path.join(os.path.dirname(target), os.readlink(target))
+    return False
 
 
 def _quoted(text: str) -> str:
