@@ -355,3 +355,28 @@ def test_inherited_git_settings_change_no_reading(
     assert _gate(repo, capsys) == expected
     monkeypatch.delenv("GIT_CONFIG_PARAMETERS")
     assert _gate(repo, capsys) == expected  # and nothing wrong was kept meanwhile
+
+
+def test_a_cited_run_is_judged_as_the_blob_a_commit_takes() -> None:
+    """Where git holds a run as it is but the bytes read are not its blob (a user's clean filter, autocrlf),
+    the blob is what is judged: a commit takes it (round 14)."""
+    from validator.rules import evidence
+
+    held_bytes, disk_bytes = b'{"seq": 104, "status": "red"}\n', b'{"seq": 104, "status": "green"}\n'
+    blob = evidence.blob_id(held_bytes, 40)
+    asked: list[list[str]] = []
+
+    class Tree:
+        def blob_ids(self, paths: list[str]) -> dict[str, str]:
+            return {p: blob for p in paths if p.endswith("rr-0104.json")}
+
+        def read_blobs(self, ids: list[str]) -> list[bytes | None]:
+            asked.append(ids)
+            return [held_bytes if i == blob else None for i in ids]
+
+    tree: Any = Tree()
+    path = f"evidence/{DUAL}/rr-0104.json"
+    assert evidence._as_held(tree, path, disk_bytes) == held_bytes and asked == [[blob]]
+    assert evidence._as_held(tree, path, held_bytes) == held_bytes and len(asked) == 1  # the blob's own bytes: not read again
+    assert evidence._as_held(tree, f"evidence/{DUAL}/untracked.json", disk_bytes) == disk_bytes
+    assert evidence.blob_id(b"hello\n", 40) == "ce013625030ba8dba906f756967f9e9ca394464a"  # git hash-object

@@ -192,11 +192,16 @@ class WorkTree:
     def blob_ids(self, paths: list[str]) -> dict[str, str]:
         """The blob ids of those of ``paths`` that git's index holds as they are on disk (``histcache.index_blobs``)."""
         found: dict[str, str] = {}
-        for directory in sorted({path.rpartition("/")[0] for path in paths} - {""}):
+        for path in paths:
+            directory = path.rpartition("/")[0]
+            if not directory:
+                continue
             self.expect_blob_ids(directory)
             reading = self._blob_ids[directory].result()
-            found.update(reading.blobs if reading is not None else {})
-        return {path: found[path] for path in paths if path in found}
+            blob = reading.blobs.get(path) if reading is not None else None
+            if blob is not None:
+                found[path] = blob
+        return found
 
     def read_blobs(self, ids: list[str]) -> list[bytes | None]:
         """Blobs by id, from git (what a commit of a file git holds as it is takes)."""

@@ -523,6 +523,20 @@ def _read_runs(
             kept.learn(blob, seen[run_id])
 
 
+def _as_held(tree: Tree, path: str, raw: bytes) -> bytes:
+    """``raw``, or the blob git holds at ``path`` where git holds the file as it is but the bytes read are not the
+    blob's (a checkout that converts line ends, a user's clean filter): what a commit takes is judged."""
+    blob_ids = getattr(tree, "blob_ids", None)
+    read_blobs = getattr(tree, "read_blobs", None)
+    if blob_ids is None or read_blobs is None:
+        return raw
+    blob = blob_ids([path]).get(path)
+    if blob is None or blob_id(raw, len(blob)) == blob:
+        return raw
+    body = read_blobs([blob])[0]
+    return body if isinstance(body, bytes) else raw
+
+
 def _keep_directory(
     flag: str, kept: KeptRuns, blobs: dict[str, str], seen: dict[str, Seen | None], cited: list[Run], read: Callable[[str], bytes | None]
 ) -> None:
@@ -670,6 +684,7 @@ def check_promotion(promotion: Promotion, tree: Tree, policy: Policy, now: datet
         if raw is None:
             at_flag(("transition", "evidence", i), f"run {run_id} has no file {evidence_path(flag, run_id)}")
             continue
+        raw = _as_held(tree, evidence_path(flag, run_id), raw)
         run = load_run(flag, run_id, raw)
         judge_run(run, flag, left, guards)
         if signers:
