@@ -1501,35 +1501,38 @@ def test_publish_since_does_not_pass_over_a_red_run_removed_in_the_window(
 
 
 # --- round 13 -----------------------------------------------------------------------------------------
-@pytest.mark.parametrize("where", ["user", "clone"])
+@pytest.mark.parametrize("where", ["user", "clone", "driver", "repository"])
 def test_a_merge_attribute_does_not_silence_the_hidden_steps(
     repo: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str
 ) -> None:
-    """``flags/*.yaml merge=binary`` in the user's attributes file made every replayed step fail to apply, and the
-    hidden-steps comparison was skipped in silence: exit 0 for a branch that completes the backfill's plan."""
+    """``flags/*.yaml merge=binary`` in the user's attributes file, the clone's info/attributes or the branch's own
+    .gitattributes, or a "keep ours" merge driver, made the replayed steps fail to apply (or apply wrongly): the
+    hidden-steps comparison was skipped, silently, for a branch that completes the backfill's plan (rounds 13, 14).
+    The replay runs in a repository of its own over the same objects, with no attributes and no configuration."""
     git(repo, "checkout", "-q", "-b", "pr")
     _backfill(repo, "read_only", "off", "2026-11-02T00:00:00Z", "backfill read_only")
     _backfill(repo, "active", "read_only", "2026-11-03T00:00:00Z", "backfill active")
     head = _backfill(repo, "off", "active", "2026-11-04T00:00:00Z", "backfill off: plan complete")
+    if where == "repository":
+        (repo / ".gitattributes").write_text("flags/*.yaml merge=binary\n")
+        head = commit_all(repo, "attributes", "2026-11-04T01:00:00Z")
     git(repo, "checkout", "-q", "main")
     edit(flag_path(repo, BACKFILL), "\nname: ", "\n# main's comment, far from the state line\nname: ")
     base = commit_all(repo, "main: a comment", "2026-11-05T00:00:00Z")
+    info = Path(git(repo, "rev-parse", "--git-path", "info/attributes").strip())
+    info = info if info.is_absolute() else repo / info
     if where == "user":
         home = tmp_path / "xdg"
         (home / "git").mkdir(parents=True)
         (home / "git" / "attributes").write_text("flags/*.yaml merge=binary\n")
         monkeypatch.setenv("XDG_CONFIG_HOME", str(home))
-    else:
-        info = Path(git(repo, "rev-parse", "--git-path", "info/attributes").strip())
-        info = info if info.is_absolute() else repo / info
+    elif where in ("clone", "driver"):
         info.parent.mkdir(parents=True, exist_ok=True)
-        info.write_text("flags/*.yaml merge=binary\n")
+        info.write_text("flags/*.yaml merge=binary\n" if where == "clone" else "flags/*.yaml merge=keep\n")
+        if where == "driver":
+            git(repo, "config", "merge.keep.driver", "true")
     code, report = gate(repo, capsys, "--head", head, base=base, now="2026-11-06T00:00:00Z")
-    if where == "user":  # git's per-user attributes play no part in what flaggate reads
-        assert code == 1 and any("commits of this change take it" in m for m in errors(report, "transition")), report
-    else:  # the clone's own attributes stop the replay as they stop a rebase: said, not silent
-        warned = [w["message"] for w in report["warnings"] if w["rule"] == "transition"]
-        assert any("do not apply onto the base one by one" in m for m in warned), report
+    assert code == 1 and any("commits of this change take it" in m for m in errors(report, "transition")), report
 
 
 def test_git_traces_do_not_reach_what_is_read(repo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:

@@ -284,11 +284,27 @@ def rebased(root: Path, base: str, commits: list[Commit], paths: list[str]) -> l
     (a rebase would stop there).  The changes name the blobs each step writes."""
     import tempfile
 
+    objects = git(root, "rev-parse", "--path-format=absolute", "--git-path", "objects").strip()
     with tempfile.TemporaryDirectory(prefix="flaggate-rebase-") as scratch:
-        env = {**_env(), "GIT_INDEX_FILE": str(Path(scratch) / "index")}
+        # The replay runs in a repository of its own over this one's objects (the blobs it merges are
+        # written there, for the walk reads them next): no attributes (a merge=binary or a "keep ours"
+        # merge driver in .gitattributes, .git/info/attributes or a config made the three-way merge
+        # fail, or pass wrongly, and the hidden steps went unseen) and no configuration but flaggate's.
+        replay = Path(scratch) / "replay.git"
+        made = subprocess.run(["git", "init", "-q", "--bare", str(replay)], env=_env(), capture_output=True)
+        if made.returncode != 0:
+            return None
+        env = {
+            **_env(),
+            "GIT_DIR": str(replay),
+            "GIT_OBJECT_DIRECTORY": objects,
+            "GIT_INDEX_FILE": str(Path(scratch) / "index"),
+            "GIT_CONFIG_GLOBAL": os.devnull,
+            "GIT_CONFIG_NOSYSTEM": "1",
+        }
 
         def run(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
-            return subprocess.run(["git", "-c", "core.quotePath=false", *args], cwd=root, env=env, input=stdin, capture_output=True)
+            return subprocess.run(["git", "-c", "core.quotePath=false", *args], cwd=scratch, env=env, input=stdin, capture_output=True)
 
         # Only the replayed files in the scratch index: the base's whole tree (tens of thousands of
         # files) was read and rewritten by every git apply.
