@@ -100,11 +100,11 @@ def test_a_breach_with_no_sample_since_is_not_healthy(repo: Path, capsys: pytest
     _outbox_on(repo)
     rows = [{"at": f"2026-11-20T00:{m:02d}:00Z", "metrics": {"delivery_success_rate": 1}} for m in range(0, 41, 5)]
     rows.append({"at": "2026-11-20T00:41:00Z", "metrics": {"delivery_success_rate": 0.2}})
-    code, out, _ = rollback(repo, capsys, "outbox_enabled", rows, "--now", "2026-11-20T01:10:00Z")
-    assert code == 0 and "near miss" in out, out  # 29 minutes after the breach began: it cannot have fired yet
+    code, out, _ = rollback(repo, capsys, "outbox_enabled", rows, "--now", "2026-11-20T01:09:00Z")
+    assert code == 0 and "near miss" in out, out  # 29 minutes after the healthy 00:40: it cannot have fired yet
     code, out, _ = rollback(repo, capsys, "outbox_enabled", rows, "--now", "2026-11-20T02:00:00Z")
     assert code == 2, out
-    assert "as every one has since 2026-11-20T00:41:00Z, and none is newer" in out and "until 2026-11-20T01:11:00Z" in out, out
+    assert "as every one has since 2026-11-20T00:41:00Z, and none is newer" in out and "until 2026-11-20T01:10:00Z" in out, out
 
 
 def test_trigger_windows_past_the_end_of_time_are_judged(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -122,7 +122,8 @@ def test_near_misses_are_found_in_linear_time(repo: Path, capsys: pytest.Capture
     import time
 
     _outbox_on(repo)
-    rows = [{"at": "2026-11-20T00:20:00Z", "metrics": {"delivery_success_rate": 1}}]
+    rows = [{"at": f"2026-11-20T00:{m}:00Z", "metrics": {"delivery_success_rate": 1}} for m in range(20, 60, 5)]
+    rows.append({"at": "2026-11-20T00:59:59Z", "metrics": {"delivery_success_rate": 1}})
     rows += [
         {"at": f"2026-11-20T01:{i // 60000:02d}:{i // 1000 % 60:02d}.{i % 1000:03d}Z", "metrics": {"delivery_success_rate": 0.2}}
         for i in range(80_000)
@@ -488,7 +489,7 @@ def test_a_breach_followed_by_a_gap_is_not_healthy(repo: Path, capsys: pytest.Ca
     rows.append({"at": "2026-11-20T00:42:00Z", "metrics": {"delivery_success_rate": 0.2}})
     rows.append({"at": "2026-11-20T04:00:00Z", "metrics": {"delivery_success_rate": 1}})
     code, out, _ = rollback(repo, capsys, "outbox_enabled", rows, "--now", "2026-11-20T04:01:00Z")
-    assert code == 2 and "breached from 2026-11-20T00:42:00Z" in out and "the next sample is from 2026-11-20T04:00:00Z" in out, out
+    assert code == 2 and "breached from 2026-11-20T00:42:00Z" in out and "the next from 2026-11-20T04:00:00Z" in out, out
     rows[-2]["metrics"]["delivery_success_rate"] = 1
     code, out, _ = rollback(repo, capsys, "outbox_enabled", rows, "--now", "2026-11-20T04:01:00Z")
     assert code == 0, out
@@ -500,10 +501,21 @@ def test_a_breach_seen_on_several_samples_counts_from_its_start(repo: Path, caps
     _outbox_on(repo)
     rows = [{"at": f"2026-11-20T00:{m:02d}:00Z", "metrics": {"delivery_success_rate": 1}} for m in range(0, 31, 5)]
     rows += [{"at": f"2026-11-20T00:{m:02d}:00Z", "metrics": {"delivery_success_rate": 0.2}} for m in (35, 38, 41)]
-    code, out, _ = rollback(repo, capsys, "outbox_enabled", rows, "--now", "2026-11-20T01:04:00Z")
-    assert code == 0 and "near miss" in out, out
+    code, out, _ = rollback(repo, capsys, "outbox_enabled", rows, "--now", "2026-11-20T00:59:00Z")
+    assert code == 0 and "near miss" in out, out  # 29 minutes after the healthy 00:30
     code, out, _ = rollback(repo, capsys, "outbox_enabled", rows, "--now", "2026-11-20T01:08:00Z")
     assert code == 2 and "since 2026-11-20T00:35:00Z" in out, out
     rows.append({"at": "2026-11-20T01:08:00Z", "metrics": {"delivery_success_rate": 1}})
     code, out, _ = rollback(repo, capsys, "outbox_enabled", rows, "--now", "2026-11-20T01:09:00Z")
     assert code == 2 and "breached from 2026-11-20T00:35:00Z to 2026-11-20T00:41:00Z" in out, out
+
+
+def test_a_breach_after_a_silence_is_not_healthy(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Healthy at 00:05, nothing until a breach at 00:40, healthy from 00:45: it may have begun at 00:06 and lasted
+    38 minutes (counted from its first breaching sample: "breached for 0 minutes of 30", exit 0: attack round 14)."""
+    _outbox_on(repo)
+    rows = [{"at": f"2026-11-20T00:0{m}:00Z", "metrics": {"delivery_success_rate": 1}} for m in (0, 5)]
+    rows.append({"at": "2026-11-20T00:40:00Z", "metrics": {"delivery_success_rate": 0.2}})
+    rows += [{"at": f"2026-11-20T00:{m}:00Z", "metrics": {"delivery_success_rate": 1}} for m in (45, 50, 55)]
+    code, out, _ = rollback(repo, capsys, "outbox_enabled", rows, "--now", "2026-11-20T01:00:00Z")
+    assert code == 2 and "the sample before is from 2026-11-20T00:05:00Z" in out, out

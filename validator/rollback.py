@@ -277,26 +277,28 @@ def _too_few(trigger: Trigger, series: list[Sample], breaches: Any, start: datet
                 f"{count} {trigger.metric} sample{'s' if count != 1 else ''} span {_minutes(span)} of the "
                 f"{trigger.sustained_minutes} minutes the trigger needs"
             )
-        # A breach, then no data: it ended somewhere before the next sample (or goes on now), so it may have
-        # lasted the window whenever that sample comes later than the window after its start (or now is).
+        # A breach, and no data around it: it began somewhere after the healthy sample before it and ended
+        # somewhere before the next one (or goes on now), so it may have lasted the window whenever the
+        # next sample comes later than the window after the one before (or now is).
         first: int | None = None
         for i, sample in enumerate([*series, None]):
             if sample is not None and breaches(sample):
                 first = i if first is None else first
                 continue
             if first is not None:
-                began = series[first].at
+                seen = series[first].at
+                began = series[first - 1].at if first > 0 else seen  # it may have begun right after the sample before
                 if sample is None and now >= _after(began, window):
                     return (
                         f"the newest {trigger.metric} sample ({clock.iso(series[-1].at)}) breaches, as every one has since "
-                        f"{clock.iso(began)}, and none is newer: whether the breach lasted {trigger.sustained_minutes} "
-                        f"minutes (until {clock.iso(_after(began, window))}) cannot be told"
+                        f"{clock.iso(seen)}, and none is newer: whether the breach, begun after {clock.iso(began)}, lasted "
+                        f"{trigger.sustained_minutes} minutes (until {clock.iso(_after(began, window))}) cannot be told"
                     )
                 if sample is not None and sample.at > _after(began, window):
                     return (
-                        f"{trigger.metric} breached from {clock.iso(began)} to {clock.iso(series[i - 1].at)} and the next "
-                        f"sample is from {clock.iso(sample.at)}: whether the breach lasted {trigger.sustained_minutes} "
-                        "minutes in between cannot be told"
+                        f"{trigger.metric} breached from {clock.iso(seen)} to {clock.iso(series[i - 1].at)}, the sample before "
+                        f"is from {clock.iso(began)} and the next from {clock.iso(sample.at)}: whether the breach lasted "
+                        f"{trigger.sustained_minutes} minutes in between cannot be told"
                     )
             first = None
         return None
