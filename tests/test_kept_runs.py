@@ -374,9 +374,16 @@ def test_a_cited_run_is_judged_as_the_blob_a_commit_takes() -> None:
             asked.append(ids)
             return [held_bytes if i == blob else None for i in ids]
 
-    tree: Any = Tree()
-    path = f"evidence/{DUAL}/rr-0104.json"
-    assert evidence._as_held(tree, path, disk_bytes) == held_bytes and asked == [[blob]]
-    assert evidence._as_held(tree, path, held_bytes) == held_bytes and len(asked) == 1  # the blob's own bytes: not read again
-    assert evidence._as_held(tree, f"evidence/{DUAL}/untracked.json", disk_bytes) == disk_bytes
+    tree = Tree()
+    path, other = f"evidence/{DUAL}/rr-0104.json", f"evidence/{DUAL}/untracked.json"
+
+    def judged(where: str, raw: bytes) -> bytes | None:
+        raws: list[bytes | None] = [raw]
+        assert evidence._as_held([where], raws, tree.blob_ids([where]), tree.read_blobs) == []
+        return raws[0]
+
+    assert judged(path, disk_bytes) == held_bytes and asked == [[blob]]
+    assert judged(path, held_bytes) == held_bytes and len(asked) == 1  # the blob's own bytes: not read again
+    assert judged(other, disk_bytes) == disk_bytes
+    assert evidence._as_held([path], [disk_bytes], {path: "0" * 40}, tree.read_blobs) == [path]  # git cannot give it
     assert evidence.blob_id(b"hello\n", 40) == "ce013625030ba8dba906f756967f9e9ca394464a"  # git hash-object

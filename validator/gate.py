@@ -242,7 +242,7 @@ def base_at(root: Path, ref: str, sha: str, standings: dict[str, timeline.Standi
 class Early:
     """git's answers ``judge`` will need, asked early (``ask_early``) so git works while the tree's own rules run."""
 
-    evidence_changes: history.Background[list[tuple[str, str, str]]] | None = None
+    evidence_changes: history.Background[list[tuple[str, str, str]]]
 
 
 def ask_early(root: Path, base: Base, head: Snapshot, tree: Tree) -> Early:
@@ -327,7 +327,7 @@ def judge(
                 findings.extend(reason_code.check(move, policy, head.policy.reason_codes if head.policy else None))
 
     moves.extend(_file_amends(base.snapshot, head))
-    changes = early.evidence_changes.result() if early is not None and early.evidence_changes is not None else None
+    changes = early.evidence_changes.result() if early is not None else None  # None too where git failed there: asked again
     evidence_changes = changes if changes is not None else history.changed_paths(root, base.sha, tree.rev, f"{EVIDENCE_DIR}/")
     findings.extend(_evidence_rewrites(base, evidence_changes))
     findings.extend(_evidence_added(tree, moves, evidence_changes, list(policy.signers)))

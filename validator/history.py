@@ -284,14 +284,18 @@ def rebased(root: Path, base: str, commits: list[Commit], paths: list[str]) -> l
     (a rebase would stop there).  The changes name the blobs each step writes."""
     import tempfile
 
-    objects = git(root, "rev-parse", "--path-format=absolute", "--git-path", "objects").strip()
+    objects, object_format = git(root, "rev-parse", "--path-format=absolute", "--git-path", "objects", "--show-object-format").split("\n")[
+        :2
+    ]
     with tempfile.TemporaryDirectory(prefix="flaggate-rebase-") as scratch:
         # The replay runs in a repository of its own over this one's objects (the blobs it merges are
         # written there, for the walk reads them next): no attributes (a merge=binary or a "keep ours"
         # merge driver in .gitattributes, .git/info/attributes or a config made the three-way merge
         # fail, or pass wrongly, and the hidden steps went unseen) and no configuration but flaggate's.
         replay = Path(scratch) / "replay.git"
-        made = subprocess.run(["git", "init", "-q", "--bare", str(replay)], env=_env(), capture_output=True)
+        made = subprocess.run(
+            ["git", "init", "-q", "--bare", f"--object-format={object_format}", str(replay)], env=_env(), capture_output=True
+        )
         if made.returncode != 0:
             return None
         env = {

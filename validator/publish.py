@@ -133,19 +133,16 @@ def judge_steps(root: Path, sha: str, since: str | None, published: str | None =
         start = published
     steps = _Steps(root, sha, times, start)
     errors: list[Finding] = []
-    first_refused: tuple[str, Base] | None = None
-    refused: list[tuple[str, str]] = []  # (step, its parent) of each refused step passed over
+    refused: list[tuple[str, Base]] = []  # each refused step passed over, with its parent's base
     until = order.index(since) if since is not None and start != since else -1
     for i, commit, base, found in steps.judged():
         if i > until:
             errors.extend(found)
         elif found:
-            refused.append((commit, base.sha))
-            if first_refused is None:
-                first_refused = (commit, base)
-        if i == until and first_refused is not None:
-            first, before = first_refused
-            errors.extend(_undone(root, refused, before.sha, commit))
+            refused.append((commit, base))
+        if i == until and refused:
+            first, before = refused[0]
+            errors.extend(_undone(root, [(step, parent.sha) for step, parent in refused], before.sha, commit))
             together = steps.judge(before, commit)
             errors.extend(
                 replace(

@@ -39,8 +39,6 @@ flag entered shadow and within 3 days.  Failing: the same with
 
 from __future__ import annotations
 
-import bisect
-import hashlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -193,6 +191,8 @@ class Directory:
 
     def asked(self, seqs: Iterable[int], newest: int, check: Callable[[list[Any]], Seen | None]) -> dict[str, Seen | None]:
         """run id -> reading of the runs with one of ``seqs`` or newer than ``newest``, and of the unreadable ones."""
+        import bisect  # a promotion's: the check of a tree alone imports none of it
+
         rows = set(range(bisect.bisect_right(self.seqs, newest), len(self.seqs)))
         for seq in seqs:
             rows.update(range(bisect.bisect_left(self.seqs, seq), bisect.bisect_right(self.seqs, seq)))
@@ -469,6 +469,8 @@ _BATCH = 2000  # runs read and parsed at once: fewer steps per run, and never a 
 
 def blob_id(raw: bytes, digits: int) -> str:
     """git's object id of a blob of ``raw`` (SHA-1, or SHA-256 where ids have 64 digits)."""
+    import hashlib  # a promotion's: OpenSSL's start-up stays off the plain check
+
     hasher = hashlib.sha256() if digits == 64 else hashlib.sha1()  # noqa: S324 - git's own object name, not a secret
     hasher.update(b"blob %d\0" % len(raw))
     hasher.update(raw)
@@ -500,18 +502,8 @@ def _read_runs(
             wanted.append(run_id)
     paths = [evidence_path(flag, run_id) for run_id in wanted]
     raws = read_many(paths) if read_many is not None else [read(path) for path in paths]
-    other = [
-        i
-        for i, (path, raw) in enumerate(zip(paths, raws))
-        if raw is not None and path in blobs and blob_id(raw, len(blobs[path])) != blobs[path]
-    ]
-    if other:
-        bodies = read_blobs([blobs[paths[i]] for i in other]) if read_blobs is not None else [None] * len(other)
-        for i, body in zip(other, bodies):
-            if body is None:
-                blobs.pop(paths[i])  # git cannot give it: the bytes read stand, and nothing is kept
-            else:
-                raws[i] = body
+    for path in _as_held(paths, raws, blobs, read_blobs):
+        blobs.pop(path)  # git cannot give its blob: the bytes read stand, and nothing is kept
     present = [(run_id, path, raw) for run_id, path, raw in zip(wanted, paths, raws) if raw is not None]
     # Only its seq, step and status are read here, by the same strict reader (many at once: a flag's
     # thousands of older runs are read at every promotion); load_run's shape findings would be dropped.
@@ -523,18 +515,27 @@ def _read_runs(
             kept.learn(blob, seen[run_id])
 
 
-def _as_held(tree: Tree, path: str, raw: bytes) -> bytes:
-    """``raw``, or the blob git holds at ``path`` where git holds the file as it is but the bytes read are not the
-    blob's (a checkout that converts line ends, a user's clean filter): what a commit takes is judged."""
-    blob_ids = getattr(tree, "blob_ids", None)
-    read_blobs = getattr(tree, "read_blobs", None)
-    if blob_ids is None or read_blobs is None:
-        return raw
-    blob = blob_ids([path]).get(path)
-    if blob is None or blob_id(raw, len(blob)) == blob:
-        return raw
-    body = read_blobs([blob])[0]
-    return body if isinstance(body, bytes) else raw
+def _as_held(
+    paths: list[str], raws: list[bytes | None], blobs: dict[str, str], read_blobs: Callable[[list[str]], list[bytes | None]] | None
+) -> list[str]:
+    """Put in ``raws`` the blob git holds for each of ``paths`` it holds as it is (``blobs``) where the bytes read are
+    not the blob's (a checkout that converts line ends, a user's clean filter, a rewrite since git answered): what a
+    commit takes is judged.  The paths whose blob git could not give are returned (their bytes read stand)."""
+    other = [
+        i
+        for i, (path, raw) in enumerate(zip(paths, raws))
+        if raw is not None and path in blobs and blob_id(raw, len(blobs[path])) != blobs[path]
+    ]
+    if not other:
+        return []
+    bodies = read_blobs([blobs[paths[i]] for i in other]) if read_blobs is not None else [None] * len(other)
+    missing = []
+    for i, body in zip(other, bodies):
+        if body is None:
+            missing.append(paths[i])
+        else:
+            raws[i] = body
+    return missing
 
 
 def _keep_directory(
@@ -654,6 +655,8 @@ def check_promotion(promotion: Promotion, tree: Tree, policy: Policy, now: datet
     entered_at, already_cited, on_file, read = promotion.entered_at, promotion.already_cited, promotion.on_file, tree.read
     green_runs, max_age_days, signers = policy.green_runs, policy.max_evidence_age_days, list(policy.signers)
     where = promotion.file.doc.where if promotion.file.doc is not None else (lambda path: (1, 1))
+    # What git holds of the tree (a revision's listing, or the index): files it holds as they are are judged as its blobs.
+    held: Held | None = tree if hasattr(tree, "blob_ids") and hasattr(tree, "read_blobs") else None  # type: ignore[assignment]
     findings: list[Finding] = []
 
     def at_flag(path: tuple[Any, ...], message: str) -> None:
@@ -684,7 +687,11 @@ def check_promotion(promotion: Promotion, tree: Tree, policy: Policy, now: datet
         if raw is None:
             at_flag(("transition", "evidence", i), f"run {run_id} has no file {evidence_path(flag, run_id)}")
             continue
-        raw = _as_held(tree, evidence_path(flag, run_id), raw)
+        if held is not None:
+            path = evidence_path(flag, run_id)
+            held_raw: list[bytes | None] = [raw]
+            _as_held([path], held_raw, held.blob_ids([path]), held.read_blobs)
+            raw = held_raw[0] or raw
         run = load_run(flag, run_id, raw)
         judge_run(run, flag, left, guards)
         if signers:
@@ -714,8 +721,7 @@ def check_promotion(promotion: Promotion, tree: Tree, policy: Policy, now: datet
                 f"runs are not consecutive: seq {a} ({a_id}) then {b} ({b_id}); runs {a + 1}..{b - 1} are missing",
             )
     others = [i for i in on_file or [] if i not in seen and plain_run_id(i)]
-    held = tree if hasattr(tree, "blob_ids") and hasattr(tree, "read_blobs") else None
-    findings.extend(_newest(flag, left, runs, others, read, at_flag, green_runs, getattr(tree, "read_many", None), kept, held))  # type: ignore[arg-type]
+    findings.extend(_newest(flag, left, runs, others, read, at_flag, green_runs, getattr(tree, "read_many", None), kept, held))
     if signers:
         _withheld(flag, left, runs, others, read, signers, entered_at, at_flag)
     finished_times = [r.finished_at for r in runs if r.finished_at is not None]
